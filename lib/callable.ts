@@ -1,0 +1,16 @@
+// net.Socket and net.Server can be called without `new`; ES classes cannot.
+// `callable(C)` returns C behind a Proxy whose call trap constructs, so
+// `tfo.Socket()` and `new tfo.Socket()` both work, `instanceof` and
+// subclassing (`class X extends tfo.Socket`) keep working.
+
+/** A class that may also be called as a function, as Node's own net classes can. */
+export type Callable<C extends abstract new (...args: any) => any> = C &
+  ((...args: ConstructorParameters<C>) => InstanceType<C>);
+
+export function callable<C extends new (...args: any) => any>(Class: C): Callable<C> {
+  return new Proxy(Class, {
+    apply(target, _thisArg, args) {
+      return new target(...(args as ConstructorParameters<C>));
+    },
+  }) as Callable<C>;
+}

@@ -1,0 +1,62 @@
+// tfo: TCP Fast Open for Node.js. The public face: tfo's own API, plus the
+// rest of `net` re-exported so `require('tfo')` can replace `require('net')`.
+export {
+  Socket,
+  TfoSocket,
+  connect,
+  createConnection,
+  type ClientFastOpenOptions,
+  type FastOpenInfo,
+  type FastOpenOption,
+  type NetConnectOpts,
+  type SocketConstructorOpts,
+  type TcpSocketConnectOpts,
+} from './socket';
+export { Server, TfoServer, createServer, type ServerOpts } from './server';
+export {
+  DEFAULT_QUEUE_LENGTH,
+  enableFastOpen,
+  fastOpenInfo,
+  serverFastOpenState,
+  type ServerFastOpenOptions,
+  type ServerFastOpenState,
+} from './enable';
+export { support, supported, unsupportedReason, type FastOpenSupport } from './support';
+export { stats, resetStats, type FastOpenStats } from './stats';
+export {
+  configureBackoff,
+  backoffEntries,
+  clearBackoff,
+  type BackoffOptions,
+  type BackoffEntry,
+} from './backoff';
+export { counters, diffCounters, type FastOpenCounters } from './counters';
+export type { FastOpenFailure, TcpInfo } from './tcpinfo';
+export type { SystemError, NodeCodedError } from './errors';
+export * as sysctl from './sysctl';
+
+import { Socket as TfoSocketClass } from './socket';
+/** Alias of `Socket`, as `net.Stream` is of `net.Socket`. */
+export const Stream = TfoSocketClass;
+
+// The rest of net, unchanged.
+export {
+  isIP,
+  isIPv4,
+  isIPv6,
+  BlockList,
+  SocketAddress,
+  getDefaultAutoSelectFamily,
+  setDefaultAutoSelectFamily,
+  getDefaultAutoSelectFamilyAttemptTimeout,
+  setDefaultAutoSelectFamilyAttemptTimeout,
+} from 'node:net';
+export type {
+  AddressInfo,
+  ListenOptions,
+  SocketReadyState,
+  LookupFunction,
+  IpcNetConnectOpts,
+  TcpNetConnectOpts,
+  OnReadOpts,
+} from 'node:net';

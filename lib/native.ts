@@ -1,0 +1,125 @@
+// The only module that loads the addon. It gives the rest of tfo a typed view
+// of the flat binding (every function returns a number: an fd, a count, or a
+// negative errno) and says, once, why the addon is missing when it is.
+import * as path from 'node:path';
+
+/** The constants the addon takes from the C headers. Optional ones depend on the headers it was built with. */
+export interface NativeConstants {
+  AF_INET: number;
+  AF_INET6: number;
+  SOL_SOCKET: number;
+  SO_ERROR: number;
+  SO_REUSEADDR: number;
+  SO_REUSEPORT: number;
+  SO_ACCEPTCONN: number;
+  SO_DOMAIN: number;
+  IPPROTO_TCP: number;
+  IPPROTO_IPV6: number;
+  IPV6_V6ONLY: number;
+  TCP_NODELAY: number;
+  TCP_INFO: number;
+  TCP_FASTOPEN: number;
+  TCP_FASTOPEN_CONNECT?: number;
+  TCP_FASTOPEN_KEY?: number;
+  TCP_FASTOPEN_NO_COOKIE?: number;
+  MSG_FASTOPEN?: number;
+  MSG_PEEK: number;
+  TCPI_OPT_TIMESTAMPS: number;
+  TCPI_OPT_SACK: number;
+  TCPI_OPT_WSCALE: number;
+  TCPI_OPT_ECN: number;
+  TCPI_OPT_SYN_DATA?: number;
+  TCP_FASTOPEN_KEY_LENGTH?: number;
+  TCP_FASTOPEN_KEY_BUF_LENGTH?: number;
+  tcpStates: Record<
+    | 'TCP_ESTABLISHED'
+    | 'TCP_SYN_SENT'
+    | 'TCP_SYN_RECV'
+    | 'TCP_FIN_WAIT1'
+    | 'TCP_FIN_WAIT2'
+    | 'TCP_TIME_WAIT'
+    | 'TCP_CLOSE'
+    | 'TCP_CLOSE_WAIT'
+    | 'TCP_LAST_ACK'
+    | 'TCP_LISTEN'
+    | 'TCP_CLOSING',
+    number
+  >;
+}
+
+/** Names of the TCP_INFO slots, in the order `tcpInfo()` fills its array. */
+export type TcpInfoField =
+  | 'state'
+  | 'caState'
+  | 'retransmits'
+  | 'options'
+  | 'fastopenClientFail'
+  | 'rto'
+  | 'sndMss'
+  | 'rcvMss'
+  | 'rtt'
+  | 'rttvar'
+  | 'sndCwnd'
+  | 'totalRetrans'
+  | 'segsOut'
+  | 'segsIn'
+  | 'dataSegsOut'
+  | 'dataSegsIn'
+  | 'bytesSent'
+  | 'bytesAcked'
+  | 'bytesReceived';
+
+type Bytes = ArrayBufferView;
+
+/**
+ * The raw binding. Each function makes one non-blocking syscall and returns a
+ * number; a negative number is `-errno`. Bad arguments give `-EINVAL`, never a
+ * throw or a crash.
+ */
+export interface NativeBinding {
+  constants: NativeConstants;
+  TCP_INFO_FIELDS: TcpInfoField[];
+  /** Non-blocking, close-on-exec TCP socket of `family` (AF_INET / AF_INET6). */
+  socket(family: number): number;
+  /** Close an fd that `socket()` made and that was not `release()`d; -EBADF otherwise. */
+  close(fd: number): number;
+  /** Give up ownership of an fd (now owned by a libuv handle). No syscall. */
+  release(fd: number): number;
+  bind(fd: number, family: number, address: string, port: number): number;
+  listen(fd: number, backlog: number): number;
+  connect(fd: number, family: number, address: string, port: number): number;
+  send(fd: number, data: Bytes, flags: number): number;
+  sendto(fd: number, data: Bytes, flags: number, family: number, address: string, port: number): number;
+  recv(fd: number, into: Bytes, flags: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  setsockoptBytes(fd: number, level: number, name: number, value: Bytes): number;
+  getsockoptBytes(fd: number, level: number, name: number, into: Bytes): number;
+  /** Fill `out` (length >= TCP_INFO_FIELDS.length) with TCP_INFO; returns bytes the kernel wrote. */
+  tcpInfo(fd: number, out: Float64Array): number;
+}
+
+/** Whether the addon loaded, and if not, why. */
+export type NativeLoad = { binding: NativeBinding; error: null } | { binding: null; error: string };
+
+function load(): NativeLoad {
+  if (process.platform !== 'linux') {
+    return { binding: null, error: `TCP Fast Open support in tfo is Linux-only (this is ${process.platform})` };
+  }
+  if (process.env.TFO_DISABLE_NATIVE === '1') {
+    return { binding: null, error: 'the native addon is disabled by TFO_DISABLE_NATIVE=1' };
+  }
+  try {
+    // node-gyp-build prefers build/Release (a local build), then prebuilds/<platform>-<arch>.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    const binding = gypBuild(path.join(__dirname, '..')) as NativeBinding;
+    return { binding, error: null };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { binding: null, error: `the native addon could not be loaded for ${process.platform}-${process.arch}: ${msg}` };
+  }
+}
+
+/** Loaded once per process (and per worker thread: the addon is context-aware). */
+export const native: NativeLoad = load();

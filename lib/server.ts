@@ -1,0 +1,64 @@
+// tfo.Server: a net.Server whose listening socket has TCP Fast Open on.
+import * as net from 'node:net';
+
+import { callable } from './callable';
+import { invalidArgType } from './errors';
+import {
+  applyNow,
+  install,
+  normalizeServerOptions,
+  type ServerFastOpenOptions,
+  type ServerFastOpenState,
+} from './enable';
+
+/** `net.ServerOpts` plus `fastOpen` (`false` for a plain server). */
+export interface ServerOpts extends net.ServerOpts {
+  fastOpen?: ServerFastOpenOptions | boolean;
+}
+
+class TfoServer extends net.Server {
+  readonly #state: ServerFastOpenState;
+
+  constructor(connectionListener?: (socket: net.Socket) => void);
+  constructor(options?: ServerOpts, connectionListener?: (socket: net.Socket) => void);
+  constructor(options?: ServerOpts | ((socket: net.Socket) => void), connectionListener?: (socket: net.Socket) => void) {
+    if (typeof options === 'function') {
+      super(options);
+      this.#state = install(this, normalizeServerOptions(undefined));
+      return;
+    }
+    if (options !== undefined && options !== null && typeof options !== 'object')
+      throw invalidArgType('options', 'Object', options);
+    const { fastOpen, ...netOptions } = options ?? {};
+    const opts = normalizeServerOptions(fastOpen);
+    super(netOptions, connectionListener);
+    this.#state = install(this, opts);
+  }
+
+  /** TFO on this server: requested, enabled on the socket, active in the kernel, and why not. */
+  get fastOpen(): ServerFastOpenState {
+    return this.#state;
+  }
+
+  override listen(...args: unknown[]): this {
+    (super.listen as (...a: unknown[]) => this)(...args);
+    applyNow(this);
+    return this;
+  }
+}
+
+/** A `net.Server` with TCP Fast Open on its listening socket. Callable with or without `new`. */
+export const Server = callable(TfoServer);
+/** A `net.Server` with TCP Fast Open on its listening socket. */
+export type Server = TfoServer;
+export { TfoServer };
+
+/** Drop-in for `net.createServer()`, plus the `fastOpen` option. */
+export function createServer(connectionListener?: (socket: net.Socket) => void): TfoServer;
+export function createServer(options?: ServerOpts, connectionListener?: (socket: net.Socket) => void): TfoServer;
+export function createServer(
+  options?: ServerOpts | ((socket: net.Socket) => void),
+  connectionListener?: (socket: net.Socket) => void,
+): TfoServer {
+  return new TfoServer(options as ServerOpts, connectionListener);
+}

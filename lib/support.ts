@@ -1,0 +1,77 @@
+// The one place that decides whether TCP Fast Open is available here, per
+// role, and says why not. Read live: sysctls are per network namespace and
+// can change while the process runs.
+import { constants as osConstants } from 'node:os';
+
+import { errnoName } from './errors';
+import { native } from './native';
+import * as sysctl from './sysctl';
+
+/** Whether TFO can be used here, per role, with reasons in plain words. */
+export interface FastOpenSupport {
+  /** The native addon is loaded (Linux, addon built or prebuilt for this platform). */
+  native: boolean;
+  /** Clients will attempt TFO (`TCP_FASTOPEN_CONNECT` accepted on a scratch socket). */
+  client: boolean;
+  /** Servers will accept SYN data (`net.ipv4.tcp_fastopen` has the server bit). */
+  server: boolean;
+  /** Why clients will not use TFO, with the fix; null when they will. */
+  clientReason: string | null;
+  /** Why servers will not use TFO, with the fix; null when they will. */
+  serverReason: string | null;
+  /** `net.ipv4.tcp_fastopen` of this network namespace, decoded; null when unreadable. */
+  sysctl: sysctl.FastOpenSysctl | null;
+}
+
+/** The native layer loaded: TFO can work here when the kernel settings allow it. */
+export const supported: boolean = native.binding !== null;
+
+/** Why the native layer is unavailable (plain TCP is used everywhere), or null. */
+export const unsupportedReason: string | null = native.error;
+
+const FIX = '(fix: `sudo sysctl -w net.ipv4.tcp_fastopen=3` or `sudo npx tfo enable both`; containers start at 1)';
+
+/** Checks, now, whether clients and servers in this process and namespace will use TFO. */
+export function support(): FastOpenSupport {
+  let bits: sysctl.FastOpenSysctl | null = null;
+  let sysctlError: string | null = null;
+  try {
+    bits = sysctl.fastOpen();
+  } catch (e) {
+    sysctlError = (e as Error).message;
+  }
+  const b = native.binding;
+  if (!b) {
+    const reason = `${native.error}; plain TCP is used`;
+    return { native: false, client: false, server: false, clientReason: reason, serverReason: reason, sysctl: bits };
+  }
+  let clientReason: string | null = null;
+  const c = b.constants;
+  if (c.TCP_FASTOPEN_CONNECT === undefined) {
+    clientReason = 'the addon was built without TCP_FASTOPEN_CONNECT (kernel headers older than 4.11)';
+  } else {
+    const fd = b.socket(c.AF_INET);
+    if (fd < 0) {
+      clientReason = `could not create a scratch socket to test (${errnoName(fd)})`;
+    } else {
+      const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
+      b.close(fd);
+      if (r === -osConstants.errno.EOPNOTSUPP)
+        clientReason = `net.ipv4.tcp_fastopen=${bits?.value ?? '?'} lacks the client bit (0x1) ${FIX}`;
+      else if (r === -osConstants.errno.ENOPROTOOPT)
+        clientReason = 'the kernel has no TCP_FASTOPEN_CONNECT (Linux >= 4.11 is needed)';
+      else if (r < 0) clientReason = `setsockopt(TCP_FASTOPEN_CONNECT) failed: ${errnoName(r)}`;
+    }
+  }
+  let serverReason: string | null = null;
+  if (!bits) serverReason = `net.ipv4.tcp_fastopen could not be read: ${sysctlError}`;
+  else if (!bits.server) serverReason = `net.ipv4.tcp_fastopen=${bits.value} lacks the server bit (0x2) ${FIX}`;
+  return {
+    native: true,
+    client: clientReason === null,
+    server: serverReason === null,
+    clientReason,
+    serverReason,
+    sysctl: bits,
+  };
+}
