@@ -190,14 +190,6 @@ export function install(server: TaggedServer, opts: Required<ServerFastOpenOptio
     reason: null,
   };
   server[kState] = state;
-  if (opts === false) {
-    state.requested = false;
-    state.reason = 'disabled by the fastOpen: false option';
-    return state;
-  }
-  state.requested = true;
-  state.queueLength = opts.queueLength;
-  state.noCookie = opts.noCookie;
   if (first) {
     server.prependListener('listening', () => {
       if (state.requested) apply(server, { queueLength: state.queueLength, noCookie: state.noCookie });
@@ -207,6 +199,14 @@ export function install(server: TaggedServer, opts: Required<ServerFastOpenOptio
       Object.defineProperty(server, 'fastOpen', { configurable: true, enumerable: false, get: () => state });
     }
   }
+  if (opts === false) {
+    state.requested = false;
+    state.reason = 'disabled by the fastOpen: false option';
+    return state;
+  }
+  state.requested = true;
+  state.queueLength = opts.queueLength;
+  state.noCookie = opts.noCookie;
   if (server.listening) apply(server, opts, true);
   return state;
 }

@@ -30,7 +30,15 @@ export {
   type BackoffOptions,
   type BackoffEntry,
 } from './backoff';
-export { counters, diffCounters, type FastOpenCounters } from './counters';
+export {
+  counters,
+  diffCounters,
+  parseNetstat,
+  COUNTER_NAMES,
+  type FastOpenCounters,
+  type FastOpenCountersDiff,
+  type CounterName,
+} from './counters';
 export type { FastOpenFailure, TcpInfo } from './tcpinfo';
 export type { SystemError, NodeCodedError } from './errors';
 export * as sysctl from './sysctl';

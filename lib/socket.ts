@@ -196,6 +196,16 @@ class TfoSocket extends net.Socket {
     return this;
   }
 
+  override destroy(error?: Error): this {
+    // Writes still corked for the SYN go to the pending slot first, so they
+    // fail as net's do (ERR_SOCKET_CLOSED_BEFORE_CONNECTION), not as never written.
+    if (this.#corked && !this.destroyed) {
+      this.#corked = false;
+      this.uncork();
+    }
+    return super.destroy(error);
+  }
+
   // ---- interception while connecting ----
 
   #startInterception(): void {
@@ -383,8 +393,9 @@ class TfoSocket extends net.Socket {
     let synData = false;
     let failure: FastOpenFailure | null = null;
     let rttMs = 0;
-    if (b && attempt.fd >= 0) {
-      const info = readTcpInfo(b, attempt.fd);
+    const fd = internals(this)._handle?.fd ?? -1; // libuv may have made the socket itself (no TFO)
+    if (b && fd >= 0) {
+      const info = readTcpInfo(b, fd);
       if (typeof info !== 'number') {
         synData = synDataAccepted(info);
         failure = attempt.tfo ? decodeClientFail(info.fastopenClientFail) : null;
