@@ -401,3 +401,40 @@ t.test('support() says both roles work here', async (t) => {
   t.equal(tfo.unsupportedReason, null)
   t.match(tfo.support(), { native: true, client: true, server: true, clientReason: null, serverReason: null, sysctl: { value: 3, client: true, server: true } })
 })
+
+t.test('every listen() form net has; TFO applied to each listening socket', async (t) => {
+  const forms = [
+    [{ port: 0, host: '127.0.0.1', backlog: 5 }],
+    [0, '::', 10],
+    [{ port: 0, host: '::', ipv6Only: true }],
+    [{ port: 0, host: 'localhost', exclusive: true }],
+    [0],
+  ]
+  for (const args of forms) {
+    const server = tfo.createServer(sinkServer())
+    await listen(server, ...args)
+    t.match(server.fastOpen, { enabled: true, active: true }, `listen(${JSON.stringify(args)})`)
+    const binding = require('node-gyp-build')(require('node:path').join(__dirname, '..'))
+    const c = binding.constants
+    t.equal(binding.getsockoptInt(server._handle.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN), 256, 'queue length set on the listening fd')
+    const { port, address } = server.address()
+    const host = address === '::' ? '::1' : address === '0.0.0.0' ? '127.0.0.1' : address
+    const r = await exchange(port, host, 'form')
+    t.equal(r.data.toString(), 'form')
+    await closeServer(server)
+  }
+  const ac = new AbortController()
+  const server = tfo.createServer()
+  await listen(server, { port: 0, host: '127.0.0.1', signal: ac.signal })
+  ac.abort()
+  await once(server, 'close')
+  t.equal(server.listening, false, 'signal closes the server, as in net')
+
+  // Listening again after close() applies TFO to the new socket, and the queue length is configurable.
+  const again = tfo.createServer({ fastOpen: { queueLength: 1000 } }, sinkServer())
+  await listen(again, 0, '127.0.0.1')
+  await closeServer(again)
+  await listen(again, 0, '127.0.0.1')
+  t.match(again.fastOpen, { enabled: true, active: true, queueLength: 1000 })
+  await closeServer(again)
+})
