@@ -39,6 +39,14 @@ export {
   type FastOpenCountersDiff,
   type CounterName,
 } from './counters';
+export {
+  metricsText,
+  metricFamilies,
+  registerPromClient,
+  type MetricFamily,
+  type MetricsOptions,
+  type PromClientLike,
+} from './metrics';
 export type { FastOpenFailure, TcpInfo } from './tcpinfo';
 export type { SystemError, NodeCodedError } from './errors';
 export * as sysctl from './sysctl';
