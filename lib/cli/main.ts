@@ -2,11 +2,13 @@
 // The `tfo` command: dispatches to one module per subcommand.
 import { CliError } from './output';
 import { demo } from './demo';
+import { probeCommand } from './probe';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   demo: { run: demo, summary: 'show TCP Fast Open working on loopback, in one command' },
+  probe: { run: probeCommand, summary: 'does TFO work toward HOST:PORT? first and returning connections, and a verdict' },
 };
 
 function usage(): string {
