@@ -26,7 +26,9 @@ fs.writeFileSync(path.join(dist, 'index.mjs'), esm)
 const dts = fs.readFileSync(path.join(dist, 'index.d.ts'), 'utf8')
 fs.writeFileSync(
   path.join(dist, 'index.d.mts'),
-  dts.replace(/from '\.\/([^']+)'/g, "from './$1.js'").replace(/\/\/# sourceMappingURL=.*\n?$/, '') +
+  dts
+    .replace(/from '\.\/([^']+)'/g, "from './$1.js'")
+    .replace(/import\("\.\/([^"]+)"\)/g, 'import("./$1.js")').replace(/\/\/# sourceMappingURL=.*\n?$/, '') +
     "declare const _default: typeof import('./index.js');\nexport default _default;\n",
 )
 fs.chmodSync(path.join(dist, 'cli', 'main.js'), 0o755)
