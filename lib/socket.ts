@@ -36,6 +36,14 @@ export interface ClientFastOpenOptions {
    * socket option on their side), e.g. inside a data centre. Default false.
    */
   noCookie?: boolean;
+  /**
+   * Whether the first bytes may ride in the SYN (default true). `false`, or a
+   * function of those bytes returning false, keeps TFO for the connection
+   * (the cookie is still sent and refreshed) but sends the data after the
+   * handshake: the replay guard for requests that must not be delivered twice
+   * (RFC 7413 §6), e.g. HTTP POST.
+   */
+  synData?: boolean | ((firstBytes: Buffer) => boolean);
 }
 
 /** `true` (default) or options: connect with TFO; `false`: plain TCP. */
@@ -63,8 +71,10 @@ export interface FastOpenInfo {
   synData: boolean;
   /** Client: `'sent'` the kernel had a cookie and used it, `'requested'` it asked for one, `'none'` no TFO. */
   cookie?: 'sent' | 'requested' | 'none';
-  /** Client: bytes the kernel took into the SYN (0 when none). */
-  synDataBytes?: number;
+  /** Client: bytes the kernel took into the SYN (0 when none; null when libuv wrote them, as for TLS). */
+  synDataBytes?: number | null;
+  /** Client: data was ready but the `synData` option (replay guard) kept it out of the SYN. */
+  synDataWithheld?: boolean;
   /** Client: the kernel's reason TFO did not carry data (`tcpi_fastopen_client_fail`), or null. */
   failure?: FastOpenFailure | null;
   /** Client: why TFO was not attempted (sysctl, option, platform, backoff), or null when it was. */
@@ -74,7 +84,8 @@ export interface FastOpenInfo {
 }
 
 // ---- Node internals used (stable since Node 0.x; typed here, in one place) ----
-interface TcpHandle {
+/** @internal */
+export interface TcpHandle {
   fd?: number;
   open(fd: number): number;
   connect(req: unknown, address: string, port: number): number;
@@ -97,7 +108,8 @@ const HAS_ATTEMPT_EVENT = (() => {
   return major > 21 || (major === 21 && minor >= 6) || (major === 20 && minor >= 12);
 })();
 
-interface Attempt {
+/** @internal */
+export interface Attempt {
   handle: TcpHandle;
   fd: number;
   address: string;
@@ -106,7 +118,8 @@ interface Attempt {
   tfo: boolean;
   reason: string | null;
   cookie: 'sent' | 'requested' | 'none';
-  synDataBytes: number;
+  synDataBytes: number | null;
+  synDataWithheld: boolean;
 }
 
 interface Held {
@@ -129,9 +142,11 @@ export function normalizeFastOpenOption(value: unknown, name = 'options.fastOpen
   if (value === false) return false;
   if (value === null || typeof value !== 'object') throw invalidArgType(name, ['boolean', 'Object'], value);
   validateObject(value, name);
-  const { noCookie } = value as ClientFastOpenOptions;
+  const { noCookie, synData } = value as ClientFastOpenOptions;
   if (noCookie !== undefined) validateBoolean(noCookie, `${name}.noCookie`);
-  return { noCookie: noCookie === true };
+  if (synData !== undefined && typeof synData !== 'boolean' && typeof synData !== 'function')
+    throw invalidArgType(`${name}.synData`, ['boolean', 'Function'], synData);
+  return { noCookie: noCookie === true, synData: synData ?? true };
 }
 
 /** Explains a failed TCP_FASTOPEN_CONNECT setsockopt in words an operator can act on. */
@@ -142,6 +157,137 @@ function clientOptionFailure(errno: number): string {
     return 'the kernel has no TCP_FASTOPEN_CONNECT (Linux >= 4.11 is needed); plain TCP is used';
   return `setsockopt(TCP_FASTOPEN_CONNECT) failed with errno ${errno}`;
 }
+
+
+/**
+ * @internal After connect() with TCP_FASTOPEN_CONNECT: `'sent'` when the kernel
+ * deferred the connect (a cookie is cached: SYN_SENT with no segment out yet,
+ * so the next send carries the SYN), else `'requested'` (a SYN asking for a
+ * cookie has left; on loopback the handshake may even be complete).
+ */
+export function deferredCookie(fd: number): 'sent' | 'requested' {
+  const b = native.binding;
+  const ti = b ? readTcpInfo(b, fd) : -1;
+  if (!b || typeof ti === 'number') return 'requested';
+  return ti.state === b.constants.tcpStates.TCP_SYN_SENT && ti.segsOut === 0 ? 'sent' : 'requested';
+}
+
+function synDataAllowed(options: ClientFastOpenOptions | false, data: Buffer): boolean {
+  if (options === false) return false;
+  const rule = options.synData ?? true;
+  if (typeof rule === 'boolean') return rule;
+  try {
+    return rule(data) === true;
+  } catch {
+    return false; // a throwing guard never lets data into the SYN
+  }
+}
+
+/** @internal Builds the outcome from TCP_INFO once established, and counts it. */
+export function recordClientOutcome(attempt: Attempt, fd: number): FastOpenInfo {
+  const b = native.binding;
+  let synData = false;
+  let failure: FastOpenFailure | null = null;
+  let rttMs = 0;
+  if (b && fd >= 0) {
+    const info = readTcpInfo(b, fd);
+    if (typeof info !== 'number') {
+      synData = synDataAccepted(info);
+      failure = attempt.tfo ? decodeClientFail(info.fastopenClientFail) : null;
+      rttMs = info.rtt / 1000;
+    }
+  }
+  const outcome: FastOpenInfo = {
+    role: 'client',
+    attempted: attempt.tfo,
+    synData,
+    cookie: attempt.cookie,
+    synDataBytes: attempt.synDataBytes,
+    synDataWithheld: attempt.synDataWithheld,
+    failure,
+    reason: attempt.reason,
+    rttMs,
+  };
+  const c = stats.client;
+  c.connections++;
+  if (attempt.tfo) {
+    c.attempted++;
+    if (attempt.cookie === 'sent') c.cookieSent++;
+    else if (attempt.cookie === 'requested') c.cookieRequested++;
+    if (synData) c.synDataAcked++;
+    if (failure) c.failures[failure]++;
+  } else if (attempt.reason) {
+    const key = attempt.reason.split(' (')[0];
+    c.notAttempted[key] = (c.notAttempted[key] ?? 0) + 1;
+  }
+  backoff.report(attempt.address, attempt.port, outcome);
+  return outcome;
+}
+
+/** @internal A fresh attempt record for a handle about to connect. */
+export function newAttempt(handle: TcpHandle, address: string, port: number, family: number): Attempt {
+  return {
+    handle,
+    fd: typeof handle.fd === 'number' ? handle.fd : -1,
+    address,
+    port,
+    family: family === 6 ? 6 : 4,
+    tfo: false,
+    reason: null,
+    cookie: 'none',
+    synDataBytes: 0,
+    synDataWithheld: false,
+  };
+}
+
+/** @internal Gives an attempt's handle a socket with TCP_FASTOPEN_CONNECT on, or records why not. */
+export function prepareAttempt(attempt: Attempt, options: ClientFastOpenOptions | false): void {
+  const b = native.binding;
+  if (!b) {
+    attempt.reason = native.error;
+    return;
+  }
+  if (options === false) {
+    attempt.reason = 'disabled by the fastOpen: false option';
+    return;
+  }
+  const paused = backoff.blockedReason(attempt.address, attempt.port);
+  if (paused) {
+    attempt.reason = paused;
+    return;
+  }
+  const c = b.constants;
+  if (c.TCP_FASTOPEN_CONNECT === undefined) {
+    attempt.reason = 'the addon was built without TCP_FASTOPEN_CONNECT (old kernel headers)';
+    return;
+  }
+  if (attempt.fd < 0) {
+    // net made the handle but libuv creates its socket lazily: give it ours.
+    const fd = b.socket(attempt.family === 6 ? c.AF_INET6 : c.AF_INET);
+    if (fd < 0) {
+      attempt.reason = `socket() failed with errno ${fd}; plain TCP is used`;
+      return;
+    }
+    const r = attempt.handle.open(fd);
+    if (r !== 0) {
+      b.close(fd);
+      attempt.reason = `the handle could not adopt the socket (errno ${r}); plain TCP is used`;
+      return;
+    }
+    b.release(fd);
+    attempt.fd = fd;
+  }
+  const r = b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
+  if (r < 0) {
+    attempt.reason = clientOptionFailure(r);
+    return;
+  }
+  if (options.noCookie && c.TCP_FASTOPEN_NO_COOKIE !== undefined) {
+    b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
+  }
+  attempt.tfo = true;
+}
+
 
 class TfoSocket extends net.Socket {
   #options: ClientFastOpenOptions | false;
@@ -273,68 +419,11 @@ class TfoSocket extends net.Socket {
     const fam: 4 | 6 = family === 6 ? 6 : 4;
     // getpeername() fails while the kernel defers the connect: remember the peer now.
     internals(this)._peername = { address, port, family: fam === 6 ? 'IPv6' : 'IPv4' };
-    const attempt: Attempt = {
-      handle,
-      fd: typeof handle.fd === 'number' ? handle.fd : -1,
-      address,
-      port,
-      family: fam,
-      tfo: false,
-      reason: null,
-      cookie: 'none',
-      synDataBytes: 0,
-    };
+    const attempt = newAttempt(handle, address, port, fam);
     this.#attempt = attempt;
-    this.#prepareAttempt(attempt);
+    prepareAttempt(attempt, this.#options);
     process.nextTick(this.#flush, attempt);
   };
-
-  #prepareAttempt(attempt: Attempt): void {
-    const b = native.binding;
-    if (!b) {
-      attempt.reason = native.error;
-      return;
-    }
-    if (this.#options === false) {
-      attempt.reason = 'disabled by the fastOpen: false option';
-      return;
-    }
-    const paused = backoff.blockedReason(attempt.address, attempt.port);
-    if (paused) {
-      attempt.reason = paused;
-      return;
-    }
-    const c = b.constants;
-    if (c.TCP_FASTOPEN_CONNECT === undefined) {
-      attempt.reason = 'the addon was built without TCP_FASTOPEN_CONNECT (old kernel headers)';
-      return;
-    }
-    if (attempt.fd < 0) {
-      // net made the handle but libuv creates its socket lazily: give it ours.
-      const fd = b.socket(attempt.family === 6 ? c.AF_INET6 : c.AF_INET);
-      if (fd < 0) {
-        attempt.reason = `socket() failed with errno ${fd}; plain TCP is used`;
-        return;
-      }
-      const r = attempt.handle.open(fd);
-      if (r !== 0) {
-        b.close(fd);
-        attempt.reason = `the handle could not adopt the socket (errno ${r}); plain TCP is used`;
-        return;
-      }
-      b.release(fd);
-      attempt.fd = fd;
-    }
-    const r = b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
-    if (r < 0) {
-      attempt.reason = clientOptionFailure(r);
-      return;
-    }
-    if (this.#options.noCookie && c.TCP_FASTOPEN_NO_COOKIE !== undefined) {
-      b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
-    }
-    attempt.tfo = true;
-  }
 
   // Next tick after the attempt: connect() has been called, libuv has not polled yet.
   #flush = (attempt: Attempt): void => {
@@ -349,14 +438,13 @@ class TfoSocket extends net.Socket {
     // segment out) takes data into the SYN. Otherwise connect() already sent a
     // SYN asking for a cookie, or on loopback the handshake is even complete;
     // the data then goes through libuv after 'connect', like net.
-    const ti = readTcpInfo(b, attempt.fd);
-    if (typeof ti === 'number') return;
-    if (ti.state !== b.constants.tcpStates.TCP_SYN_SENT || ti.segsOut !== 0) {
-      attempt.cookie = 'requested';
-      return;
+    attempt.cookie = deferredCookie(attempt.fd);
+    if (attempt.cookie !== 'sent') return;
+    let data = this.#held ? this.#held.data : EMPTY;
+    if (data.length > 0 && !synDataAllowed(this.#options, data)) {
+      attempt.synDataWithheld = true;
+      data = EMPTY; // the SYN leaves with the cookie alone; the data follows the handshake
     }
-    attempt.cookie = 'sent';
-    const data = this.#held ? this.#held.data : EMPTY;
     const n = b.send(attempt.fd, data, 0);
     if (n > 0) attempt.synDataBytes = n;
     // n === -EINPROGRESS: nothing to send yet; the SYN left with the cookie alone.
@@ -371,7 +459,7 @@ class TfoSocket extends net.Socket {
     this.#held = null;
     internals(this)._pendingData = null;
     if (!held) return;
-    const sent = attempt ? Math.min(attempt.synDataBytes, held.data.length) : 0;
+    const sent = attempt ? Math.min(attempt.synDataBytes ?? 0, held.data.length) : 0;
     this.#synDataWritten = sent;
     const rest = sent > 0 ? held.data.subarray(sent) : held.data;
     if (rest.length === 0) {
@@ -389,42 +477,8 @@ class TfoSocket extends net.Socket {
   };
 
   #record(attempt: Attempt): void {
-    const b = native.binding;
-    let synData = false;
-    let failure: FastOpenFailure | null = null;
-    let rttMs = 0;
     const fd = internals(this)._handle?.fd ?? -1; // libuv may have made the socket itself (no TFO)
-    if (b && fd >= 0) {
-      const info = readTcpInfo(b, fd);
-      if (typeof info !== 'number') {
-        synData = synDataAccepted(info);
-        failure = attempt.tfo ? decodeClientFail(info.fastopenClientFail) : null;
-        rttMs = info.rtt / 1000;
-      }
-    }
-    this.#info = {
-      role: 'client',
-      attempted: attempt.tfo,
-      synData,
-      cookie: attempt.cookie,
-      synDataBytes: attempt.synDataBytes,
-      failure,
-      reason: attempt.reason,
-      rttMs,
-    };
-    const c = stats.client;
-    c.connections++;
-    if (attempt.tfo) {
-      c.attempted++;
-      if (attempt.cookie === 'sent') c.cookieSent++;
-      else if (attempt.cookie === 'requested') c.cookieRequested++;
-      if (synData) c.synDataAcked++;
-      if (failure) c.failures[failure]++;
-    } else if (attempt.reason) {
-      const key = attempt.reason.split(' (')[0];
-      c.notAttempted[key] = (c.notAttempted[key] ?? 0) + 1;
-    }
-    backoff.report(attempt.address, attempt.port, this.#info);
+    this.#info = recordClientOutcome(attempt, fd);
   }
 
   /** @internal bytes that left in the SYN, added to what libuv counted. */
