@@ -5,7 +5,24 @@
 // accepted socket with its TFO outcome read once from TCP_INFO.
 import * as net from 'node:net';
 
-import { invalidArgType, tfoError, validateBoolean, validateInteger, validateObject } from './errors';
+import {
+  errnoException,
+  invalidArgType,
+  invalidArgValue,
+  tfoError,
+  validateBoolean,
+  validateInteger,
+  validateObject,
+} from './errors';
+import {
+  ListenerKeys,
+  normalizeOwnKey,
+  normalizeRotation,
+  type FastOpenKeyOption,
+  type KeyRotationOptions,
+  type KeySource,
+  type ListenerKeyState,
+} from './keys';
 import { native } from './native';
 import { live as stats } from './stats';
 import * as sysctl from './sysctl';
@@ -25,6 +42,26 @@ export interface ServerFastOpenOptions {
   queueLength?: number;
   /** Accept SYN data without a cookie (`TCP_FASTOPEN_NO_COOKIE`). Trusted networks only. Default false. */
   noCookie?: boolean;
+  /**
+   * This listener's own key (`TCP_FASTOPEN_KEY`) instead of the namespace's:
+   * 16 bytes (primary), 32 bytes (primary then backup), or the text form
+   * `'k1[,k2]'`. Servers with the same key accept each other's cookies.
+   */
+  key?: FastOpenKeyOption;
+  /**
+   * Keys derived from a shared secret and the clock, rotating every
+   * `periodMs` (default one day): every server with the same secret and
+   * period accepts every other's cookies. Exclusive with `key`.
+   */
+  keyRotation?: KeyRotationOptions;
+}
+
+/** @internal validated server options. */
+export interface NormalizedServerOptions {
+  queueLength: number;
+  noCookie: boolean;
+  /** undefined: leave the key as it is. */
+  keys: KeySource | undefined;
 }
 
 /** What tfo knows about TFO on one server; live (updated on each listen). */
@@ -39,6 +76,8 @@ export interface ServerFastOpenState {
   noCookie: boolean;
   /** Why TFO is not active, with the fix; null when active. */
   reason: string | null;
+  /** Which key issues and checks this listener's cookies (never the key itself). */
+  key: ListenerKeyState;
 }
 
 interface ListenHandle {
@@ -46,24 +85,32 @@ interface ListenHandle {
 }
 const kState = Symbol('tfo.serverState');
 const kInfo = Symbol('tfo.fastOpenInfo');
-const kAppliedFd = Symbol('tfo.appliedFd');
+const kApplied = Symbol('tfo.appliedHandle');
+const kKeys = Symbol('tfo.keys');
 
 type TaggedServer = net.Server & {
   [kState]?: ServerFastOpenState;
-  [kAppliedFd]?: number;
+  [kApplied]?: ListenHandle | null;
+  [kKeys]?: ListenerKeys;
   _handle?: ListenHandle | null;
 };
 type TaggedSocket = net.Socket & { [kInfo]?: FastOpenInfo | null; _handle?: ListenHandle | null };
 
 /** Validates server-side `fastOpen` options. */
-export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'): Required<ServerFastOpenOptions> | false {
+export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'): NormalizedServerOptions | false {
   if (value === false) return false;
-  if (value === undefined || value === true) return { queueLength: DEFAULT_QUEUE_LENGTH, noCookie: false };
+  if (value === undefined || value === true)
+    return { queueLength: DEFAULT_QUEUE_LENGTH, noCookie: false, keys: undefined };
   validateObject(value, name);
-  const { queueLength = DEFAULT_QUEUE_LENGTH, noCookie = false } = value as ServerFastOpenOptions;
+  const { queueLength = DEFAULT_QUEUE_LENGTH, noCookie = false, key, keyRotation } = value as ServerFastOpenOptions;
   validateInteger(queueLength, `${name}.queueLength`, 1, 2 ** 31 - 1);
   validateBoolean(noCookie, `${name}.noCookie`);
-  return { queueLength, noCookie };
+  if (key !== undefined && keyRotation !== undefined)
+    throw invalidArgValue(`${name}.keyRotation`, '[not shown]', `cannot be combined with ${name}.key`);
+  let keys: KeySource | undefined;
+  if (key !== undefined) keys = normalizeOwnKey(key, undefined, `${name}.key`);
+  else if (keyRotation !== undefined) keys = normalizeRotation(keyRotation, `${name}.keyRotation`);
+  return { queueLength, noCookie, keys };
 }
 
 function fdOf(handle: ListenHandle | null | undefined): number {
@@ -78,17 +125,20 @@ function warn(server: net.Server, message: string, fix: string): void {
 }
 
 /** Sets TCP_FASTOPEN on the server's listening fd (if it has one) and records the result. */
-function apply(server: TaggedServer, opts: Required<ServerFastOpenOptions>, force = false): void {
+function apply(server: TaggedServer, opts: { queueLength: number; noCookie: boolean }, force = false): void {
   const state = server[kState]!;
   const current = fdOf(server._handle);
   // listen() applies at once and 'listening' again: once per listening fd (unless options changed).
-  if (!force && current >= 0 && server[kAppliedFd] === current) return;
-  server[kAppliedFd] = current;
+  // (The handle, not the fd number: a server closed and listening again may get the same number.)
+  if (!force && current >= 0 && server[kApplied] === server._handle) return;
+  server[kApplied] = server._handle ?? null;
   state.enabled = false;
   state.active = false;
   const b = native.binding;
+  const keys = server[kKeys];
   if (!b) {
     state.reason = native.error;
+    if (keys?.configured) keys.state.reason = native.error;
     return;
   }
   const fd = fdOf(server._handle);
@@ -97,17 +147,22 @@ function apply(server: TaggedServer, opts: Required<ServerFastOpenOptions>, forc
     state.reason =
       typeof addr === 'string'
         ? 'not a TCP server (IPC path)'
-        : 'this process has no listening fd (a cluster round-robin worker: the primary owns the socket)';
+        : 'this process has no listening fd: a cluster round-robin worker, whose listening socket belongs to the ' +
+          'primary process. TFO on it is set in the primary, with tfo.enableClusterFastOpen() before cluster.fork(), ' +
+          'and cannot be seen from here (accepted sockets still report synData); or use cluster.SCHED_NONE';
+    if (keys?.configured) keys.state.reason = 'the listening socket belongs to the cluster primary';
     return;
   }
   const c = b.constants;
+  // The key goes on first, so no cookie is ever issued under the namespace key.
+  if (keys?.configured) keys.apply(server._handle);
   const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN, opts.queueLength);
   if (r < 0) {
     state.reason = `setsockopt(TCP_FASTOPEN) failed (errno ${r})`;
     return;
   }
-  if (opts.noCookie && c.TCP_FASTOPEN_NO_COOKIE !== undefined) {
-    const r2 = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
+  if (opts.noCookie) {
+    const r2 = c.TCP_FASTOPEN_NO_COOKIE === undefined ? -1 : b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
     if (r2 < 0) state.noCookie = false;
   }
   state.enabled = true;
@@ -179,8 +234,9 @@ export function enableFastOpen(server: net.Server, options?: ServerFastOpenOptio
 }
 
 /** @internal used by tfo.Server (which also accepts `fastOpen: false`). */
-export function install(server: TaggedServer, opts: Required<ServerFastOpenOptions> | false): ServerFastOpenState {
+export function install(server: TaggedServer, opts: NormalizedServerOptions | false): ServerFastOpenState {
   const first = !server[kState];
+  const keys = (server[kKeys] ??= new ListenerKeys());
   const state: ServerFastOpenState = server[kState] ?? {
     requested: false,
     enabled: false,
@@ -188,12 +244,14 @@ export function install(server: TaggedServer, opts: Required<ServerFastOpenOptio
     queueLength: DEFAULT_QUEUE_LENGTH,
     noCookie: false,
     reason: null,
+    key: keys.state,
   };
   server[kState] = state;
   if (first) {
     server.prependListener('listening', () => {
       if (state.requested) apply(server, { queueLength: state.queueLength, noCookie: state.noCookie });
     });
+    server.on('close', () => keys.stop());
     server.prependListener('connection', tagConnection);
     if (!('fastOpen' in server)) {
       Object.defineProperty(server, 'fastOpen', { configurable: true, enumerable: false, get: () => state });
@@ -207,7 +265,55 @@ export function install(server: TaggedServer, opts: Required<ServerFastOpenOptio
   state.requested = true;
   state.queueLength = opts.queueLength;
   state.noCookie = opts.noCookie;
+  if (opts.keys) keys.configure(opts.keys);
   if (server.listening) apply(server, opts, true);
+  return state;
+}
+
+/**
+ * Replaces the TFO key of a server's listening socket, now and on every later
+ * `listen()`: `primary` (16 bytes, or the text form) with an optional
+ * `backup`, or a 32-byte Buffer holding both; or, given `{ secret, periodMs,
+ * clock }`, keys derived from a shared secret and rotated on a timer (see
+ * {@link KeyRotationOptions}). The server must have TFO from
+ * `tfo.createServer` or `enableFastOpen`.
+ *
+ * A listener keeps a key of its own until it closes; there is no going back
+ * to the namespace's key on the same socket.
+ *
+ * @returns the server's live TFO state (`state.key` says which key is used).
+ * @throws `ERR_INVALID_ARG_*` for bad keys (never showing them); a system
+ * error (`syscall: 'setsockopt'`) when the kernel refuses the key.
+ */
+export function setFastOpenKey(server: net.Server, primary: FastOpenKeyOption, backup?: FastOpenKeyOption | null): ServerFastOpenState;
+export function setFastOpenKey(server: net.Server, rotation: KeyRotationOptions): ServerFastOpenState;
+export function setFastOpenKey(
+  server: net.Server,
+  primary: FastOpenKeyOption | KeyRotationOptions,
+  backup?: FastOpenKeyOption | null,
+): ServerFastOpenState {
+  if (!(server instanceof net.Server)) throw invalidArgType('server', 'net.Server', server);
+  const s = server as TaggedServer;
+  const state = s[kState];
+  if (!state?.requested)
+    throw invalidArgValue(
+      'server',
+      '[net.Server without TFO]',
+      'has no TCP Fast Open: make it with tfo.createServer() or call tfo.enableFastOpen(server) first',
+    );
+  const source =
+    primary !== null && typeof primary === 'object' && !(primary instanceof Uint8Array)
+      ? normalizeRotation(primary, 'rotation')
+      : normalizeOwnKey(primary, backup, 'primary');
+  const keys = s[kKeys]!;
+  keys.configure(source);
+  const fd = fdOf(s._handle);
+  if (fd >= 0) {
+    const r = keys.apply(s._handle);
+    if (r < 0) throw errnoException(r, 'setsockopt', 'TCP_FASTOPEN_KEY');
+  } else if (s.listening) {
+    keys.state.reason = 'the listening socket belongs to the cluster primary';
+  }
   return state;
 }
 
@@ -216,6 +322,11 @@ export function applyNow(server: net.Server): void {
   const s = server as TaggedServer;
   const state = s[kState];
   if (state?.requested && fdOf(s._handle) >= 0) apply(s, { queueLength: state.queueLength, noCookie: state.noCookie });
+}
+
+/** @internal whether tfo manages TFO on this server (tfo.Server or enableFastOpen). */
+export function isManaged(server: net.Server): boolean {
+  return (server as TaggedServer)[kState] !== undefined;
 }
 
 /** The TFO state of a server given to `enableFastOpen` or made by `tfo.createServer`, else null. */

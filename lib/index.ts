@@ -18,9 +18,23 @@ export {
   enableFastOpen,
   fastOpenInfo,
   serverFastOpenState,
+  setFastOpenKey,
   type ServerFastOpenOptions,
   type ServerFastOpenState,
 } from './enable';
+export {
+  DEFAULT_KEY_PERIOD_MS,
+  deriveFastOpenKey,
+  fastOpenKeysAt,
+  rotateNamespaceFastOpenKey,
+  type FastOpenKeyOption,
+  type FastOpenKeySchedule,
+  type FastOpenSecret,
+  type KeyRotationOptions,
+  type ListenerKeyState,
+  type NamespaceKeyRotation,
+} from './keys';
+export { enableClusterFastOpen, type ClusterFastOpenState, type ClusterListener } from './cluster';
 export { support, supported, unsupportedReason, type FastOpenSupport } from './support';
 export { stats, resetStats, type FastOpenStats } from './stats';
 export {
@@ -50,6 +64,11 @@ export {
 export type { FastOpenFailure, TcpInfo } from './tcpinfo';
 export type { SystemError, NodeCodedError } from './errors';
 export * as sysctl from './sysctl';
+export * as cookies from './cookies';
+export * as http from './http';
+export * as https from './https';
+export * as tls from './tls';
+export * as undici from './undici';
 
 import { Socket as TfoSocketClass } from './socket';
 /** Alias of `Socket`, as `net.Stream` is of `net.Socket`. */

@@ -97,6 +97,50 @@ export interface NativeBinding {
   getsockoptBytes(fd: number, level: number, name: number, into: Bytes): number;
   /** Fill `out` (length >= TCP_INFO_FIELDS.length) with TCP_INFO; returns bytes the kernel wrote. */
   tcpInfo(fd: number, out: Float64Array): number;
+  /** Constants for generic netlink and tcp_metrics, from the C headers (lib/cookies.ts builds the messages). */
+  netlinkConstants: {
+    NLMSG_ALIGNTO: number;
+    NLMSG_HDRLEN: number;
+    NLMSG_NOOP: number;
+    NLMSG_ERROR: number;
+    NLMSG_DONE: number;
+    NLMSG_OVERRUN: number;
+    NLM_F_REQUEST: number;
+    NLM_F_MULTI: number;
+    NLM_F_ACK: number;
+    NLM_F_DUMP: number;
+    NLM_F_DUMP_INTR: number;
+    NLA_ALIGNTO: number;
+    NLA_HDRLEN: number;
+    NLA_F_NESTED: number;
+    NLA_F_NET_BYTEORDER: number;
+    /** The 16-bit mask that leaves an attribute's type without its flag bits. */
+    NLA_TYPE_MASK: number;
+    GENL_HDRLEN: number;
+    GENL_ID_CTRL: number;
+    CTRL_CMD_GETFAMILY: number;
+    CTRL_ATTR_FAMILY_ID: number;
+    CTRL_ATTR_FAMILY_NAME: number;
+    TCP_METRICS_GENL_NAME: string;
+    TCP_METRICS_GENL_VERSION: number;
+    TCP_METRICS_CMD_GET: number;
+    TCP_METRICS_CMD_DEL: number;
+    TCP_METRICS_ATTR_ADDR_IPV4: number;
+    TCP_METRICS_ATTR_ADDR_IPV6: number;
+    TCP_METRICS_ATTR_SADDR_IPV4: number;
+    TCP_METRICS_ATTR_SADDR_IPV6: number;
+    TCP_METRICS_ATTR_AGE: number;
+    TCP_METRICS_ATTR_FOPEN_MSS: number;
+    TCP_METRICS_ATTR_FOPEN_SYN_DROPS: number;
+    TCP_METRICS_ATTR_FOPEN_SYN_DROP_TS: number;
+    TCP_METRICS_ATTR_FOPEN_COOKIE: number;
+  };
+  /** Non-blocking, close-on-exec NETLINK_GENERIC socket, owned like `socket()`'s (`close()` it). */
+  genlSocket(): number;
+  /** One sendto() of `data` to the kernel (netlink port 0); bytes sent. */
+  genlSend(fd: number, data: Bytes): number;
+  /** One recvmsg() of one netlink datagram into `into` (>= NLMSG_HDRLEN bytes); -EAGAIN if none, -EMSGSIZE if truncated. */
+  genlRecv(fd: number, into: Bytes): number;
 }
 
 /** Whether the addon loaded, and if not, why. */

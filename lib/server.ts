@@ -3,13 +3,16 @@ import * as net from 'node:net';
 
 import { callable } from './callable';
 import { invalidArgType } from './errors';
+import { listenReusePort } from './cluster';
 import {
   applyNow,
   install,
   normalizeServerOptions,
+  setFastOpenKey,
   type ServerFastOpenOptions,
   type ServerFastOpenState,
 } from './enable';
+import type { FastOpenKeyOption, KeyRotationOptions } from './keys';
 
 /** `net.ServerOpts` plus `fastOpen` (`false` for a plain server). */
 export interface ServerOpts extends net.ServerOpts {
@@ -40,7 +43,20 @@ class TfoServer extends net.Server {
     return this.#state;
   }
 
+  /**
+   * Replaces this listener's TFO key now and on later `listen()`s: a primary
+   * (and backup) key, or `{ secret, periodMs, clock }` for keys rotated from a
+   * shared secret. See `tfo.setFastOpenKey`.
+   */
+  setFastOpenKey(primary: FastOpenKeyOption, backup?: FastOpenKeyOption | null): ServerFastOpenState;
+  setFastOpenKey(rotation: KeyRotationOptions): ServerFastOpenState;
+  setFastOpenKey(primary: FastOpenKeyOption | KeyRotationOptions, backup?: FastOpenKeyOption | null): ServerFastOpenState {
+    return setFastOpenKey(this, primary as FastOpenKeyOption, backup);
+  }
+
   override listen(...args: unknown[]): this {
+    // { reusePort: true } on a Node without it: tfo makes the SO_REUSEPORT socket.
+    if (listenReusePort(this, args, () => applyNow(this))) return this;
     (super.listen as (...a: unknown[]) => this)(...args);
     applyNow(this);
     return this;

@@ -69,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSocket(env, exports);
   InitSockopt(env, exports);
   InitTcpInfo(env, exports);
+  InitNetlink(env, exports);
   return exports;
 }
 

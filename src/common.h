@@ -42,6 +42,18 @@ inline bool FdArg(const Napi::CallbackInfo& info, size_t i, int* fd) {
 inline bool BytesArg(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* len) {
   if (info.Length() <= i) return false;
   Napi::Value v = info[i];
+  if (v.IsDataView()) {  // checked first: IsBuffer() is true for every ArrayBufferView
+    auto d = v.As<Napi::DataView>();
+    *data = static_cast<const uint8_t*>(d.ArrayBuffer().Data()) + d.ByteOffset();
+    *len = d.ByteLength();
+    return true;
+  }
+  if (v.IsTypedArray()) {
+    auto t = v.As<Napi::TypedArray>();
+    *data = static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
+    *len = t.ByteLength();
+    return true;
+  }
   if (v.IsBuffer()) {
     auto b = v.As<Napi::Buffer<uint8_t>>();
     *data = b.Data();
@@ -59,6 +71,9 @@ inline bool BytesArg(const Napi::CallbackInfo& info, size_t i, const uint8_t** d
 
 // (family, address string, port) -> sockaddr. family is AF_INET or AF_INET6.
 bool SockaddrArgs(const Napi::CallbackInfo& info, size_t i, sockaddr_storage* ss, socklen_t* len);
+
+// Records an fd this addon created (socket.cc's owned set), so close() accepts it.
+void OwnFd(Napi::Env env, int fd);
 
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitSockopt(Napi::Env env, Napi::Object exports);

@@ -26,12 +26,15 @@ Owned* OwnedFds(Napi::Env env) { return env.GetInstanceData<Owned>(); }
 
 }  // namespace
 
+void OwnFd(Napi::Env env, int fd) { OwnedFds(env)->fds.insert(fd); }
+
 bool SockaddrArgs(const Napi::CallbackInfo& info, size_t i, sockaddr_storage* ss, socklen_t* len) {
   int64_t family, port;
   if (!IntArg(info, i, 0, 255, &family)) return false;
   if (info.Length() <= i + 1 || !info[i + 1].IsString()) return false;
   if (!IntArg(info, i + 2, 0, 65535, &port)) return false;
   std::string host = info[i + 1].As<Napi::String>().Utf8Value();
+  if (host.find('\0') != std::string::npos) return false;  // "127.0.0.1\0junk" is not an address
   std::memset(ss, 0, sizeof(*ss));
   if (family == AF_INET) {
     auto* sin = reinterpret_cast<sockaddr_in*>(ss);
@@ -50,9 +53,12 @@ bool SockaddrArgs(const Napi::CallbackInfo& info, size_t i, sockaddr_storage* ss
     size_t pct = host.find('%');
     if (pct != std::string::npos) {
       addr = host.substr(0, pct);
+      const char* digits = host.c_str() + pct + 1;
+      if (*digits < '0' || *digits > '9') return false;  // strtoul would accept "-1" or " 1"
       char* end = nullptr;
-      unsigned long scope = std::strtoul(host.c_str() + pct + 1, &end, 10);
-      if (end == host.c_str() + pct + 1 || *end != '\0') return false;
+      errno = 0;
+      unsigned long long scope = std::strtoull(digits, &end, 10);
+      if (*end != '\0' || errno == ERANGE || scope > UINT32_MAX) return false;
       sin6->sin6_scope_id = static_cast<uint32_t>(scope);
     }
     if (inet_pton(AF_INET6, addr.c_str(), &sin6->sin6_addr) != 1) return false;

@@ -1,0 +1,54 @@
+'use strict'
+// Helpers for the benchmark's child scripts: one JSON object per stdout line,
+// control commands one per stdin line, and exit when stdin closes (the parent
+// went away) or on SIGTERM, so no child outlives the run.
+const path = require('node:path')
+
+const ROOT = path.join(__dirname, '..', '..')
+
+function send (obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+/** Calls handler(line) for each stdin line (may be async; replies are sent in order). */
+function onCommands (handler, onEnd = () => process.exit(0)) {
+  let buf = ''
+  let chain = Promise.resolve()
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (d) => {
+    buf += d
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim()
+      buf = buf.slice(i + 1)
+      if (!line) continue
+      chain = chain.then(() => handler(line)).catch((e) => send({ error: String(e && e.stack ? e.stack : e) }))
+    }
+  })
+  process.stdin.on('end', () => { chain.then(onEnd, onEnd) })
+  process.stdin.on('error', onEnd)
+  process.once('SIGTERM', () => process.exit(0))
+}
+
+/** Exits when the parent closes our stdin (for children that take no commands). */
+function exitWithParent () {
+  process.stdin.on('data', () => {})
+  process.stdin.on('end', () => process.exit(0))
+  process.stdin.on('error', () => process.exit(0))
+  process.once('SIGTERM', () => process.exit(0))
+}
+
+/** The configuration object passed as the first argument (JSON). */
+function config () {
+  return JSON.parse(process.argv[2] || '{}')
+}
+
+/** The library under test: the built package (dist/), or $TFO_BENCH_LIB (another build, to compare). */
+function loadTfo () {
+  return require(process.env.TFO_BENCH_LIB ? path.resolve(process.env.TFO_BENCH_LIB) : ROOT)
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+module.exports = { ROOT, send, onCommands, exitWithParent, config, loadTfo, nowMs, sleep }

@@ -1,0 +1,141 @@
+'use strict'
+// Time-to-first-byte client for the emulated-WAN scenarios, run in the client
+// namespace. Every measurement is a fresh connection; the time runs from the
+// connect()/request() call to the first response byte (process.hrtime).
+// Arms are interleaved: tfo, net, tfo, net, ...
+//
+// config: { scenario: 'tcp'|'http'|'https', host, ports: { tfo, net }, n, warmup, timeoutMs }
+// stdout: {"first": sample} (first contact, excluded), {"progress": i, "of": n},
+//         {"pending": {tfo: reason}}, then {"result": {tfo: [sample], net: [sample], via}}
+// A sample: { ms, synData, cookie, failure, synDataBytes, rttMs, error }
+const net = require('node:net')
+const http = require('node:http')
+const https = require('node:https')
+const { send, config, loadTfo, exitWithParent } = require('./child')
+
+const tfo = loadTfo()
+const cfg = config()
+const REQUEST = `GET / HTTP/1.0\r\nHost: ${cfg.host}\r\nUser-Agent: tfo-bench\r\n\r\n`
+
+// ---- how the tfo arm makes its HTTP(S) connections ---------------------------
+// Switching to the tfo agents once they exist is this one place: they are
+// picked up automatically when tfo exports them, and `via` records which path ran.
+function tfoHttpClient () {
+  if (tfo.http && typeof tfo.http.Agent === 'function') return { via: 'tfo.http.Agent', options: { agent: new tfo.http.Agent({ keepAlive: false }) } }
+  return { via: 'http.get({ agent: false, createConnection: tfo.createConnection })', options: { agent: false, createConnection: tfo.createConnection } }
+}
+function tfoHttpsClient () {
+  if (tfo.https && typeof tfo.https.Agent === 'function') return { via: 'tfo.https.Agent', options: { agent: new tfo.https.Agent({ keepAlive: false }) } }
+  if (tfo.tls && typeof tfo.tls.connect === 'function') {
+    return { via: 'https.get({ agent: false, createConnection: tfo.tls.connect })', options: { agent: false, createConnection: (opts) => tfo.tls.connect(opts) } }
+  }
+  return { pending: 'tfo.tls not available' }
+}
+
+function outcome (socket) {
+  let info = null
+  try { info = socket ? tfo.fastOpenInfo(socket) : null } catch {}
+  if (!info) return { synData: null }
+  return {
+    synData: info.synData,
+    cookie: info.cookie ?? null,
+    failure: info.failure ?? null,
+    synDataBytes: info.synDataBytes ?? null,
+    rttMs: info.rttMs,
+    attempted: info.attempted,
+    reason: info.reason ?? null,
+  }
+}
+
+// ---- one fresh connection, raw TCP --------------------------------------------
+function tcpOnce (arm, port) {
+  return new Promise((resolve) => {
+    const mod = arm === 'tfo' ? tfo : net
+    let ms = null
+    let error = null
+    const t0 = process.hrtime.bigint()
+    const s = mod.connect({ port, host: cfg.host })
+    s.write(REQUEST) // before 'connect', as request/response clients do: with tfo it rides in the SYN
+    s.on('data', () => { if (ms === null) ms = Number(process.hrtime.bigint() - t0) / 1e6 })
+    s.on('error', (e) => { error = e.code || e.message })
+    const timer = setTimeout(() => { error = error || 'timeout'; s.destroy() }, cfg.timeoutMs)
+    s.on('close', () => {
+      clearTimeout(timer)
+      const o = arm === 'tfo' ? outcome(s) : { synData: null }
+      resolve({ ms, error, ...o })
+    })
+  })
+}
+
+// ---- one fresh connection, HTTP(S) -----------------------------------------
+function httpOnce (arm, port, secure, client) {
+  return new Promise((resolve) => {
+    const mod = secure ? https : http
+    let ms = null
+    let error = null
+    let socket = null
+    const opts = {
+      host: cfg.host,
+      port,
+      path: '/',
+      headers: { Connection: 'close' }, // a fresh connection every time, also with keep-alive agents
+      ...(secure ? { rejectUnauthorized: false } : {}),
+      ...(arm === 'tfo' ? client.options : {}), // net arm: Node's default agent
+    }
+    const t0 = process.hrtime.bigint()
+    const timer = setTimeout(() => { error = error || 'timeout'; req.destroy() }, cfg.timeoutMs)
+    const req = mod.get(opts, (res) => {
+      ms = Number(process.hrtime.bigint() - t0) / 1e6
+      res.resume()
+      res.on('end', () => {})
+    })
+    req.on('socket', (s) => { socket = s })
+    req.on('error', (e) => { error = e.code || e.message })
+    req.on('close', () => {
+      const finish = () => {
+        clearTimeout(timer)
+        const o = arm === 'tfo' ? outcome(socket) : { synData: null }
+        resolve({ ms, error, ...o })
+      }
+      // Wait for the TCP connection itself to close, so connections never overlap.
+      if (socket && !socket.destroyed) socket.once('close', finish)
+      else finish()
+    })
+  })
+}
+
+async function main () {
+  exitWithParent()
+  const { scenario, ports, n, warmup } = cfg
+  let once
+  let via = null
+  const pending = {}
+  if (scenario === 'tcp') {
+    once = tcpOnce
+    via = 'tfo.connect / net.connect'
+  } else {
+    const secure = scenario === 'https'
+    const client = secure ? tfoHttpsClient() : tfoHttpClient()
+    if (client.pending) pending.tfo = client.pending
+    via = client.via || null
+    once = (arm, port) => httpOnce(arm, port, secure, client)
+  }
+  const arms = ['tfo', 'net'].filter((a) => !pending[a])
+  if (Object.keys(pending).length) send({ pending })
+
+  // First contact (tfo): the kernel has no cookie yet (unless an earlier scenario
+  // fetched one for this server address); reported on its own, never in the stats.
+  if (arms.includes('tfo')) send({ first: await once('tfo', ports.tfo) })
+  // Untimed warm-up of both arms (JIT, caches).
+  for (let i = 0; i < warmup; i++) for (const arm of arms) await once(arm, ports[arm])
+
+  const result = { tfo: [], net: [] }
+  for (let i = 0; i < n; i++) {
+    for (const arm of arms) result[arm].push(await once(arm, ports[arm]))
+    send({ progress: i + 1, of: n })
+  }
+  send({ result, via, pending })
+  process.exit(0)
+}
+
+main().catch((e) => { send({ fatal: String(e && e.stack ? e.stack : e) }); process.exit(1) })

@@ -1,0 +1,469 @@
+// TFO keys: what issues and checks a listener's cookies.
+//
+// The kernel keeps one key context per listening socket (TCP_FASTOPEN_KEY: a
+// 16-byte primary that issues and validates cookies, optionally a 16-byte
+// backup that only validates), falling back to the namespace's key
+// (net.ipv4.tcp_fastopen_key) when a listener has none of its own. Setting a
+// listener's key needs no privilege; the namespace key needs root.
+//
+// A fleet shares cookies when every server uses the same key at the same
+// time. Here each server derives the key of each time window from a shared
+// secret (HKDF-SHA256 over the window number), so no daemon and no root is
+// needed. With period P and window w = floor(t / P):
+//
+//   first half of w:   primary K(w), backup K(w-1)   (cookies of the last window still work)
+//   second half of w:  primary K(w), backup K(w+1)   (a server whose clock is ahead already issues K(w+1))
+//
+// So any two servers whose clocks differ by less than P/2 accept each other's
+// cookies, and a cookie stays valid between 0.5 P and 1.5 P after it was
+// issued (the scheme tofurkey uses for the namespace key).
+//
+// Key material never leaves this module except through the functions that
+// are asked for it (deriveFastOpenKey, fastOpenKeysAt): states say which key
+// is in use, never its bytes; the secret is held as a KeyObject.
+import { createSecretKey, hkdfSync, KeyObject } from 'node:crypto';
+
+import {
+  errnoName,
+  invalidArgType,
+  invalidArgValue,
+  validateFunction,
+  validateInteger,
+  validateObject,
+} from './errors';
+import { native } from './native';
+import * as sysctl from './sysctl';
+
+/** Default rotation period: one day, so a cookie stays valid 12 to 36 hours (tofurkey's default interval). */
+export const DEFAULT_KEY_PERIOD_MS = 24 * 60 * 60 * 1000;
+const MIN_PERIOD_MS = 1000;
+const MAX_PERIOD_MS = 366 * 24 * 60 * 60 * 1000;
+/** Longest sleep between checks of the clock (bounds the effect of clock steps and suspends). */
+const MAX_TIMER_MS = 60 * 1000;
+const KEY_LENGTH = 16;
+const MIN_SECRET_BYTES = 16;
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+// HKDF-SHA256(ikm = secret, salt = SALT, info = INFO || int64be(window), L = 16).
+// Documented in the README so other implementations in a fleet can match it.
+const SALT = Buffer.from('tfo TCP_FASTOPEN_KEY', 'latin1');
+const INFO = Buffer.from('window', 'latin1');
+
+/** A shared secret: at least 16 bytes (32 random bytes recommended). A string is taken as its UTF-8 bytes. */
+export type FastOpenSecret = string | Buffer | ArrayBufferView | ArrayBuffer | KeyObject;
+
+/** Keys derived from a shared secret and the clock, rotating every `periodMs`. */
+export interface KeyRotationOptions {
+  /** The fleet's shared secret (the same on every server). Kept inside tfo as a KeyObject; never logged. */
+  secret: FastOpenSecret;
+  /** Length of a key window in ms (the same on every server). Default one day ({@link DEFAULT_KEY_PERIOD_MS}). */
+  periodMs?: number;
+  /** Wall clock in ms since the epoch. Default `Date.now`. Fleets rely on roughly synchronised clocks (NTP). */
+  clock?: () => number;
+}
+
+/** A static key: 16 bytes (primary), 32 bytes (primary then backup), or the kernel's text form (`'k1'` or `'k1,k2'`). */
+export type FastOpenKeyOption = Buffer | Uint8Array | string;
+
+/** The keys a listener uses at one instant under {@link KeyRotationOptions}. */
+export interface FastOpenKeySchedule {
+  /** The window whose key is primary: `Math.floor(time / periodMs)`. */
+  window: number;
+  /** K(window): issues and validates cookies. */
+  primary: Buffer;
+  /** `window - 1` in the first half of the window, `window + 1` in the second. */
+  backupWindow: number;
+  /** K(backupWindow): validates cookies only. */
+  backup: Buffer;
+  /** When (by the same clock) the keys change next: the middle or the end of the window. */
+  nextChangeAt: number;
+}
+
+/** Which key a listener's cookies come from; never the key itself. Live. */
+export interface ListenerKeyState {
+  /**
+   * `'namespace'`: the namespace's key (`net.ipv4.tcp_fastopen_key`, shared by
+   * every listener without its own); `'own'`: a key given with `fastOpen.key` /
+   * `setFastOpenKey`; `'derived'`: rotated from a shared secret (`fastOpen.keyRotation`).
+   */
+  source: 'namespace' | 'own' | 'derived';
+  /** For `'derived'`: the window whose key issues cookies now. Null otherwise. */
+  window: number | null;
+  /** What the backup key accepts: the `'previous'` or `'next'` window, a given (`'own'`) backup, or null for none. */
+  backup: 'previous' | 'next' | 'own' | null;
+  /** For `'derived'`: the period in ms. Null otherwise. */
+  periodMs: number | null;
+  /** For `'derived'`: when the keys change next (ms since the epoch, by the rotation's clock). Null otherwise. */
+  nextChangeAt: number | null;
+  /** Why the key asked for is not (fully) in effect on the listening socket; null when it is. */
+  reason: string | null;
+}
+
+/** @internal a listener's key source after validation. */
+export type KeySource =
+  | { kind: 'own'; primary: Buffer; backup: Buffer | null }
+  | { kind: 'derived'; secret: KeyObject; periodMs: number; clock: () => number };
+
+// ---- validation ----
+
+function secretKey(value: unknown, name: string): KeyObject {
+  let key: KeyObject;
+  if (value instanceof KeyObject) {
+    if (value.type !== 'secret') throw invalidArgValue(name, redacted('a non-secret KeyObject'), 'must be a secret key');
+    key = value;
+  } else if (typeof value === 'string') {
+    key = createSecretKey(Buffer.from(value, 'utf8'));
+  } else if (value instanceof ArrayBuffer) {
+    key = createSecretKey(Buffer.from(new Uint8Array(value)));
+  } else if (ArrayBuffer.isView(value)) {
+    key = createSecretKey(Buffer.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)));
+  } else {
+    throw invalidArgType(name, ['string', 'Buffer', 'TypedArray', 'DataView', 'ArrayBuffer', 'KeyObject'], value);
+  }
+  const size = key.symmetricKeySize ?? 0;
+  if (size < MIN_SECRET_BYTES)
+    throw invalidArgValue(
+      name,
+      redacted(`a secret of ${size} bytes`),
+      `must be at least ${MIN_SECRET_BYTES} bytes (32 random bytes recommended: \`openssl rand -base64 32\`)`,
+    );
+  return key;
+}
+
+/** Something util.inspect shows instead of key material. */
+function redacted(shape: string): object {
+  return { [INSPECT]: () => `[${shape}, not shown]` };
+}
+
+/** @internal validates `keyRotation` options. */
+export function normalizeRotation(value: unknown, name: string): KeySource {
+  validateObject(value, name);
+  const { secret, periodMs = DEFAULT_KEY_PERIOD_MS, clock = Date.now } = value as unknown as KeyRotationOptions;
+  const key = secretKey(secret, `${name}.secret`);
+  validateInteger(periodMs, `${name}.periodMs`, MIN_PERIOD_MS, MAX_PERIOD_MS);
+  validateFunction(clock, `${name}.clock`);
+  return { kind: 'derived', secret: key, periodMs, clock };
+}
+
+/** @internal validates a static key: 16 or 32 bytes, or text `k1[,k2]`; or a primary and a backup. */
+export function normalizeOwnKey(primary: unknown, backup: unknown, name: string): KeySource {
+  if (backup !== undefined && backup !== null) {
+    return { kind: 'own', primary: oneKey(primary, `${name}`), backup: oneKey(backup, 'backup') };
+  }
+  if (primary instanceof Uint8Array && primary.length === 2 * KEY_LENGTH) {
+    const both = Buffer.from(primary);
+    return { kind: 'own', primary: both.subarray(0, KEY_LENGTH), backup: both.subarray(KEY_LENGTH) };
+  }
+  if (typeof primary === 'string' && primary.includes(',')) {
+    const parts = primary.split(',');
+    if (parts.length !== 2) throw badKey(name, primary);
+    return { kind: 'own', primary: oneKey(parts[0], name), backup: oneKey(parts[1], name) };
+  }
+  return { kind: 'own', primary: oneKey(primary, name), backup: null };
+}
+
+function oneKey(value: unknown, name: string): Buffer {
+  if (!(value instanceof Uint8Array) && typeof value !== 'string')
+    throw invalidArgType(name, ['string', 'Buffer', 'Uint8Array'], value);
+  try {
+    return sysctl.parseKey(value);
+  } catch {
+    throw badKey(name, value);
+  }
+}
+
+function badKey(name: string, key: Uint8Array | string): Error {
+  const shape =
+    typeof key === 'string' ? `a string of ${key.length} characters` : `${key.constructor.name} of ${key.length} bytes`;
+  return invalidArgValue(
+    name,
+    redacted(shape),
+    'must be 16 bytes (primary), 32 bytes (primary and backup), or the text form ' +
+      'xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx[,backup]',
+  );
+}
+
+// ---- derivation ----
+
+function derive(secret: KeyObject, window: number): Buffer {
+  const info = Buffer.alloc(INFO.length + 8);
+  INFO.copy(info, 0);
+  info.writeBigInt64BE(BigInt(window), INFO.length);
+  return Buffer.from(hkdfSync('sha256', secret, SALT, info, KEY_LENGTH));
+}
+
+/**
+ * The TFO key of one time window: HKDF-SHA256 with the secret as input key
+ * material, salt `"tfo TCP_FASTOPEN_KEY"`, info `"window"` followed by the
+ * window number as a big-endian signed 64-bit integer, 16 bytes long. The
+ * result is in the byte order `TCP_FASTOPEN_KEY` and {@link sysctl.setKey} take.
+ *
+ * @param window - An integer, usually `Math.floor(Date.now() / periodMs)`.
+ */
+export function deriveFastOpenKey(secret: FastOpenSecret, window: number): Buffer {
+  const key = secretKey(secret, 'secret');
+  validateInteger(window, 'window', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  return derive(key, window);
+}
+
+function schedule(
+  source: Extract<KeySource, { kind: 'derived' }>,
+  time: number,
+): Omit<FastOpenKeySchedule, 'primary' | 'backup'> {
+  const P = source.periodMs;
+  const window = Math.floor(time / P);
+  const into = time - window * P;
+  const secondHalf = 2 * into >= P;
+  return {
+    window,
+    backupWindow: secondHalf ? window + 1 : window - 1,
+    nextChangeAt: secondHalf ? (window + 1) * P : window * P + Math.ceil(P / 2),
+  };
+}
+
+/**
+ * The keys a listener using `rotation` has at `time` (default: the rotation's
+ * clock, now): the window's key as primary and a neighbouring window's key as
+ * backup (see the README, "Fleets"). For operators and tests; the Buffers are
+ * key material.
+ */
+export function fastOpenKeysAt(rotation: KeyRotationOptions, time?: number): FastOpenKeySchedule {
+  const source = normalizeRotation(rotation, 'rotation') as Extract<KeySource, { kind: 'derived' }>;
+  const t = time === undefined ? source.clock() : time;
+  validateInteger(t, 'time', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const s = schedule(source, t);
+  return { ...s, primary: derive(source.secret, s.window), backup: derive(source.secret, s.backupWindow) };
+}
+
+// ---- per-listener keys ----
+
+interface FdHolder {
+  fd?: number;
+}
+
+function fdOf(handle: FdHolder | null | undefined): number {
+  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
+}
+
+function namespaceState(): ListenerKeyState {
+  return { source: 'namespace', window: null, backup: null, periodMs: null, nextChangeAt: null, reason: null };
+}
+
+/**
+ * @internal The keys of one listener (a server, or a cluster primary's
+ * round-robin handle): what was asked for, and a timer for derived keys. The
+ * timer never keeps the event loop alive and stops once the handle is closed.
+ */
+export class ListenerKeys {
+  readonly state: ListenerKeyState = namespaceState();
+  #source: KeySource | null = null;
+  #handle: FdHolder | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #applied = '';
+
+  /** Sets what the listener should use; applied by the next {@link apply}. */
+  configure(source: KeySource): void {
+    this.#source = source;
+    this.#applied = '';
+    this.#describe(null);
+  }
+
+  get configured(): boolean {
+    return this.#source !== null;
+  }
+
+  /**
+   * Puts the keys on the handle's socket now and, for derived keys, keeps them
+   * rotating. Returns 0, or a negative errno when the kernel refused the key.
+   */
+  apply(handle: FdHolder | null | undefined): number {
+    this.#handle = handle ?? null;
+    this.#applied = '';
+    this.stop();
+    if (!this.#source) return 0;
+    return this.#tick();
+  }
+
+  /** Stops rotating (the listener closed). */
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #describe(s: ReturnType<typeof schedule> | null): void {
+    const src = this.#source;
+    const st = this.state;
+    if (!src) return;
+    st.source = src.kind;
+    st.reason = null;
+    if (src.kind === 'own') {
+      st.window = null;
+      st.backup = src.backup ? 'own' : null;
+      st.periodMs = null;
+      st.nextChangeAt = null;
+    } else {
+      st.periodMs = src.periodMs;
+      st.window = s ? s.window : null;
+      st.backup = s ? (s.backupWindow < s.window ? 'previous' : 'next') : null;
+      st.nextChangeAt = s ? s.nextChangeAt : null;
+    }
+  }
+
+  #tick(): number {
+    const src = this.#source!;
+    const fd = fdOf(this.#handle);
+    let s: ReturnType<typeof schedule> | null = null;
+    if (src.kind === 'derived') {
+      const now = src.clock();
+      if (typeof now !== 'number' || !Number.isFinite(now)) {
+        this.state.reason = 'the rotation clock returned no finite number; keys left as they were';
+        this.#arm(MAX_TIMER_MS);
+        return 0;
+      }
+      s = schedule(src, Math.floor(now));
+    }
+    this.#describe(s);
+    if (fd < 0) {
+      this.state.reason = 'no listening socket in this process yet';
+      return 0;
+    }
+    let r = 0;
+    const id = s ? `${fd}:${s.window}:${s.backupWindow}` : `${fd}`;
+    if (id !== this.#applied) {
+      r = this.#set(fd, src, s);
+      if (r === 0) this.#applied = id;
+    }
+    if (s && src.kind === 'derived') {
+      const now = src.clock();
+      const wait = Math.min(Math.max(s.nextChangeAt - now + 1, 1), MAX_TIMER_MS);
+      this.#arm(Number.isFinite(wait) ? wait : MAX_TIMER_MS);
+    }
+    return r;
+  }
+
+  #arm(ms: number): void {
+    this.stop();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (fdOf(this.#handle) < 0) return; // closed: stop rotating
+      this.#tick();
+    }, ms);
+    this.#timer.unref();
+  }
+
+  #set(fd: number, src: KeySource, s: ReturnType<typeof schedule> | null): number {
+    const b = native.binding;
+    if (!b) {
+      this.state.reason = native.error;
+      return 0;
+    }
+    const c = b.constants;
+    if (c.TCP_FASTOPEN_KEY === undefined) {
+      this.state.reason = 'the addon was built without TCP_FASTOPEN_KEY (kernel headers older than 4.20); the namespace key is used';
+      this.state.source = 'namespace';
+      return 0;
+    }
+    let primary: Buffer;
+    let backup: Buffer | null;
+    if (src.kind === 'own') {
+      primary = src.primary;
+      backup = src.backup;
+    } else {
+      primary = derive(src.secret, s!.window);
+      backup = derive(src.secret, s!.backupWindow);
+    }
+    const both = backup ? Buffer.concat([primary, backup]) : Buffer.from(primary);
+    let r = b.setsockoptBytes(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_KEY, both);
+    if (r < 0 && backup && errnoName(r) === 'EINVAL') {
+      // Kernels before 5.10 take one key per listener: keep the primary.
+      r = b.setsockoptBytes(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_KEY, primary);
+      if (r === 0) {
+        this.state.backup = null;
+        this.state.reason = 'this kernel takes no backup key (TCP_FASTOPEN_KEY of 32 bytes): cookies from other windows are not accepted';
+      }
+    }
+    both.fill(0);
+    if (src.kind === 'derived') {
+      primary.fill(0);
+      backup?.fill(0);
+    }
+    if (r < 0) {
+      this.state.reason = `setsockopt(TCP_FASTOPEN_KEY) failed (${errnoName(r)}); the namespace key is used`;
+      this.state.source = 'namespace';
+      this.state.window = null;
+      this.state.backup = null;
+      this.state.nextChangeAt = null;
+    }
+    return r;
+  }
+}
+
+// ---- the namespace key, rotated ----
+
+/** A running rotation of the namespace key (see {@link rotateNamespaceFastOpenKey}). */
+export interface NamespaceKeyRotation {
+  /** The window, backup and next change of the namespace key, as for a listener (never the bytes). */
+  readonly state: ListenerKeyState;
+  /** Stops rotating; the namespace key stays as last written. */
+  stop(): void;
+}
+
+/**
+ * Rotates the network namespace's key (`net.ipv4.tcp_fastopen_key`, used by
+ * every listener without its own key) on the same schedule as a listener's
+ * `keyRotation`: the in-process equivalent of a tofurkey daemon, for
+ * operators who prefer one key for the whole namespace. Needs root
+ * (CAP_NET_ADMIN in the namespace); the first write happens now and throws
+ * when it is not allowed. Later failures are recorded in `state.reason`. The
+ * timer never keeps the event loop alive.
+ */
+export function rotateNamespaceFastOpenKey(rotation: KeyRotationOptions): NamespaceKeyRotation {
+  const src = normalizeRotation(rotation, 'rotation') as Extract<KeySource, { kind: 'derived' }>;
+  const state: ListenerKeyState = {
+    source: 'derived',
+    window: null,
+    backup: null,
+    periodMs: src.periodMs,
+    nextChangeAt: null,
+    reason: null,
+  };
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const write = (throwing: boolean): void => {
+    const now = Math.floor(src.clock());
+    const s = schedule(src, now);
+    if (s.window !== state.window || state.backup !== (s.backupWindow < s.window ? 'previous' : 'next')) {
+      const primary = derive(src.secret, s.window);
+      const backup = derive(src.secret, s.backupWindow);
+      try {
+        sysctl.setKey(primary, backup);
+        state.reason = null;
+        state.window = s.window;
+        state.backup = s.backupWindow < s.window ? 'previous' : 'next';
+      } catch (e) {
+        if (throwing) throw e;
+        state.reason = (e as Error).message;
+      } finally {
+        primary.fill(0);
+        backup.fill(0);
+      }
+    }
+    state.nextChangeAt = s.nextChangeAt;
+    const wait = Math.min(Math.max(s.nextChangeAt - src.clock() + 1, 1), MAX_TIMER_MS);
+    timer = setTimeout(() => {
+      timer = null;
+      if (!stopped) write(false);
+    }, Number.isFinite(wait) ? wait : MAX_TIMER_MS);
+    timer.unref();
+  };
+  write(true);
+  return {
+    state,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
