@@ -11,6 +11,7 @@
 // 'secureConnect', when the TCP connection is surely established.
 import * as tls from 'node:tls';
 
+import { exceptionWithHostPort } from './errors';
 import {
   deferredCookie,
   newAttempt,
@@ -35,6 +36,53 @@ interface TlsInternals {
 
 const kInfo = Symbol('tfo.tlsFastOpen');
 
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * With a deferred connect libuv reports the socket connected before the SYN
+ * has even left (the kernel says "writable" so the ClientHello can go in the
+ * SYN). TLS must start writing then, but the user-visible 'connect' and
+ * 'ready' are held back until 'secureConnect' proves the connection is
+ * established, and a refusal surfaces as tls.connect's own
+ * `connect ECONNREFUSED host:port`, not as a read error.
+ */
+function holdConnectUntilSecure(socket: tls.TLSSocket, address: string, port: number): void {
+  const start = (tls.TLSSocket.prototype as unknown as { _start: () => void })._start;
+  const held: [string | symbol, unknown[]][] = [];
+  const protoEmit = tls.TLSSocket.prototype.emit as (this: tls.TLSSocket, event: string | symbol, ...args: unknown[]) => boolean;
+  const own = socket as unknown as { emit: tls.TLSSocket['emit']; _start: () => void; _read: (n: number) => void };
+  const release = () => {
+    delete (own as Partial<typeof own>).emit; // back to the prototype's emit: no cost afterwards
+  };
+  own.emit = function emit(this: tls.TLSSocket, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'connect' || event === 'ready') {
+      if (event === 'connect') {
+        // What must not wait: TLS writes its ClientHello (it is what sends the
+        // SYN), and reading starts (net's own 'connect' listeners would start
+        // it; they run again on release and find it started).
+        if (socket.listeners('connect').includes(start)) {
+          socket.removeListener('connect', start);
+          own._start();
+        }
+        own._read(socket.readableHighWaterMark);
+      }
+      held.push([event, args]);
+      return true;
+    }
+    if (event === 'secureConnect' || event === 'close') {
+      release();
+      if (event === 'secureConnect') for (const [e, a] of held) protoEmit.call(this, e, ...a);
+    } else if (event === 'error') {
+      const err = args[0] as (Error & { code?: string; errno?: number; syscall?: string }) | undefined;
+      if (err && (err.syscall === 'read' || err.syscall === 'write') && CONNECT_ERRORS.has(err.code ?? '') && err.errno) {
+        args[0] = exceptionWithHostPort(err.errno, 'connect', address, port);
+      }
+    }
+    return protoEmit.call(this, event, ...args);
+  } as tls.TLSSocket['emit'];
+}
+
 function attach(socket: tls.TLSSocket, fastOpen: unknown): void {
   const options = normalizeFastOpenOption(fastOpen);
   const state: { info: FastOpenInfo | null; attempt: Attempt | null } = { info: null, attempt: null };
@@ -52,7 +100,9 @@ function attach(socket: tls.TLSSocket, fastOpen: unknown): void {
     if (attempt.tfo) {
       // Before the loop polls: did the kernel defer (cookie cached) or send a cookie request?
       process.nextTick(() => {
-        if (state.attempt === attempt) attempt.cookie = deferredCookie(attempt.fd);
+        if (state.attempt !== attempt) return;
+        attempt.cookie = deferredCookie(attempt.fd);
+        if (attempt.cookie === 'sent') holdConnectUntilSecure(socket, address, port);
       });
       attempt.synDataBytes = null; // libuv writes the ClientHello: the count is not ours to know
     }
@@ -74,9 +124,8 @@ function attach(socket: tls.TLSSocket, fastOpen: unknown): void {
  * `options.socket` (a socket you connected yourself) TLS runs over it as
  * given: pass a `tfo.Socket` there if you want TFO for it.
  *
- * One difference from a plain TCP tfo.Socket: when the kernel defers the
- * connect, the TLSSocket's `'connect'` fires as the SYN (with the ClientHello)
- * leaves, not a round trip later. `'secureConnect'` keeps its meaning.
+ * Events keep tls.connect's order and meaning ('connect', 'ready',
+ * 'secureConnect'); connection errors keep its shape (`connect ECONNREFUSED`).
  */
 export function connect(options: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
 export function connect(port: number, host?: string, options?: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;

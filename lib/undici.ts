@@ -153,8 +153,10 @@ export function connector(options: ConnectorOptions = {}): Connector {
       done(err, null);
     });
     socket.once('close', established);
-    // http: hand the connecting socket over now, so undici's request is the SYN's data.
-    if (!https && policy !== false) done(null, socket);
+    // http: hand the connecting socket over before the connect() syscall's
+    // next tick, so undici's request is the data the SYN carries. (Not
+    // synchronously: undici ignores a callback made inside its connect call.)
+    if (!https && policy !== false) process.nextTick(() => done(null, socket));
     return socket;
   };
 }
