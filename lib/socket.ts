@@ -372,18 +372,19 @@ class TfoSocket extends net.Socket {
         cb,
       );
     };
-    this.on('connectionAttempt', this.#onAttempt);
-    this.prependOnceListener('connect', this.#onConnect);
-    this.once('close', this.#onClose);
+    // Shared listener functions (EventEmitter passes the socket as `this`): no per-socket closures.
+    this.on('connectionAttempt', TfoSocket.#attemptListener);
+    this.prependOnceListener('connect', TfoSocket.#connectListener);
+    this.once('close', TfoSocket.#closeListener);
   }
 
   #stopInterception(): void {
     const self = internals(this);
     delete (self as Partial<NetSocketInternals>)._write;
     delete (self as Partial<NetSocketInternals>)._writev;
-    this.off('connectionAttempt', this.#onAttempt);
-    this.off('connect', this.#onConnect);
-    this.off('close', this.#onClose);
+    this.off('connectionAttempt', TfoSocket.#attemptListener);
+    this.off('connect', TfoSocket.#connectListener);
+    this.off('close', TfoSocket.#closeListener);
     if (this.#corked) {
       this.#corked = false;
       this.uncork();
@@ -413,7 +414,23 @@ class TfoSocket extends net.Socket {
     };
   }
 
-  #onAttempt = (address: string, port: number, family: number): void => {
+  static #attemptListener(this: TfoSocket, address: string, port: number, family: number): void {
+    this.#onAttempt(address, port, family);
+  }
+
+  static #connectListener(this: TfoSocket): void {
+    this.#onConnect();
+  }
+
+  static #closeListener(this: TfoSocket): void {
+    this.#onClose();
+  }
+
+  static #flushTick(socket: TfoSocket, attempt: Attempt): void {
+    socket.#flush(attempt);
+  }
+
+  #onAttempt(address: string, port: number, family: number): void {
     const handle = internals(this)._handle;
     if (!handle) return;
     const fam: 4 | 6 = family === 6 ? 6 : 4;
@@ -422,11 +439,11 @@ class TfoSocket extends net.Socket {
     const attempt = newAttempt(handle, address, port, fam);
     this.#attempt = attempt;
     prepareAttempt(attempt, this.#options);
-    process.nextTick(this.#flush, attempt);
-  };
+    process.nextTick(TfoSocket.#flushTick, this, attempt);
+  }
 
   // Next tick after the attempt: connect() has been called, libuv has not polled yet.
-  #flush = (attempt: Attempt): void => {
+  #flush(attempt: Attempt): void {
     if (this.#attempt !== attempt || !this.connecting || this.destroyed) return;
     if (this.#corked) {
       this.#corked = false;
@@ -449,9 +466,9 @@ class TfoSocket extends net.Socket {
     if (n > 0) attempt.synDataBytes = n;
     // n === -EINPROGRESS: nothing to send yet; the SYN left with the cookie alone.
     // Any other errno (refused, unreachable) is reported by the connect completion.
-  };
+  }
 
-  #onConnect = (): void => {
+  #onConnect(): void {
     const attempt = this.#attempt;
     this.#stopInterception();
     if (attempt) this.#record(attempt);
@@ -467,14 +484,14 @@ class TfoSocket extends net.Socket {
       return;
     }
     (net.Socket.prototype as unknown as { _write: Function })._write.call(this, rest, 'buffer', held.cb);
-  };
+  }
 
-  #onClose = (): void => {
+  #onClose(): void {
     const held = this.#held;
     this.#stopInterception();
     this.#held = null;
     if (held) held.cb(socketClosedBeforeConnection());
-  };
+  }
 
   #record(attempt: Attempt): void {
     const fd = internals(this)._handle?.fd ?? -1; // libuv may have made the socket itself (no TFO)

@@ -129,6 +129,7 @@ t.test('tfo demo: works here, fails with the fix named when the server bit is of
   t.equal(human.status, 0)
   t.match(human.stdout, /TCPFastOpenPassive\s+\d+\s+\d+\s+\+3/, "the cookie from the run before: all three ride")
   t.notMatch(human.stdout, /\x1b\[/, 'no colour when not a TTY')
+  t.match(human.stdout, /library counts \(tfo\.stats\(\)\): client 3 connections, 3 with TFO, 0 cookie requests, 3 with SYN data acknowledged; server 3 of 3 accepted connections opened with SYN data/)
 
   setTcpFastopen(1)
   const off = spawnSync(process.execPath, [cli, 'demo', '--no-netns'], { encoding: 'utf8', timeout: 30000 })

@@ -163,6 +163,13 @@ export async function demo(argv: string[]): Promise<number> {
     ),
   );
   out.push('');
+  const st = tfo.stats();
+  out.push(
+    `library counts (tfo.stats()): client ${st.client.connections} connections, ${st.client.attempted} with TFO, ` +
+      `${st.client.cookieRequested} cookie requests, ${st.client.synDataAcked} with SYN data acknowledged; ` +
+      `server ${st.server.synData} of ${st.server.accepted} accepted connections opened with SYN data`,
+  );
+  out.push('');
   out.push(ok ? green(verdict) : red(verdict));
   process.stdout.write(`${out.join('\n')}\n`);
   return ok ? 0 : 1;
