@@ -3,7 +3,16 @@
 // see TFO-FACTS.md). When a connection reports that its SYN was
 // retransmitted, tfo stops attempting TFO to that destination for a while,
 // doubling the pause on each repeat up to a bound, and forgets the penalty
-// after a connection whose SYN data was acknowledged.
+// after a connection whose SYN data was acknowledged. SYN data that is not
+// acknowledged pauses TFO only when it happens twice in a row to the same
+// address:port: once is normal after a server key rotation (the SYN-ACK
+// brings a fresh cookie).
+//
+// Only news counts. Connections already under way when a destination is
+// paused (a burst of parallel requests all started with TFO on) report the
+// same failure one after another; those reports neither escalate the pause
+// nor count as "in a row". Without that, a burst of N parallel connections
+// over a bad path would double the pause N times at once (straight to maxMs).
 import { validateBoolean, validateInteger, validateObject } from './errors';
 import type { FastOpenInfo } from './socket';
 
@@ -31,10 +40,21 @@ export interface BackoffEntry {
 }
 
 interface State {
+  /** `addr:port` as shown to users. */
+  destination: string;
   until: number;
   failures: number;
   notAcked: number;
   cause: string;
+  /** When the current pause was set (0: never). */
+  pausedAt: number;
+  /** When the last not-acknowledged report was counted (0: none). */
+  notAckedAt: number;
+}
+
+/** `addr:port`, with IPv6 addresses in brackets as in URLs. */
+function formatDestination(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 class Backoff {
@@ -55,6 +75,7 @@ class Backoff {
     if (initialMs !== undefined) this.initialMs = initialMs;
     if (maxMs !== undefined) this.maxMs = maxMs;
     if (maxEntries !== undefined) this.maxEntries = maxEntries;
+    this.#trim();
   }
 
   /** Null when TFO may be attempted to address:port, else the reason it is paused. */
@@ -62,33 +83,56 @@ class Backoff {
     if (!this.enabled || this.#map.size === 0) return null;
     const s = this.#map.get(`${address}|${port}`);
     if (!s || s.until <= now) return null;
-    return `backoff: TFO to ${address}:${port} paused for ${Math.ceil((s.until - now) / 1000)} s after ${s.cause}`;
+    return `backoff: TFO to ${formatDestination(address, port)} paused for ${Math.ceil((s.until - now) / 1000)} s after ${s.cause}`;
   }
 
-  /** Learns from a finished connect. */
-  report(address: string, port: number, info: FastOpenInfo, now = Date.now()): void {
+  /**
+   * Learns from a finished connect. `startedAt` is when that connection's
+   * attempt began (default `now`): a connection started before the last
+   * report about this destination carries no news (it was part of the same
+   * burst) and neither escalates the pause nor counts as a repeat.
+   */
+  report(address: string, port: number, info: FastOpenInfo, now = Date.now(), startedAt = now): void {
     if (!this.enabled || !info.attempted) return;
     const key = `${address}|${port}`;
     if (info.synData) {
       this.#map.delete(key);
       return;
     }
-    const s = this.#map.get(key) ?? { until: 0, failures: 0, notAcked: 0, cause: '' };
+    const retransmitted = info.failure === 'syn-retransmitted';
+    const notAcked = info.failure === 'data-not-acked' && info.cookie === 'sent';
+    if (!retransmitted && !notAcked) return;
+    const s = this.#map.get(key) ?? {
+      destination: formatDestination(address, port),
+      until: 0,
+      failures: 0,
+      notAcked: 0,
+      cause: '',
+      pausedAt: 0,
+      notAckedAt: 0,
+    };
+    // Already paused, or started before the pause was set: the same failure seen again.
+    if (s.until > now || startedAt < s.pausedAt) return;
     let cause: string | null = null;
-    if (info.failure === 'syn-retransmitted') {
+    if (retransmitted) {
       cause = 'a retransmitted SYN (the path may drop SYNs that carry data)';
-    } else if (info.failure === 'data-not-acked' && info.cookie === 'sent') {
+    } else {
       // Once is normal (server key rotated, server lost TFO); twice in a row is a pattern.
+      // A connection started before the previous one reported is not "in a row".
+      if (s.notAcked > 0 && startedAt < s.notAckedAt) return;
       s.notAcked++;
+      s.notAckedAt = now;
       if (s.notAcked >= 2) cause = 'SYN data not acknowledged twice in a row';
     }
     if (!cause) {
-      if (s.notAcked > 0) this.#set(key, s);
+      this.#set(key, s);
       return;
     }
     s.failures++;
     s.notAcked = 0;
+    s.notAckedAt = 0;
     s.cause = cause;
+    s.pausedAt = now;
     s.until = now + Math.min(this.maxMs, this.initialMs * 2 ** Math.min(s.failures - 1, 30));
     this.#set(key, s);
   }
@@ -96,6 +140,10 @@ class Backoff {
   #set(key: string, s: State): void {
     this.#map.delete(key);
     this.#map.set(key, s);
+    this.#trim();
+  }
+
+  #trim(): void {
     while (this.#map.size > this.maxEntries) {
       const oldest = this.#map.keys().next().value as string;
       this.#map.delete(oldest);
@@ -104,8 +152,9 @@ class Backoff {
 
   entries(now = Date.now()): BackoffEntry[] {
     const out: BackoffEntry[] = [];
-    for (const [k, s] of this.#map) {
-      if (s.until > now) out.push({ destination: k.replace('|', ':'), until: s.until, failures: s.failures, cause: s.cause });
+    if (!this.enabled) return out; // nothing is paused while the backoff is off
+    for (const s of this.#map.values()) {
+      if (s.until > now) out.push({ destination: s.destination, until: s.until, failures: s.failures, cause: s.cause });
     }
     return out;
   }

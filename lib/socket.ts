@@ -120,6 +120,8 @@ export interface Attempt {
   cookie: 'sent' | 'requested' | 'none';
   synDataBytes: number | null;
   synDataWithheld: boolean;
+  /** Epoch ms when the attempt began (the backoff ignores reports older than its last verdict). */
+  startedAt: number;
 }
 
 interface Held {
@@ -217,10 +219,11 @@ export function recordClientOutcome(attempt: Attempt, fd: number): FastOpenInfo 
     if (synData) c.synDataAcked++;
     if (failure) c.failures[failure]++;
   } else if (attempt.reason) {
-    const key = attempt.reason.split(' (')[0];
+    // A bounded set of keys (they become metric labels): no addresses or durations.
+    const key = attempt.reason.startsWith('backoff:') ? 'backoff' : attempt.reason.split(' (')[0];
     c.notAttempted[key] = (c.notAttempted[key] ?? 0) + 1;
   }
-  backoff.report(attempt.address, attempt.port, outcome);
+  backoff.report(attempt.address, attempt.port, outcome, Date.now(), attempt.startedAt);
   return outcome;
 }
 
@@ -237,6 +240,7 @@ export function newAttempt(handle: TcpHandle, address: string, port: number, fam
     cookie: 'none',
     synDataBytes: 0,
     synDataWithheld: false,
+    startedAt: Date.now(),
   };
 }
 
