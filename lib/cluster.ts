@@ -178,7 +178,7 @@ export function listenReusePort(server: net.Server, args: unknown[], after: () =
   if (o === null || typeof o !== 'object' || o.reusePort !== true) return false;
   const b = native.binding;
   if (!b || cluster.isWorker) return false;
-  if ('fd' in o || 'handle' in o || '_handle' in o || o.path !== undefined) return false;
+  if (!('port' in o) || 'fd' in o || 'handle' in o || '_handle' in o || o.path !== undefined) return false;
   if ((server as ServerWithHandle)._handle) return false; // let net throw ERR_SERVER_ALREADY_LISTEN
   const cb = args.slice(1).find((a) => typeof a === 'function') as (() => void) | undefined;
   const port = toPort(o.port);

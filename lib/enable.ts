@@ -56,7 +56,7 @@ export interface ServerFastOpenOptions {
   keyRotation?: KeyRotationOptions;
 }
 
-/** @internal validated server options. */
+/** Validated server options (not part of the public API). */
 export interface NormalizedServerOptions {
   queueLength: number;
   noCookie: boolean;
@@ -117,8 +117,8 @@ function fdOf(handle: ListenHandle | null | undefined): number {
   return handle && typeof handle.fd === 'number' ? handle.fd : -1;
 }
 
-function warn(server: net.Server, message: string, fix: string): void {
-  const w = tfoError('TFO_SERVER_INACTIVE', message, { fix });
+function warn(server: net.Server, message: string, fix: string, code = 'TFO_SERVER_INACTIVE'): void {
+  const w = tfoError(code, message, { fix });
   w.name = 'TFOWarning';
   if (server.listenerCount('warning') > 0) server.emit('warning', w);
   else process.emitWarning(w);
@@ -155,7 +155,14 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
   }
   const c = b.constants;
   // The key goes on first, so no cookie is ever issued under the namespace key.
-  if (keys?.configured) keys.apply(server._handle);
+  if (keys?.configured && keys.apply(server._handle) < 0)
+    warn(
+      server,
+      `This server's own TCP Fast Open key could not be set: ${keys.state.reason}. ` +
+        'Its cookies will not be accepted by the other servers of its fleet.',
+      'a kernel with TCP_FASTOPEN_KEY (per-listener keys)',
+      'TFO_KEY_NOT_SET',
+    );
   const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN, opts.queueLength);
   if (r < 0) {
     state.reason = `setsockopt(TCP_FASTOPEN) failed (errno ${r})`;

@@ -89,12 +89,12 @@ export class Failures {
 }
 
 const kSynData = Symbol('tfo.synData');
-/** @internal */
+/** Key under which the agent records a connection's origin in its options. */
 export const kOrigin = Symbol('tfo.origin');
 
-/** @internal */
+/** The options an agent hands to `createConnection` (Node's request options, plus tfo's replay decision). */
 export type AgentInternalOptions = http.ClientRequestArgs & { [kSynData]?: boolean; [kOrigin]?: string; _agentKey?: string };
-/** @internal */
+/** Node's `Agent#createSocket` signature. */
 export type CreateSocket = (req: http.ClientRequest, options: AgentInternalOptions, cb: (err: Error | null, s?: Duplex) => void) => void;
 
 /** Decides, for one request, whether its bytes may ride in the SYN. */

@@ -100,7 +100,7 @@ export interface ListenerKeyState {
   reason: string | null;
 }
 
-/** @internal a listener's key source after validation. */
+/** A listener's key source after validation (not part of the public API). */
 export type KeySource =
   | { kind: 'own'; primary: Buffer; backup: Buffer | null }
   | { kind: 'derived'; secret: KeyObject; periodMs: number; clock: () => number };
@@ -261,11 +261,14 @@ export class ListenerKeys {
   #handle: FdHolder | null = null;
   #timer: NodeJS.Timeout | null = null;
   #applied = '';
+  /** Set when the kernel took the primary key only: why there is no backup. */
+  #noBackup: string | null = null;
 
   /** Sets what the listener should use; applied by the next {@link apply}. */
   configure(source: KeySource): void {
     this.#source = source;
     this.#applied = '';
+    this.#noBackup = null;
     this.#describe(null);
   }
 
@@ -280,6 +283,7 @@ export class ListenerKeys {
   apply(handle: FdHolder | null | undefined): number {
     this.#handle = handle ?? null;
     this.#applied = '';
+    this.#noBackup = null;
     this.stop();
     if (!this.#source) return 0;
     return this.#tick();
@@ -307,6 +311,10 @@ export class ListenerKeys {
       st.window = s ? s.window : null;
       st.backup = s ? (s.backupWindow < s.window ? 'previous' : 'next') : null;
       st.nextChangeAt = s ? s.nextChangeAt : null;
+    }
+    if (this.#noBackup) {
+      st.backup = null;
+      st.reason = this.#noBackup;
     }
   }
 
@@ -360,7 +368,7 @@ export class ListenerKeys {
     }
     const c = b.constants;
     if (c.TCP_FASTOPEN_KEY === undefined) {
-      this.state.reason = 'the addon was built without TCP_FASTOPEN_KEY (kernel headers older than 4.20); the namespace key is used';
+      this.state.reason = 'the addon was built without TCP_FASTOPEN_KEY (old kernel headers); the namespace key is used';
       this.state.source = 'namespace';
       return 0;
     }
@@ -376,11 +384,13 @@ export class ListenerKeys {
     const both = backup ? Buffer.concat([primary, backup]) : Buffer.from(primary);
     let r = b.setsockoptBytes(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_KEY, both);
     if (r < 0 && backup && errnoName(r) === 'EINVAL') {
-      // Kernels before 5.10 take one key per listener: keep the primary.
+      // Older kernels take one key per listener (16 bytes): keep the primary.
       r = b.setsockoptBytes(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_KEY, primary);
       if (r === 0) {
+        this.#noBackup =
+          'this kernel takes no backup key (TCP_FASTOPEN_KEY of 32 bytes): only cookies of the primary key are accepted';
         this.state.backup = null;
-        this.state.reason = 'this kernel takes no backup key (TCP_FASTOPEN_KEY of 32 bytes): cookies from other windows are not accepted';
+        this.state.reason = this.#noBackup;
       }
     }
     both.fill(0);

@@ -30,6 +30,8 @@ if (cluster.isWorker) {
   const tfo = require('..')
   const fastOpen = cfg.workerSecret ? { keyRotation: { secret: cfg.workerSecret, periodMs: HOUR } } : {}
   const server = tfo.createServer({ fastOpen }, replyJson(() => ({ worker: cluster.worker.id })))
+  // Node's disconnect closes the handles it shares; an exclusive server is the worker's to close.
+  cluster.worker.on('disconnect', () => server.close())
   server.listen({ port: 0, host: cfg.host, exclusive: !!cfg.exclusive }, () => {
     process.send({ listening: true, port: server.address().port, fastOpen: server.fastOpen, fd: server._handle.fd ?? null })
   })
@@ -175,7 +177,7 @@ t.test('round-robin: the primary enables TFO with tfo.enableClusterFastOpen(); w
 
   // The primary's key is derived from the secret: a cookie from any server of
   // the fleet (here one in this process) is good for the cluster at once.
-  const fleet = tfo.createServer({ fastOpen: { keyRotation: { secret: SECRET, periodMs: HOUR } } }, (s) => s.end('{}'))
+  const fleet = tfo.createServer({ fastOpen: { keyRotation: { secret: SECRET, periodMs: HOUR } } }, (s) => { s.resume(); s.end('{}') })
   t.teardown(() => closeServer(fleet))
   const { port: fleetPort } = await listen(fleet, 0, host)
   const c = tfo.connect(fleetPort, host)
@@ -276,8 +278,8 @@ t.test('reusePort: two processes on one port, each with TFO and the same key', a
 
 t.test('reusePort in one process: address forms and errors', async (t) => {
   const host = freshAddr()
-  const s1 = tfo.createServer((s) => s.end('{}'))
-  const s2 = tfo.createServer((s) => s.end('{}'))
+  const s1 = tfo.createServer((s) => { s.resume(); s.end('{}') })
+  const s2 = tfo.createServer((s) => { s.resume(); s.end('{}') })
   t.teardown(() => closeServer(s1))
   t.teardown(() => closeServer(s2))
   s1.listen({ port: 0, host, reusePort: true })
@@ -327,10 +329,11 @@ t.test('systemd-socket-activate: the real tool passes the socket; TFO applies', 
   if (which.status !== 0) return t.skip('systemd-socket-activate is not installed')
   const host = freshAddr()
   const port = 8080
-  const child = spawn('systemd-socket-activate', ['-l', `${host}:${port}`, process.execPath, __filename], {
-    env: { ...process.env, TFO_CLUSTER_ROLE: 'server', TFO_CLUSTER_CONFIG: '{}' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // The tool gives the service a clean environment plus what -E names.
+  const child = spawn('systemd-socket-activate', [
+    '-l', `${host}:${port}`, '-E', 'TFO_CLUSTER_ROLE=server', '-E', 'TFO_CLUSTER_CONFIG={}', '-E', 'TFO_TEST_NETNS=1',
+    process.execPath, __filename,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => child.kill())
   const err = readline.createInterface({ input: child.stderr })
   const listening = new Promise((resolve) => err.on('line', (l) => { if (/Listening on/.test(l)) resolve() }))
