@@ -84,7 +84,6 @@ interface ListenHandle {
   fd?: number;
 }
 const kState = Symbol('tfo.serverState');
-const kInfo = Symbol('tfo.fastOpenInfo');
 const kApplied = Symbol('tfo.appliedHandle');
 const kKeys = Symbol('tfo.keys');
 
@@ -94,7 +93,7 @@ type TaggedServer = net.Server & {
   [kKeys]?: ListenerKeys;
   _handle?: ListenHandle | null;
 };
-type TaggedSocket = net.Socket & { [kInfo]?: FastOpenInfo | null; _handle?: ListenHandle | null };
+type TaggedSocket = net.Socket & { _handle?: ListenHandle | null };
 
 /** Validates server-side `fastOpen` options. */
 export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'): NormalizedServerOptions | false {
@@ -206,14 +205,8 @@ function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
       info = { role: 'server', attempted: state?.enabled ?? false, synData: synDataAccepted(ti), rttMs: ti.rtt / 1000 };
     }
   }
-  socket[kInfo] = info;
-  if (!('fastOpen' in socket)) {
-    Object.defineProperty(socket, 'fastOpen', {
-      configurable: true,
-      enumerable: false,
-      get: () => socket[kInfo] ?? null,
-    });
-  }
+  // A plain data property (no per-socket closure): the outcome is fixed at accept.
+  Object.defineProperty(socket, 'fastOpen', { value: info, configurable: true, enumerable: false, writable: false });
   if (state?.enabled) {
     stats.server.accepted++;
     if (info?.synData) stats.server.synData++;
@@ -350,9 +343,8 @@ export function serverFastOpenState(server: net.Server): ServerFastOpenState | n
  */
 export function fastOpenInfo(socket: net.Socket): FastOpenInfo | null {
   const s = socket as TaggedSocket & { fastOpen?: FastOpenInfo | null; _parent?: net.Socket | null };
-  if (s[kInfo] !== undefined) return s[kInfo] ?? null;
-  const own = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(s), 'fastOpen');
-  if (own?.get) return s.fastOpen ?? null;
+  // tfo client sockets (a getter), accepted sockets and tfo TLS sockets (own properties).
+  if ('fastOpen' in s && !(s._parent && s.fastOpen === null)) return s.fastOpen ?? null;
   if (s._parent && s._parent !== socket) return fastOpenInfo(s._parent);
   const b = native.binding;
   const fd = fdOf(s._handle);
