@@ -349,7 +349,8 @@ class TfoSocket extends net.Socket {
   override destroy(error?: Error): this {
     // Writes still corked for the SYN go to the pending slot first, so they
     // fail as net's do (ERR_SOCKET_CLOSED_BEFORE_CONNECTION), not as never written.
-    if (this.#corked && !this.destroyed) {
+    // (`#corked in this`: stream constructors may destroy() before our fields exist, e.g. an aborted signal.)
+    if (#corked in this && this.#corked && !this.destroyed) {
       this.#corked = false;
       this.uncork();
     }
@@ -379,7 +380,6 @@ class TfoSocket extends net.Socket {
     // Shared listener functions (EventEmitter passes the socket as `this`): no per-socket closures.
     this.on('connectionAttempt', TfoSocket.#attemptListener);
     this.prependOnceListener('connect', TfoSocket.#connectListener);
-    this.once('close', TfoSocket.#closeListener);
   }
 
   #stopInterception(): void {
@@ -400,6 +400,9 @@ class TfoSocket extends net.Socket {
     const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     this.#held = { data, cb };
     internals(this)._pendingData = data; // keeps bytesWritten right, as net does
+    // As net: a write pending when the socket closes fails from a 'close'
+    // listener added when the write was handed to the socket.
+    if (!this.listeners('close').includes(TfoSocket.#closeListener)) this.once('close', TfoSocket.#closeListener);
   }
 
   // Legacy Node (no 'connectionAttempt'): see the attempt through the handle itself.
@@ -482,12 +485,12 @@ class TfoSocket extends net.Socket {
     if (!held) return;
     const sent = attempt ? Math.min(attempt.synDataBytes ?? 0, held.data.length) : 0;
     this.#synDataWritten = sent;
-    const rest = sent > 0 ? held.data.subarray(sent) : held.data;
-    if (rest.length === 0) {
-      held.cb();
-      return;
-    }
-    (net.Socket.prototype as unknown as { _write: Function })._write.call(this, rest, 'buffer', held.cb);
+    // As net: writes pending at connect complete after the 'connect' listeners, before 'ready''s.
+    this.prependOnceListener('ready', () => {
+      const rest = sent > 0 ? held.data.subarray(sent) : held.data;
+      if (rest.length === 0) held.cb();
+      else (net.Socket.prototype as unknown as { _write: Function })._write.call(this, rest, 'buffer', held.cb);
+    });
   }
 
   #onClose(): void {

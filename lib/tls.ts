@@ -19,6 +19,7 @@ import {
   prepareAttempt,
   recordClientOutcome,
   type Attempt,
+  type ClientFastOpenOptions,
   type FastOpenInfo,
   type FastOpenOption,
   type TcpHandle,
@@ -83,8 +84,7 @@ function holdConnectUntilSecure(socket: tls.TLSSocket, address: string, port: nu
   } as tls.TLSSocket['emit'];
 }
 
-function attach(socket: tls.TLSSocket, fastOpen: unknown): void {
-  const options = normalizeFastOpenOption(fastOpen);
+function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): void {
   const state: { info: FastOpenInfo | null; attempt: Attempt | null } = { info: null, attempt: null };
   (socket as unknown as Record<symbol, unknown>)[kInfo] = state;
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
@@ -133,9 +133,10 @@ export function connect(port: number, options?: ConnectionOptions, secureConnect
 export function connect(...args: unknown[]): FastOpenTLSSocket {
   const options = args.find((a) => a !== null && typeof a === 'object') as ConnectionOptions | undefined;
   const { fastOpen, ...tlsOptions } = options ?? {};
+  const fastOpenOptions = normalizeFastOpenOption(fastOpen); // validate before anything connects
   const rest = options ? args.map((a) => (a === options ? tlsOptions : a)) : args;
   const socket = (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...rest);
-  if (!options?.socket) attach(socket, fastOpen);
+  if (!options?.socket) attach(socket, fastOpenOptions);
   else Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => null });
   return socket as FastOpenTLSSocket;
 }

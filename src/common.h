@@ -38,35 +38,58 @@ inline bool FdArg(const Napi::CallbackInfo& info, size_t i, int* fd) {
   return true;
 }
 
-// Bytes of a Buffer / TypedArray / DataView argument.
+// Bytes per element of a TypedArray type; 0 for a type this build does not know.
+inline size_t ElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+// Bytes of a Buffer / TypedArray / DataView argument (a Buffer is a
+// Uint8Array). The pointer comes from napi_get_{dataview,typedarray}_info,
+// already offset into the backing store: unlike Napi::ArrayBuffer::Data()
+// (napi_get_arraybuffer_info), that also works for views of a
+// SharedArrayBuffer, which would otherwise give a null base pointer and a
+// pending "Invalid argument" exception. A detached view has length 0.
 inline bool BytesArg(const Napi::CallbackInfo& info, size_t i, const uint8_t** data, size_t* len) {
   if (info.Length() <= i) return false;
-  Napi::Value v = info[i];
-  if (v.IsDataView()) {  // checked first: IsBuffer() is true for every ArrayBufferView
-    auto d = v.As<Napi::DataView>();
-    *data = static_cast<const uint8_t*>(d.ArrayBuffer().Data()) + d.ByteOffset();
-    *len = d.ByteLength();
-    return true;
+  napi_env env = info.Env();
+  napi_value v = info[i];
+  void* p = nullptr;
+  size_t n = 0;
+  bool is = false;
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, v, &n, &p, nullptr, nullptr) != napi_ok) return false;
+  } else if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t count = 0;
+    if (napi_get_typedarray_info(env, v, &type, &count, &p, nullptr, nullptr) != napi_ok) return false;
+    size_t size = ElementSize(type);
+    if (size == 0) return false;
+    n = count * size;
+  } else {
+    return false;
   }
-  if (v.IsTypedArray()) {
-    auto t = v.As<Napi::TypedArray>();
-    *data = static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    *len = t.ByteLength();
-    return true;
-  }
-  if (v.IsBuffer()) {
-    auto b = v.As<Napi::Buffer<uint8_t>>();
-    *data = b.Data();
-    *len = b.Length();
-    return true;
-  }
-  if (v.IsTypedArray()) {
-    auto t = v.As<Napi::TypedArray>();
-    *data = static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    *len = t.ByteLength();
-    return true;
-  }
-  return false;
+  if (p == nullptr && n != 0) return false;
+  *data = static_cast<const uint8_t*>(p);
+  *len = n;
+  return true;
 }
 
 // (family, address string, port) -> sockaddr. family is AF_INET or AF_INET6.

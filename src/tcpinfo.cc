@@ -39,13 +39,20 @@ Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
   if (!FdArg(info, 0, &fd) || info.Length() < 2 || !info[1].IsTypedArray()) return Err(env, EINVAL);
-  auto arr = info[1].As<Napi::TypedArray>();
-  if (arr.TypedArrayType() != napi_float64_array || arr.ElementLength() < kFields) return Err(env, EINVAL);
+  // The base pointer from napi_get_typedarray_info (already offset), which also
+  // works for a Float64Array on a SharedArrayBuffer (ArrayBuffer().Data() gives
+  // null there, and writing through it crashed the process).
+  napi_typedarray_type type;
+  size_t count = 0;
+  void* base = nullptr;
+  if (napi_get_typedarray_info(env, info[1], &type, &count, &base, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array || count < kFields || base == nullptr)
+    return Err(env, EINVAL);
   struct tcp_info i;
   std::memset(&i, 0, sizeof(i));
   socklen_t len = sizeof(i);
   if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &i, &len) != 0) return LastErr(env);
-  double* out = reinterpret_cast<double*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+  double* out = static_cast<double*>(base);
   size_t k = 0;
 #define TFO_STORE(name, expr) out[k++] = static_cast<double>(expr);
   TFO_TCP_INFO_FIELDS(TFO_STORE)
