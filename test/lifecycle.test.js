@@ -28,7 +28,6 @@ const t = require('tap')
 const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
-const util = require('node:util')
 const { once } = require('node:events')
 const tfo = require('..')
 

@@ -45,6 +45,13 @@ function spawnChild (script, arg, nodeArgs = []) {
 
 function progress (stage, i, of) { send({ progress: { stage, i, of } }) }
 
+// Trial order within iteration i: tfo first on even iterations, net first on odd
+// ones (ABBA), so neither arm always runs right after the other's garbage and
+// TIME_WAIT sockets. Set cfg.order = 'abab' for strict tfo, net, tfo, net.
+function order (i) {
+  return cfg.order === 'abab' || i % 2 === 0 ? ['tfo', 'net'] : ['net', 'tfo']
+}
+
 // ---- throughput -------------------------------------------------------------
 
 const CHUNK = Buffer.alloc(64 * 1024, 'u')
@@ -93,7 +100,7 @@ async function throughput (tfo, ports) {
     const cell = { tfo: [], net: [] }
     for (let i = 0; i < 2; i++) for (const kind of ['tfo', 'net']) await bulkOnce(tfo, kind, ports[`bulk.${kind}`], dir, cfg.bulkBytes) // warm-up
     for (let i = 0; i < cfg.n; i++) {
-      for (const kind of ['tfo', 'net']) cell[kind].push(await bulkOnce(tfo, kind, ports[`bulk.${kind}`], dir, cfg.bulkBytes))
+      for (const kind of order(i)) cell[kind].push(await bulkOnce(tfo, kind, ports[`bulk.${kind}`], dir, cfg.bulkBytes))
       progress(`throughput ${dir}`, i + 1, cfg.n)
     }
     out[dir] = cell
@@ -160,7 +167,7 @@ async function rateTrials (tfo, server, channel, ports, role) {
   }
   for (let i = 0; i < 2; i++) for (const kind of ['tfo', 'net']) await run(kind) // warm-up
   for (let i = 0; i < cfg.n; i++) {
-    for (const kind of ['tfo', 'net']) cell[kind].push(await run(kind))
+    for (const kind of order(i)) cell[kind].push(await run(kind))
     progress(role, i + 1, cfg.n)
   }
   return cell
@@ -168,15 +175,22 @@ async function rateTrials (tfo, server, channel, ports, role) {
 
 // ---- memory -------------------------------------------------------------------
 
+// --max-semi-space-size=1: V8's young generation otherwise grows with the
+// allocation rate (up to 2 x 16 MB semi-spaces plus the copy space), which at
+// 10k connections adds up to several KB per connection of sizing noise that
+// has nothing to do with what a connection keeps. Pinned small, the RSS delta
+// is what the idle connections retain (the same flags for both arms).
+const MEM_FLAGS = ['--expose-gc', '--max-semi-space-size=1']
+
 async function memoryRound (kind) {
-  const srv = spawnChild('mem-child.js', { role: 'server', kind, host: HOST }, ['--expose-gc'])
+  const srv = spawnChild('mem-child.js', { role: 'server', kind, host: HOST }, MEM_FLAGS)
   const sch = jsonChannel(srv, { name: `memory server (${kind})` })
   let cli = null
   try {
     const ready = await sch.next((m) => m.ready || m.fatal, 20000)
     if (ready.fatal) throw new Error(ready.fatal)
     const sBefore = await ask(srv, sch, 'measure', 'measure', 30000)
-    cli = spawnChild('mem-child.js', { role: 'client', kind, host: HOST, port: ready.port, count: cfg.memConns, conc: 256 }, ['--expose-gc'])
+    cli = spawnChild('mem-child.js', { role: 'client', kind, host: HOST, port: ready.port, count: cfg.memConns, conc: 256 }, MEM_FLAGS)
     const cch = jsonChannel(cli, { name: `memory client (${kind})` })
     const r = await cch.next((m) => m.result || m.fatal, 180000)
     if (r.fatal) throw new Error(r.fatal)
@@ -203,7 +217,7 @@ async function memoryRound (kind) {
 async function memory () {
   const cell = { tfo: [], net: [] }
   for (let i = 0; i < cfg.memRounds; i++) {
-    for (const kind of ['tfo', 'net']) cell[kind].push(await memoryRound(kind))
+    for (const kind of order(i)) cell[kind].push(await memoryRound(kind))
     progress('memory', i + 1, cfg.memRounds)
   }
   return cell

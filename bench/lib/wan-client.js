@@ -34,7 +34,10 @@ function tfoHttpsClient () {
 
 function outcome (socket) {
   let info = null
-  try { info = socket ? tfo.fastOpenInfo(socket) : null } catch {}
+  try {
+    // A socket made by tfo (tfo.Socket, tfo.tls) carries its own record; otherwise ask tfo.
+    info = socket && socket.fastOpen !== undefined ? socket.fastOpen : socket ? tfo.fastOpenInfo(socket) : null
+  } catch {}
   if (!info) return { synData: null }
   return {
     synData: info.synData,
