@@ -95,8 +95,10 @@ interface NetSocketInternals {
   _handle: TcpHandle | null;
   _peername: { address: string; port: number; family: string } | null;
   _pendingData: unknown;
-  _write: unknown;
-  _writev: unknown;
+}
+interface NetWrite {
+  _write(chunk: unknown, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
+  _writev(chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: (err?: Error | null) => void): void;
 }
 const internals = (s: net.Socket) => s as unknown as NetSocketInternals;
 
@@ -139,8 +141,10 @@ function toBuffer(chunk: unknown, encoding: BufferEncoding | 'buffer'): Buffer {
 }
 
 /** Validates the `fastOpen` option as given to a socket or connect(). */
+const DEFAULT_OPTIONS: ClientFastOpenOptions = Object.freeze({});
+
 export function normalizeFastOpenOption(value: unknown, name = 'options.fastOpen'): ClientFastOpenOptions | false {
-  if (value === undefined || value === true) return {};
+  if (value === undefined || value === true) return DEFAULT_OPTIONS; // shared: nothing per socket
   if (value === false) return false;
   if (value === null || typeof value !== 'object') throw invalidArgType(name, ['boolean', 'Object'], value);
   validateObject(value, name);
@@ -300,10 +304,18 @@ class TfoSocket extends net.Socket {
   #corked = false;
   #info: FastOpenInfo | null = null;
   #synDataWritten = 0;
+  /** Writes are held for the SYN (between connect() and 'connect'). */
+  #intercepting = false;
+  #closeHooked = false;
 
   constructor(options?: SocketConstructorOpts) {
     super(options);
     this.#options = normalizeFastOpenOption(options?.fastOpen);
+    // Permanent, shared listener functions (EventEmitter passes the socket as
+    // `this`), idle unless a TCP connect is being intercepted: adding and
+    // removing them per connect would push `_events` into V8's dictionary mode.
+    this.on('connectionAttempt', TfoSocket.#attemptListener);
+    this.prependListener('connect', TfoSocket.#connectListener);
   }
 
   /**
@@ -358,6 +370,23 @@ class TfoSocket extends net.Socket {
   }
 
   // ---- interception while connecting ----
+  // Overridden on the class (one boolean test per write once connected):
+  // swapping them on the instance would push every socket into V8's slow
+  // dictionary mode (measured: twice net's memory per connection).
+
+  override _write(chunk: unknown, encoding: BufferEncoding, cb: Held['cb']): void {
+    if (this.#intercepting) this.#hold([toBuffer(chunk, encoding)], cb);
+    else (net.Socket.prototype as unknown as NetWrite)._write.call(this, chunk, encoding, cb);
+  }
+
+  override _writev(chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: Held['cb']): void {
+    if (this.#intercepting) {
+      this.#hold(
+        chunks.map((c) => toBuffer(c.chunk, c.encoding)),
+        cb,
+      );
+    } else (net.Socket.prototype as unknown as NetWrite)._writev.call(this, chunks, cb);
+  }
 
   #startInterception(): void {
     this.#attempt = null;
@@ -367,28 +396,11 @@ class TfoSocket extends net.Socket {
       this.cork();
       this.#corked = true;
     }
-    const self = internals(this);
-    self._write = (chunk: unknown, encoding: BufferEncoding, cb: Held['cb']) => {
-      this.#hold([toBuffer(chunk, encoding)], cb);
-    };
-    self._writev = (chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: Held['cb']) => {
-      this.#hold(
-        chunks.map((c) => toBuffer(c.chunk, c.encoding)),
-        cb,
-      );
-    };
-    // Shared listener functions (EventEmitter passes the socket as `this`): no per-socket closures.
-    this.on('connectionAttempt', TfoSocket.#attemptListener);
-    this.prependOnceListener('connect', TfoSocket.#connectListener);
+    this.#intercepting = true;
   }
 
   #stopInterception(): void {
-    const self = internals(this);
-    delete (self as Partial<NetSocketInternals>)._write;
-    delete (self as Partial<NetSocketInternals>)._writev;
-    this.off('connectionAttempt', TfoSocket.#attemptListener);
-    this.off('connect', TfoSocket.#connectListener);
-    this.off('close', TfoSocket.#closeListener);
+    this.#intercepting = false;
     if (this.#corked) {
       this.#corked = false;
       this.uncork();
@@ -402,7 +414,10 @@ class TfoSocket extends net.Socket {
     internals(this)._pendingData = data; // keeps bytesWritten right, as net does
     // As net: a write pending when the socket closes fails from a 'close'
     // listener added when the write was handed to the socket.
-    if (!this.listeners('close').includes(TfoSocket.#closeListener)) this.once('close', TfoSocket.#closeListener);
+    if (!this.#closeHooked) {
+      this.#closeHooked = true;
+      this.on('close', TfoSocket.#closeListener);
+    }
   }
 
   // Legacy Node (no 'connectionAttempt'): see the attempt through the handle itself.
@@ -422,15 +437,15 @@ class TfoSocket extends net.Socket {
   }
 
   static #attemptListener(this: TfoSocket, address: string, port: number, family: number): void {
-    this.#onAttempt(address, port, family);
+    if (this.#intercepting) this.#onAttempt(address, port, family);
   }
 
   static #connectListener(this: TfoSocket): void {
-    this.#onConnect();
+    if (this.#intercepting) this.#onConnect();
   }
 
   static #closeListener(this: TfoSocket): void {
-    this.#onClose();
+    if (this.#held || this.#intercepting) this.#onClose();
   }
 
   static #flushTick(socket: TfoSocket, attempt: Attempt): void {
@@ -477,6 +492,7 @@ class TfoSocket extends net.Socket {
 
   #onConnect(): void {
     const attempt = this.#attempt;
+    this.#attempt = null; // the outcome is all that is kept
     this.#stopInterception();
     if (attempt) this.#record(attempt);
     const held = this.#held;
@@ -489,7 +505,7 @@ class TfoSocket extends net.Socket {
     this.prependOnceListener('ready', () => {
       const rest = sent > 0 ? held.data.subarray(sent) : held.data;
       if (rest.length === 0) held.cb();
-      else (net.Socket.prototype as unknown as { _write: Function })._write.call(this, rest, 'buffer', held.cb);
+      else (net.Socket.prototype as unknown as NetWrite)._write.call(this, rest, 'buffer' as BufferEncoding, held.cb);
     });
   }
 
