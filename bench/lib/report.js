@@ -1,0 +1,210 @@
+'use strict'
+// Rows, targets and the printed table. A row compares two arms measured side
+// by side (tfo and net, or curl with and without --tcp-fastopen), keeps every
+// sample, and carries its target (if any) and the verdict.
+const { summarize, round, ratio } = require('./stats')
+
+// Targets from issue #5. Applied to the ratio of medians, tfo/net.
+const TARGETS = {
+  'tcp@50': { op: '<=', value: 0.505, why: 'TTFB ratio tfo/net at 50 ms RTT, raw TCP (floor 0.50; curl+nginx 0.501)' },
+  'http@50': { op: '<=', value: 0.505, why: 'TTFB ratio tfo/net at 50 ms RTT, HTTP (floor 0.50; curl+nginx 0.501)' },
+  'https@50': { op: '<=', value: 0.67, why: 'TTFB ratio tfo/net at 50 ms RTT, HTTPS TLS 1.3 (floor 2/3)' },
+  'throughput.upload': { op: '>=', value: 0.99, why: 'bulk throughput ratio on an established connection' },
+  'throughput.download': { op: '>=', value: 0.99, why: 'bulk throughput ratio on an established connection' },
+  connrate: { op: '>=', value: 1.1, why: 'loopback new connections per second, tfo vs net' },
+  'memory.client': { op: '<=', value: 1.05, why: 'RSS per idle connection, client process' },
+  'memory.server': { op: '<=', value: 1.05, why: 'RSS per idle connection, server process' },
+}
+
+function targetFor (key) {
+  const t = TARGETS[key]
+  return t ? { metric: 'ratio of medians, tfo/net', op: t.op, value: t.value, text: `${t.op === '<=' ? '≤' : '≥'} ${t.value}`, why: t.why } : null
+}
+
+function meets (value, target) {
+  if (typeof value !== 'number' || !target) return null
+  return target.op === '<=' ? value <= target.value : value >= target.value
+}
+
+/** One arm: summary of `values` (numbers; non-numbers count as errors) plus the raw samples. */
+function arm (label, values, { samples, synData, errors } = {}) {
+  const s = summarize(values)
+  const rounded = {}
+  for (const [k, v] of Object.entries(s)) rounded[k] = k === 'n' ? v : round(v, 4)
+  return {
+    label,
+    status: 'ok',
+    ...rounded,
+    errors: errors ?? values.filter((v) => typeof v !== 'number' || !Number.isFinite(v)).length,
+    synData: synData ?? null,
+    values: values.map((v) => typeof v === 'number' && Number.isFinite(v) ? v : null), // one per iteration, in order
+    samples: samples ?? null,
+  }
+}
+
+function pendingArm (label, reason) {
+  return { label, status: 'pending', reason, n: 0, median: null, p90: null }
+}
+
+/**
+ * Builds a row. `targetKey` names the target (if any); `better` is 'lower' or 'higher'.
+ * `flags` lists anything that makes the numbers less than they seem.
+ */
+function makeRow ({ id, scenario, title, rttMs = null, unit, better, tfo, net, targetKey = null, floor = null, ideal = null, extra = {}, firstContact = null, kernel = null, flags = [], status = null, reason = null }) {
+  const r = ratio(tfo && tfo.median, net && net.median)
+  const r90 = ratio(tfo && tfo.p90, net && net.p90)
+  // Median of the per-iteration ratios (tfo_i / net_i, measured back to back):
+  // insensitive to slow drifts of the machine's load, reported beside the ratio of medians.
+  let paired = null
+  if (tfo && net && Array.isArray(tfo.values) && Array.isArray(net.values) && tfo.values.length === net.values.length) {
+    const pr = tfo.values.map((x, i) => ratio(x, net.values[i])).filter((x) => x !== null)
+    paired = summarize(pr).median
+  }
+  const target = targetKey ? targetFor(targetKey) : null
+  const rowStatus = status || (tfo && tfo.status === 'pending' ? 'pending' : 'ok')
+  const allFlags = [...flags]
+  if (tfo && tfo.synData && tfo.synData.of > 0 && tfo.synData.yes < tfo.synData.of) {
+    allFlags.push(`only ${tfo.synData.yes}/${tfo.synData.of} tfo connections carried data in the SYN`)
+  }
+  if (tfo && tfo.errors) allFlags.push(`${tfo.errors} tfo measurement(s) failed`)
+  if (net && net.errors) allFlags.push(`${net.errors} net measurement(s) failed`)
+  return {
+    id,
+    scenario,
+    title,
+    rttMs,
+    unit,
+    better,
+    status: rowStatus,
+    reason: reason || (tfo && tfo.status === 'pending' ? tfo.reason : null),
+    arms: { tfo, net },
+    ratio: r === null ? null : { median: round(r, 4), p90: round(r90, 4), paired: round(paired, 4), basis: 'median(tfo) / median(net); paired: median of per-iteration tfo/net' },
+    target,
+    pass: rowStatus === 'ok' ? meets(r === null ? null : round(r, 3), target) : null,
+    floor: floor === null ? null : round(floor, 4),
+    ideal,
+    flags: allFlags,
+    firstContact,
+    kernel,
+    extra,
+  }
+}
+
+function skippedRow ({ id, scenario, title, rttMs = null, unit, better, targetKey = null, reason, status = 'skipped' }) {
+  return {
+    id, scenario, title, rttMs, unit, better, status, reason,
+    arms: { tfo: null, net: null }, ratio: null, target: targetKey ? targetFor(targetKey) : null, pass: null,
+    floor: null, ideal: null, flags: [], firstContact: null, kernel: null, extra: {},
+  }
+}
+
+// ---- table ----------------------------------------------------------------------
+
+function fmt (v, unit) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '—'
+  if (unit === 'ms') return v.toFixed(2)
+  if (unit === 'µs/conn') return v.toFixed(1)
+  if (unit === 'MB/s' || unit === 'conn/s' || unit === 'B/conn') return Math.round(v).toLocaleString('en-US')
+  return String(round(v, 3))
+}
+
+function cellText (a, unit) {
+  if (!a) return '—'
+  if (a.status === 'pending') return 'pending'
+  return `${fmt(a.median, unit)} (${fmt(a.p90, unit)})`
+}
+
+function verdict (row) {
+  if (row.status === 'pending') return 'pending'
+  if (row.status === 'skipped') return 'skipped'
+  if (row.status === 'error') return 'ERROR'
+  const flag = row.flags.length ? ' ⚠' : ''
+  if (row.pass === true) return 'pass' + flag
+  if (row.pass === false) return 'MISS' + flag
+  return flag ? '⚠' : ''
+}
+
+function notes (row) {
+  const out = []
+  const t = row.arms.tfo
+  if (row.status !== 'ok') out.push(row.reason || '')
+  if (t && t.synData && row.status === 'ok') out.push(`SYN data ${t.synData.yes}/${t.synData.of}`)
+  if (row.extra && typeof row.extra.savedMs === 'number') out.push(`saved ${row.extra.savedMs.toFixed(2)} ms = ${row.extra.savedRtts.toFixed(2)} RTT`)
+  if (row.floor !== null) out.push(`floor ${row.floor.toFixed(3)}`)
+  if (row.extra && typeof row.extra.effectiveFloor === 'number') out.push(`eff. floor ${row.extra.effectiveFloor.toFixed(3)}`)
+  if (row.ideal && typeof row.ideal.overMs === 'number') out.push(`ideal ${row.ideal.tfoMs.toFixed(2)} ms, tfo ${row.ideal.overMs >= 0 ? '+' : ''}${row.ideal.overMs.toFixed(2)}`)
+  if (row.firstContact && typeof row.firstContact.ms === 'number' && row.firstContact.cookie === 'requested') out.push(`1st contact ${row.firstContact.ms.toFixed(2)} ms (cookie requested)`)
+  if (row.rttMs === null && row.ratio && typeof row.ratio.paired === 'number') out.push(`paired ratio ${row.ratio.paired.toFixed(3)}`)
+  if (row.extra && row.extra.note) out.push(row.extra.note)
+  return out.filter(Boolean).join('; ')
+}
+
+function pad (s, n, right = false) {
+  s = String(s)
+  return right ? s.padStart(n) : s.padEnd(n)
+}
+
+/** The table printed at the end (plain text, fixed width). */
+function formatTable (report) {
+  const rows = report.rows
+  const header = ['scenario', 'RTT', 'unit', 'tfo median (p90)', 'net median (p90)', 'tfo/net', 'target', 'result', 'notes']
+  const lines = rows.map((r) => [
+    r.title,
+    r.rttMs === null ? 'lo' : `${r.rttMs}`,
+    r.unit,
+    cellText(r.arms.tfo, r.unit),
+    cellText(r.arms.net, r.unit),
+    r.ratio ? r.ratio.median.toFixed(3) : '—',
+    r.target ? r.target.text : '',
+    verdict(r),
+    notes(r),
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => String(l[i]).length)))
+  widths[8] = 0
+  const fmtLine = (cols) => cols.map((c, i) => i === 8 ? c : pad(c, widths[i], i >= 3 && i <= 5)).join('  ').trimEnd()
+  const out = []
+  const m = report.machine
+  out.push(`tfo benchmark — ${report.startedAt} — ${m.os} ${m.kernel} ${m.arch}, ${m.cpus}× ${m.cpuModel}, Node ${m.node}`)
+  out.push(`A/B interleaved per iteration in one run; fresh connection per TTFB sample; N per cell: ${report.config.n} (memory: ${report.config.memRounds} rounds × ${report.config.memConns} connections). Ratios are tfo/net of medians.`)
+  if (report.wan.length) out.push(`WAN: emulated by bench/delayline.c between two network namespaces; loss ${report.config.loss}${report.config.dropSynData ? ', SYNs carrying data dropped' : ''}.`)
+  if (report.loopback && report.loopback.env) out.push(`Loopback: ${report.loopback.env.netns} network namespace, net.ipv4.tcp_fastopen=${report.loopback.env.tcpFastopen}.`)
+  if (m.loadavgStart) out.push(`Load average (1 min) at start ${m.loadavgStart[0].toFixed(2)}, at end ${m.loadavgEnd ? m.loadavgEnd[0].toFixed(2) : '?'} on ${m.cpus} CPUs.`)
+  out.push('')
+  out.push(fmtLine(header))
+  out.push(widths.map((w, i) => '-'.repeat(i === 8 ? 5 : w)).join('  '))
+  let prev = null
+  rows.forEach((r, i) => {
+    const group = r.scenario.split('.')[0]
+    if (prev !== null && group !== prev) out.push('')
+    prev = group
+    out.push(fmtLine(lines[i]))
+  })
+  out.push('')
+  const t = report.targets
+  const pass = t.filter((x) => x.pass === true).length
+  const miss = t.filter((x) => x.pass === false).length
+  const other = t.length - pass - miss
+  out.push(`targets: ${pass} met, ${miss} missed${other ? `, ${other} not measured (pending/skipped)` : ''}`)
+  for (const x of t.filter((y) => y.pass === false)) out.push(`  MISS ${x.row}: ${x.why}: measured ${x.measured}, target ${x.target}`)
+  const flagged = rows.filter((r) => r.flags.length)
+  for (const r of flagged) for (const f of r.flags) out.push(`  ⚠ ${r.id}: ${f}`)
+  return out.join('\n')
+}
+
+/** The same table as Markdown (for README.md), with a header naming the machine. */
+function formatMarkdown (report) {
+  const m = report.machine
+  const esc = (x) => String(x).replace(/\|/g, '\\|')
+  const out = []
+  out.push(`Measured ${report.startedAt.slice(0, 10)} on ${m.os} ${m.kernel} (${m.arch}${m.virtualization ? ', virtualization: ' + m.virtualization : ''}), ${m.cpus}× ${m.cpuModel}, ${Math.round(m.memoryMB / 1024)} GB RAM; Node ${m.node}; ${m.nginx ? 'nginx ' + m.nginx + '; ' : ''}${m.curl ? m.curl.split(' ').slice(0, 2).join(' ') : ''}.`)
+  out.push(`All figures come from one run (\`npm run bench\`, ${Math.round(report.durationS / 60)} min), tfo and net measured side by side, interleaved per iteration; ratios are tfo/net of the medians. N = ${report.config.n} per arm and cell (memory: ${report.config.memRounds} rounds × ${report.config.memConns.toLocaleString('en-US')} connections).`)
+  out.push('')
+  out.push('| scenario | RTT ms | unit | tfo median (p90) | net median (p90) | tfo/net | target | result | notes |')
+  out.push('|---|---:|---|---:|---:|---:|---|---|---|')
+  for (const r of report.rows) {
+    out.push(`| ${esc(r.title.trim())} | ${r.rttMs === null ? 'loopback' : r.rttMs} | ${r.unit} | ${cellText(r.arms.tfo, r.unit)} | ${cellText(r.arms.net, r.unit)} | ${r.ratio ? r.ratio.median.toFixed(3) : '—'} | ${r.target ? r.target.text : ''} | ${verdict(r)} | ${esc(notes(r))} |`)
+  }
+  return out.join('\n')
+}
+
+module.exports = { formatMarkdown, TARGETS, targetFor, makeRow, skippedRow, arm, pendingArm, formatTable, meets }
