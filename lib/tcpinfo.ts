@@ -20,14 +20,19 @@ export function decodeClientFail(code: number): FastOpenFailure | null {
 }
 
 let scratch: Float64Array | null = null;
+let shared: TcpInfo | null = null;
 
-/** TCP_INFO of `fd`, or a negative errno. */
+/**
+ * TCP_INFO of `fd`, or a negative errno. The object is shared and overwritten
+ * by the next call: read what you need at once. (This runs on every connect;
+ * a fresh object each time was measurable garbage per connection.)
+ */
 export function readTcpInfo(binding: NativeBinding, fd: number): TcpInfo | number {
   const fields = binding.TCP_INFO_FIELDS;
   if (!scratch) scratch = new Float64Array(fields.length);
   const r = binding.tcpInfo(fd, scratch);
   if (r < 0) return r;
-  const out = {} as TcpInfo;
+  const out = shared ?? (shared = {} as TcpInfo);
   for (let i = 0; i < fields.length; i++) out[fields[i]] = scratch[i];
   return out;
 }
