@@ -306,7 +306,6 @@ class TfoSocket extends net.Socket {
   #synDataWritten = 0;
   /** Writes are held for the SYN (between connect() and 'connect'). */
   #intercepting = false;
-  #closeHooked = false;
 
   constructor(options?: SocketConstructorOpts) {
     super(options);
@@ -414,10 +413,7 @@ class TfoSocket extends net.Socket {
     internals(this)._pendingData = data; // keeps bytesWritten right, as net does
     // As net: a write pending when the socket closes fails from a 'close'
     // listener added when the write was handed to the socket.
-    if (!this.#closeHooked) {
-      this.#closeHooked = true;
-      this.on('close', TfoSocket.#closeListener);
-    }
+    if (!this.listeners('close').includes(TfoSocket.#closeListener)) this.on('close', TfoSocket.#closeListener);
   }
 
   // Legacy Node (no 'connectionAttempt'): see the attempt through the handle itself.
@@ -493,6 +489,9 @@ class TfoSocket extends net.Socket {
   #onConnect(): void {
     const attempt = this.#attempt;
     this.#attempt = null; // the outcome is all that is kept
+    // Established: net's getter asks the kernel (getpeername) from now on, as
+    // for any net.Socket; the copy made for the deferred connect is dropped.
+    internals(this)._peername = null;
     this.#stopInterception();
     if (attempt) this.#record(attempt);
     const held = this.#held;
