@@ -131,7 +131,8 @@ t.test('npm pack: what the tarball holds', async (t) => {
     const r = run('npm', ['run', 'build:ts'], { cwd: root, timeout: 300_000 })
     t.equal(r.status, 0, 'npm run build:ts succeeds', { output: r.output_ })
   }
-  const r = run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root })
+  // --ignore-scripts: prepack would rebuild everything; this suite already built it.
+  const r = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: root })
   if (!t.equal(r.status, 0, 'npm pack succeeds', { output: r.output_ })) return
   const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0]
   tarball = path.join(tmp, info.filename)
