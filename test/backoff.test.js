@@ -10,6 +10,7 @@
 // real thing over the emulated WAN (bench/lib/wan.js, 50 ms RTT) with the
 // delay line dropping SYNs that carry data, and healing.
 const t = require('tap')
+const { startAgent: startAgentProcess } = require('./helpers/agent')
 const path = require('node:path')
 const tfo = require('..')
 const { backoff } = require('../dist/backoff.js') // the table tfo's sockets use (internal)
@@ -235,48 +236,7 @@ function agentMain (ROOT) {
   })
 }
 
-function startAgent (wan, side) {
-  const child = wan.spawn(side, process.execPath, ['-e', `(${agentMain})(${JSON.stringify(ROOT)})`])
-  const pending = new Map()
-  let n = 0
-  let buf = ''
-  let stderr = ''
-  const closed = new Promise((resolve) => child.on('close', (code, signal) => {
-    for (const p of pending.values()) p.reject(new Error(`${side} agent exited (${signal || code}): ${stderr}`))
-    pending.clear()
-    resolve()
-  }))
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    buf += d
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const m = JSON.parse(buf.slice(0, i))
-      buf = buf.slice(i + 1)
-      const p = pending.get(m.id)
-      pending.delete(m.id)
-      if (m.ok) p.resolve(m.value)
-      else p.reject(new Error(`${side} agent: ${m.error}`))
-    }
-  })
-  child.stderr.setEncoding('utf8').on('data', (d) => { stderr = (stderr + d).slice(-4000) })
-  child.stdin.on('error', () => {})
-  return {
-    call (op, args = {}) {
-      const id = ++n
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${side} agent: ${op} timed out`)) }, 30000)
-        pending.set(id, { resolve: (v) => { clearTimeout(timer); resolve(v) }, reject: (e) => { clearTimeout(timer); reject(e) } })
-        child.stdin.write(JSON.stringify({ id, op, args }) + '\n')
-      })
-    },
-    async stop () {
-      child.stdin.end()
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await closed
-      clearTimeout(timer)
-    },
-  }
-}
+const startAgent = (wan, side) => startAgentProcess(wan, side, `(${agentMain})(${JSON.stringify(ROOT)})`)
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const fmt = (x) => (x == null ? '-' : x.toFixed(0))

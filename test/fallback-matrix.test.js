@@ -16,6 +16,7 @@
 // Every case gets a fresh testbed (namespaces, cookie caches, keys, counters).
 // Per-destination backoff is tested on its own in backoff.test.js.
 const t = require('tap')
+const { startAgent: startAgentProcess } = require('./helpers/agent')
 const path = require('node:path')
 const crypto = require('node:crypto')
 
@@ -164,56 +165,7 @@ function agentMain (ROOT) {
 }
 const AGENT = `(${agentMain})(${JSON.stringify(ROOT)})`
 
-function startAgent (wan, side) {
-  const child = wan.spawn(side, process.execPath, ['-e', AGENT])
-  const pending = new Map()
-  let n = 0
-  let buf = ''
-  let stderr = ''
-  let exited = null
-  const closed = new Promise((resolve) => child.on('close', (code, signal) => {
-    exited = `${side} agent exited (${signal || code})${stderr ? ': ' + stderr.trim() : ''}`
-    for (const p of pending.values()) p.reject(new Error(exited))
-    pending.clear()
-    resolve()
-  }))
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    buf += d
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const m = JSON.parse(buf.slice(0, i))
-      buf = buf.slice(i + 1)
-      const p = pending.get(m.id)
-      pending.delete(m.id)
-      if (m.ok) p.resolve(m.value)
-      else p.reject(Object.assign(new Error(`${side} agent: ${m.error.message}`), { code: m.error.code }))
-    }
-  })
-  child.stderr.setEncoding('utf8').on('data', (d) => { stderr = (stderr + d).slice(-4000) })
-  child.stdin.on('error', () => {})
-  return {
-    call (op, args = {}, timeoutMs = 40000) {
-      if (exited) return Promise.reject(new Error(exited))
-      const id = ++n
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${side} agent: ${op} timed out`)) }, timeoutMs)
-        pending.set(id, {
-          resolve: (v) => { clearTimeout(timer); resolve(v) },
-          reject: (e) => { clearTimeout(timer); reject(e) },
-        })
-        child.stdin.write(JSON.stringify({ id, op, args }) + '\n')
-      })
-    },
-    eval (code) { return this.call('eval', { code }) },
-    /** Ends stdin (the agent closes its servers and exits); waits for the exit, SIGKILL after 5 s. */
-    async stop () {
-      child.stdin.end()
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await closed
-      clearTimeout(timer)
-    },
-  }
-}
+const startAgent = (wan, side) => startAgentProcess(wan, side, AGENT)
 
 /** A fresh testbed: WAN, a server agent, a client agent; all stopped (and waited for) at teardown. */
 async function testbed (t, tag, wanOptions = {}) {
