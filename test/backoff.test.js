@@ -216,20 +216,7 @@ function agentMain (ROOT) {
       return new AsyncFunction('tfo', code)(tfo)
     },
   }
-  let buf = ''
-  process.stdin.setEncoding('utf8')
-  process.stdin.on('data', (d) => {
-    buf += d
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const msg = JSON.parse(buf.slice(0, i))
-      buf = buf.slice(i + 1)
-      Promise.resolve().then(() => ops[msg.op](msg.args || {})).then(
-        (value) => process.stdout.write(JSON.stringify({ id: msg.id, ok: true, value }) + '\n'),
-        (e) => process.stdout.write(JSON.stringify({ id: msg.id, ok: false, error: e.message }) + '\n'))
-    }
-  })
-  process.stdin.on('end', () => {
+  require(ROOT + '/test/helpers/agent.js').serveAgent(ops, () => {
     let n = servers.length
     if (!n) process.exit(0)
     for (const s of servers) s.close(() => { if (--n === 0) process.exit(0) })

@@ -99,20 +99,9 @@ const { fork, spawn } = require('node:child_process')
 const { once } = require('node:events')
 const readline = require('node:readline')
 const tfo = require('..')
-const { listen, closeServer, collect } = require('./helpers/util')
+const { listen, closeServer, collect, freshAddr, exchangeJson } = require('./helpers/util')
 
-let nextAddr = 10
-/** A loopback address no client has a cookie for yet (the cookie cache is per destination address). */
-const freshAddr = () => `127.0.0.${nextAddr++}`
-
-async function exchange (port, host, payload = 'GET / HTTP/1.0\r\n\r\n') {
-  const socket = tfo.connect({ port, host })
-  socket.write(payload)
-  socket.end()
-  const r = await collect(socket)
-  if (r.error) throw r.error
-  return { reply: JSON.parse(r.data.toString()), info: socket.fastOpen }
-}
+const exchange = exchangeJson
 
 async function exchanges (n, port, host) {
   const out = []

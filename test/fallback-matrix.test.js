@@ -145,20 +145,7 @@ function agentMain (ROOT) {
       return new AsyncFunction('tfo', 'ctx', code)(tfo, { servers, fdCount, sha, fs })
     },
   }
-  let buf = ''
-  process.stdin.setEncoding('utf8')
-  process.stdin.on('data', (d) => {
-    buf += d
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const msg = JSON.parse(buf.slice(0, i))
-      buf = buf.slice(i + 1)
-      Promise.resolve().then(() => ops[msg.op](msg.args || {})).then(
-        (value) => process.stdout.write(JSON.stringify({ id: msg.id, ok: true, value }) + '\n'),
-        (e) => process.stdout.write(JSON.stringify({ id: msg.id, ok: false, error: { message: e.message, code: e.code } }) + '\n'))
-    }
-  })
-  process.stdin.on('end', async () => {
+  require(ROOT + '/test/helpers/agent.js').serveAgent(ops, async () => {
     for (const port of [...servers.keys()]) await ops.close({ port })
     process.exit(0)
   })

@@ -57,24 +57,12 @@ const util = require('node:util')
 const { fork, spawnSync } = require('node:child_process')
 const { once } = require('node:events')
 const tfo = require('..')
-const { listen, closeServer, collect } = require('./helpers/util')
+const { listen, closeServer, collect, freshAddr, exchangeJson } = require('./helpers/util')
 
 const HOUR = 3600 * 1000
 const SECRET = 'fleet secret: 32 bytes or more, same everywhere'
 
-let nextAddr = 10
-/** A loopback address no client has a cookie for yet (the cache is per destination address). */
-const freshAddr = () => `127.0.0.${nextAddr++}`
-
-/** One request over a fresh tfo connection; the server says whether the SYN carried data. */
-async function exchange (port, host, payload = 'GET / HTTP/1.0\r\n\r\n') {
-  const socket = tfo.connect({ port, host })
-  socket.write(payload)
-  socket.end()
-  const r = await collect(socket)
-  if (r.error) throw r.error
-  return { reply: JSON.parse(r.data.toString()), info: socket.fastOpen }
-}
+const exchange = exchangeJson
 
 function jsonServer (t, fastOpen) {
   const server = tfo.createServer({ fastOpen }, (socket) => {

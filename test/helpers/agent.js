@@ -2,7 +2,7 @@
 // A line-delimited JSON RPC client for small "agent" processes that the WAN
 // tests run inside a namespace (`wan.spawn(side, node, ['-e', source])`):
 // each request `{ id, op, args }` on stdin gets `{ id, ok, value | error }`
-// on stdout, where error is a message or `{ message, code }`.
+// on stdout, where error is `{ message, code }` (see serveAgent below).
 
 function startAgent (wan, side, source) {
   const child = wan.spawn(side, process.execPath, ['-e', source])
@@ -26,7 +26,6 @@ function startAgent (wan, side, source) {
       const p = pending.get(m.id)
       pending.delete(m.id)
       if (m.ok) p.resolve(m.value)
-      else if (typeof m.error === 'string') p.reject(new Error(`${side} agent: ${m.error}`))
       else p.reject(Object.assign(new Error(`${side} agent: ${m.error.message}`), { code: m.error.code }))
     }
   })
@@ -56,4 +55,26 @@ function startAgent (wan, side, source) {
   }
 }
 
-module.exports = { startAgent }
+/**
+ * The agent side: answers each request line on stdin with `ops[op](args)`,
+ * then calls `onEnd` when stdin closes. Agents require this file by absolute
+ * path (they run as `node -e` inside a namespace).
+ */
+function serveAgent (ops, onEnd) {
+  let buf = ''
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (d) => {
+    buf += d
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const msg = JSON.parse(buf.slice(0, i))
+      buf = buf.slice(i + 1)
+      Promise.resolve().then(() => ops[msg.op](msg.args || {})).then(
+        (value) => process.stdout.write(JSON.stringify({ id: msg.id, ok: true, value }) + '\n'),
+        (e) => process.stdout.write(JSON.stringify({ id: msg.id, ok: false, error: { message: e.message, code: e.code } }) + '\n'))
+    }
+  })
+  process.stdin.on('end', onEnd)
+}
+
+module.exports = { startAgent, serveAgent }

@@ -47,6 +47,21 @@ function sinkServer (onSocket) {
   }
 }
 
+let nextAddr = 10
+/** A loopback address no client has a cookie for yet (the kernel caches cookies per destination address). */
+const freshAddr = () => `127.0.0.${nextAddr++}`
+
+/** One request over a fresh tfo connection to a server that answers with JSON. */
+async function exchangeJson (port, host, payload = 'GET / HTTP/1.0\r\n\r\n') {
+  const tfo = require('../..')
+  const socket = tfo.connect({ port, host })
+  socket.write(payload)
+  socket.end()
+  const r = await collect(socket)
+  if (r.error) throw r.error
+  return { reply: JSON.parse(r.data.toString()), info: socket.fastOpen }
+}
+
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex')
 
-module.exports = { listen, closeServer, collect, sinkServer, sha256 }
+module.exports = { listen, closeServer, collect, sinkServer, sha256, freshAddr, exchangeJson }
