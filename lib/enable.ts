@@ -27,6 +27,7 @@ import { native } from './native';
 import { live as stats } from './stats';
 import * as sysctl from './sysctl';
 import { readTcpInfo, synDataAccepted } from './tcpinfo';
+import { packServerOutcome, unpackServerOutcome } from './outcome';
 import type { FastOpenInfo } from './socket';
 
 /** Default TFO queue length (pending TFO requests) for listeners; nginx/HAProxy users use 256–1024. */
@@ -93,7 +94,16 @@ type TaggedServer = net.Server & {
   [kKeys]?: ListenerKeys;
   _handle?: ListenHandle | null;
 };
-type TaggedSocket = net.Socket & { _handle?: ListenHandle | null };
+const kOutcome = Symbol('tfo.outcome');
+type TaggedSocket = net.Socket & { _handle?: ListenHandle | null; [kOutcome]?: number };
+
+// Accepted sockets keep their outcome as one small integer (./outcome) and
+// share this getter (an accessor with the same function on every socket
+// adds nothing per socket); `fastOpen` builds the plain object when read.
+function acceptedFastOpen(this: TaggedSocket): FastOpenInfo | null {
+  const v = this[kOutcome];
+  return v === undefined || v < 0 ? null : unpackServerOutcome(v);
+}
 
 /** Validates server-side `fastOpen` options. */
 export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'): NormalizedServerOptions | false {
@@ -198,18 +208,21 @@ function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
   const state = this[kState];
   const b = native.binding;
   const fd = fdOf(socket._handle);
-  let info: FastOpenInfo | null = null;
+  let packed = -1;
+  let synData = false;
   if (b && fd >= 0) {
     const ti = readTcpInfo(b, fd);
     if (typeof ti !== 'number') {
-      info = { role: 'server', attempted: state?.enabled ?? false, synData: synDataAccepted(ti), rttMs: ti.rtt / 1000 };
+      synData = synDataAccepted(ti);
+      packed = packServerOutcome(state?.enabled ?? false, synData, ti.rtt);
     }
   }
-  // A plain data property (no per-socket closure): the outcome is fixed at accept.
-  Object.defineProperty(socket, 'fastOpen', { value: info, configurable: true, enumerable: false, writable: false });
+  // The outcome is fixed at accept: read-only, computed when read.
+  socket[kOutcome] = packed;
+  Object.defineProperty(socket, 'fastOpen', { get: acceptedFastOpen, configurable: true, enumerable: false });
   if (state?.enabled) {
     stats.server.accepted++;
-    if (info?.synData) stats.server.synData++;
+    if (synData) stats.server.synData++;
   }
 }
 

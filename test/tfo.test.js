@@ -399,6 +399,55 @@ t.test('library stats count attempts, SYN data and server hits', async (t) => {
   t.match(s.server, { accepted: 3, synData: 1 })
 })
 
+t.test('socket.fastOpen on both ends: a read-only, non-enumerable snapshot that never changes once established', async (t) => {
+  const host = '127.0.0.61'
+  const accepted = []
+  const server = tfo.createServer(sinkServer((s, data) => { accepted.push(s); return data }))
+  t.teardown(() => closeServer(server))
+  const plainAccepted = []
+  const plain = net.createServer(sinkServer((s, data) => { plainAccepted.push(s); return data }))
+  t.teardown(() => closeServer(plain))
+  const { port } = await listen(server, 0, host)
+  const { port: plainPort } = await listen(plain, 0, host)
+  await exchange(port, host, 'cookie please')
+  // 32 KiB: SYN data counts above 16 bits survive the socket's compact form.
+  const big = Buffer.alloc(32 * 1024, 'x')
+  const socket = tfo.connect({ port, host })
+  t.equal(socket.fastOpen, null, 'null until established')
+  socket.end(big)
+  let atConnect = null
+  socket.once('connect', () => { atConnect = socket.fastOpen })
+  const r = await collect(socket)
+  t.equal(r.data.length, big.length)
+
+  const a = socket.fastOpen
+  const b = socket.fastOpen
+  t.not(a, b, 'a new object per read')
+  t.same(a, b)
+  t.same(atConnect, a, 'the same values at connect and after close')
+  t.match(a, { role: 'client', attempted: true, synData: true, cookie: 'sent', synDataWithheld: false, failure: null, reason: null })
+  t.ok(a.synDataBytes > 16 * 1024 && a.synDataBytes <= big.length, `SYN took ${a.synDataBytes} bytes`)
+  t.equal(socket.bytesWritten, big.length, 'bytesWritten: the SYN part plus the rest')
+  t.type(a.rttMs, 'number')
+  t.notOk(Object.keys(socket).includes('fastOpen'), 'not an enumerable own property')
+  t.throws(() => { socket.fastOpen = null }, TypeError, 'read-only (strict mode assignment throws, as for net\'s getters)')
+
+  const s = accepted[accepted.length - 1]
+  const sa = s.fastOpen
+  t.not(sa, s.fastOpen)
+  t.same(sa, s.fastOpen)
+  t.same(sa, { role: 'server', attempted: true, synData: true, rttMs: sa.rttMs })
+  t.ok(sa.rttMs >= 0)
+  t.throws(() => { s.fastOpen = null }, TypeError)
+  t.same(tfo.fastOpenInfo(s), sa, 'tfo.fastOpenInfo() agrees')
+
+  // A drop-in: an accepted socket has the same enumerable own keys as net's.
+  const p = net.connect(plainPort, host)
+  p.end('x')
+  await collect(p)
+  t.same(Object.keys(s).sort(), Object.keys(plainAccepted[0]).sort(), 'no extra enumerable keys on accepted sockets')
+})
+
 t.test('support() says both roles work here', async (t) => {
   t.equal(tfo.supported, true)
   t.equal(tfo.unsupportedReason, null)

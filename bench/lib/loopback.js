@@ -175,12 +175,16 @@ async function rateTrials (tfo, server, channel, ports, role) {
 
 // ---- memory -------------------------------------------------------------------
 
-// --max-semi-space-size=1: V8's young generation otherwise grows with the
-// allocation rate (up to 2 x 16 MB semi-spaces plus the copy space), which at
-// 10k connections adds up to several KB per connection of sizing noise that
-// has nothing to do with what a connection keeps. Pinned small, the RSS delta
-// is what the idle connections retain (the same flags for both arms).
-const MEM_FLAGS = ['--expose-gc', '--max-semi-space-size=1']
+// The same flags for both arms, so that the RSS delta is what the idle
+// connections retain and not how V8 happened to size its heap:
+// --max-semi-space-size=1: the young generation otherwise grows with the
+//   allocation rate (up to 2 x 16 MB semi-spaces plus the copy space), several
+//   KB per connection of sizing noise at 10k connections;
+// --compact-on-every-full-gc: the forced GCs before each reading compact the
+//   old space, so its committed-but-empty pages (2-3 MB that came and went
+//   with GC timing: ±10% per connection from one round to the next, for the
+//   same code) are released. With both, rounds agree within ~2%.
+const MEM_FLAGS = ['--expose-gc', '--max-semi-space-size=1', '--compact-on-every-full-gc']
 
 async function memoryRound (kind) {
   const srv = spawnChild('mem-child.js', { role: 'server', kind, host: HOST }, MEM_FLAGS)
