@@ -99,9 +99,10 @@ async function throughput (tfo, ports) {
   for (const dir of ['upload', 'download']) {
     const cell = { tfo: [], net: [] }
     for (let i = 0; i < 2; i++) for (const kind of ['tfo', 'net']) await bulkOnce(tfo, kind, ports[`bulk.${kind}`], dir, cfg.bulkBytes) // warm-up
-    for (let i = 0; i < cfg.n; i++) {
+    const n = cfg.bulkN || cfg.n
+    for (let i = 0; i < n; i++) {
       for (const kind of order(i)) cell[kind].push(await bulkOnce(tfo, kind, ports[`bulk.${kind}`], dir, cfg.bulkBytes))
-      progress(`throughput ${dir}`, i + 1, cfg.n)
+      progress(`throughput ${dir}`, i + 1, n)
     }
     out[dir] = cell
   }

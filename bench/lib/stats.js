@@ -43,4 +43,29 @@ function ratio (a, b) {
   return typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : null
 }
 
-module.exports = { quantile, summarize, round, ratio }
+/**
+ * 95% bootstrap interval of the median of `xs` (percentile method, 2000
+ * resamples, fixed seed so a given run always prints the same interval):
+ * how far the median could move on this run's own noise.
+ */
+function medianCI (xs, { resamples = 2000, seed = 1 } = {}) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x))
+  if (v.length < 5) return null
+  let state = seed >>> 0 || 1
+  const rand = () => { // xorshift32
+    state ^= state << 13; state >>>= 0
+    state ^= state >>> 17
+    state ^= state << 5; state >>>= 0
+    return state / 2 ** 32
+  }
+  const meds = []
+  const buf = new Array(v.length)
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < v.length; i++) buf[i] = v[Math.floor(rand() * v.length)]
+    meds.push(quantile(buf.sort((a, b) => a - b), 0.5))
+  }
+  meds.sort((a, b) => a - b)
+  return [quantile(meds, 0.025), quantile(meds, 0.975)]
+}
+
+module.exports = { quantile, summarize, round, ratio, medianCI }
