@@ -118,10 +118,15 @@ t.test('bench --quick completes with well-formed output', async (t) => {
     const row = rows.get(id)
     if (!row) continue
     t.equal(row.status, 'ok', `${id}: measured`)
-    const n = id.startsWith('memory') ? j.config.memRounds : j.config.n
+    const n = id.startsWith('memory') ? j.config.memRounds : id.startsWith('throughput') ? j.config.bulkN : j.config.n
     checkArm(t, row, 'tfo', row.arms.tfo, n)
     checkArm(t, row, 'net', row.arms.net, n)
     t.ok(isNum(row.ratio && row.ratio.median), `${id}: ratio`)
+    t.ok(isNum(row.ratio.paired), `${id}: paired ratio (median of per-iteration ratios)`)
+    const ci = row.ratio.pairedCI95
+    if (n >= 5) {
+      t.ok(Array.isArray(ci) && ci.length === 2 && ci[0] <= row.ratio.paired + 1e-9 && row.ratio.paired <= ci[1] + 1e-9, `${id}: 95% CI around the paired ratio`)
+    }
   }
   t.ok(j.loopback && j.loopback.env && typeof j.loopback.env.netns === 'string', 'loopback namespace recorded')
   if (ROOT) t.match(j.loopback.env.netns, /private/, 'as root: a private namespace')
@@ -137,6 +142,9 @@ t.test('bench --quick completes with well-formed output', async (t) => {
     if (!x) continue
     if (row.status === 'ok') {
       t.ok(isNum(x.measured), `${id}: measured ratio in targets[]`)
+      const basis = id.startsWith('throughput') ? 'paired' : 'median'
+      t.equal(x.basis, basis, `${id}: judged on the ${basis} ratio`)
+      t.equal(x.measured, basis === 'paired' ? row.ratio.paired : row.ratio.median, `${id}: the judged ratio is the one in the row`)
       t.type(x.pass, 'boolean', `${id}: pass/miss decided`)
     } else {
       t.equal(x.pass, null, `${id}: no verdict without a measurement`)
