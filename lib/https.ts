@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 
 import {
   createSocketWithGuard,
+  ownCopy,
   fastOpenFor,
   Failures,
   kOrigin,
@@ -48,13 +49,15 @@ export class Agent extends https.Agent {
       _cacheSession(key: string, session: Buffer): void;
       _evictSession(key: string): void;
     };
-    let opts: AgentInternalOptions & { session?: Buffer } = { ...options };
+    // As Node's https.Agent, a cached session is put first (the caller's wins).
+    let opts: AgentInternalOptions & { session?: Buffer; fastOpen?: unknown } = ownCopy(options);
     const key = opts._agentKey;
     if (key) {
       const session = self._getSession(key);
       if (session) opts = { session, ...opts };
     }
-    const socket = tlsConnect({ ...(opts as object), fastOpen: fastOpenFor(this.#policy, options) } as never);
+    opts.fastOpen = fastOpenFor(this.#policy, options);
+    const socket = tlsConnect(opts as never);
     if (key) {
       socket.on('session', (session: Buffer) => self._cacheSession(key, session));
       socket.once('close', (err: boolean) => {

@@ -109,6 +109,34 @@ t.test('keep-alive pooling is unchanged: one TFO connection, many requests', asy
   t.equal(sockets, 1)
 })
 
+t.test('agents never change an options object the caller owns', async (t) => {
+  const server = tfo.createServer((s) => s.end())
+  t.teardown(() => closeServer(server))
+  const { port } = await listen(server, 0, '127.0.0.41')
+  for (const Agent of [tfo.http.Agent, tfo.https.Agent]) {
+    const agent = new Agent()
+    const opts = { host: '127.0.0.41', port, rejectUnauthorized: false }
+    const before = { ...opts }
+    const socket = agent.createConnection(opts)
+    socket.on('error', () => {}) // the TLS handshake with a plain server fails; not the point here
+    t.same(opts, before, `${Agent === tfo.http.Agent ? 'http' : 'https'}: createConnection left the caller's object as it was`)
+    t.same(Object.getOwnPropertySymbols(opts), [])
+    socket.destroy()
+    await once(socket, 'close')
+  }
+  // Node's own per-request copies (null prototype) are what the agent adds its keys to.
+  const agent = new tfo.http.Agent()
+  const server2 = http.createServer(handler)
+  tfo.enableFastOpen(server2)
+  t.teardown(() => closeServer(server2))
+  const { port: p2 } = await listen(server2, 0, '127.0.0.41')
+  const reqOpts = { host: '127.0.0.41', port: p2, agent }
+  const frozen = JSON.stringify(reqOpts, (k, v) => (k === 'agent' ? undefined : v))
+  await request(http, reqOpts)
+  t.equal(JSON.stringify(reqOpts, (k, v) => (k === 'agent' ? undefined : v)), frozen, 'http.request options untouched')
+  t.same(Object.getOwnPropertySymbols(reqOpts), [])
+})
+
 t.test('a retry (first connection after a failure to the origin) waits for the handshake', async (t) => {
   let server = http.createServer(handler)
   tfo.enableFastOpen(server)
