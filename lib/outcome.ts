@@ -40,11 +40,6 @@ export function packClientOutcome(o: FastOpenInfo): number {
   return v;
 }
 
-/** Whether a packed word holds an outcome. */
-export function hasClientOutcome(v: number): boolean {
-  return (v & RECORDED) !== 0;
-}
-
 /** SYN data bytes of a packed outcome (0 when none or null). */
 export function packedSynDataBytes(v: number): number {
   return (v & RECORDED) === 0 || (v & BYTES_NULL) !== 0 ? 0 : v >>> BYTES_SHIFT;
