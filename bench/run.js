@@ -586,6 +586,7 @@ class Bench {
       measured: judgedRatio(r),
       basis: r.target.basis,
       pass: r.pass,
+      withinNoise: r.withinNoise ?? null,
       status: r.status,
       flags: r.flags,
     }))

@@ -145,11 +145,35 @@ t.test('bench --quick completes with well-formed output', async (t) => {
       const basis = id.startsWith('throughput') ? 'paired' : 'median'
       t.equal(x.basis, basis, `${id}: judged on the ${basis} ratio`)
       t.equal(x.measured, basis === 'paired' ? row.ratio.paired : row.ratio.median, `${id}: the judged ratio is the one in the row`)
+      t.ok(x.withinNoise === null || (x.withinNoise === true && x.pass === false) || (x.withinNoise === false && x.pass === false), `${id}: withinNoise only qualifies a miss`)
       t.type(x.pass, 'boolean', `${id}: pass/miss decided`)
     } else {
       t.equal(x.pass, null, `${id}: no verdict without a measurement`)
     }
   }
+})
+
+t.test('verdicts: a miss is "within noise" only when its own 95% interval reaches the target', async (t) => {
+  const { makeRow, arm } = require('../bench/lib/report')
+  const row = (tfoValues, netValues) => makeRow({
+    id: 'throughput.upload', scenario: 'throughput.upload', title: 't', unit: 'MB/s', better: 'higher',
+    tfo: arm('tfo', tfoValues), net: arm('net', netValues), targetKey: 'throughput.upload',
+  })
+  const n = 100
+  const net = Array.from({ length: n }, (_, i) => 2000 + (i % 7) * 10)
+  // Tight and 3% slower: a plain miss.
+  const slow = row(net.map((x) => x * 0.97), net)
+  t.equal(slow.pass, false)
+  t.equal(slow.withinNoise, false)
+  // 1.2% slower in the median, but pair-to-pair noise of ±15%: not shown to be worse.
+  const noisy = row(net.map((x, i) => x * (0.988 + ((i * 37) % 31 - 15) / 100)), net)
+  t.equal(noisy.pass, false)
+  t.equal(noisy.withinNoise, true)
+  t.ok(noisy.ratio.pairedCI95[1] >= 0.99 && noisy.ratio.pairedCI95[0] < 0.99)
+  // At par: a pass, with no qualifier.
+  const par = row(net.slice(), net)
+  t.equal(par.pass, true)
+  t.equal(par.withinNoise, null)
 })
 
 t.test('bench rejects bad options', async (t) => {

@@ -97,6 +97,12 @@ function makeRow ({ id, scenario, title, rttMs = null, unit, better, tfo, net, t
     pairedCI = medianCI(pr)
   }
   const target = targetKey ? targetFor(targetKey) : null
+  const pass = (status || (tfo && tfo.status === 'pending' ? 'pending' : 'ok')) === 'ok' ? meets(judged(r, paired, target), target) : null
+  // A miss whose own 95% interval still reaches the target says "not shown to
+  // be worse" rather than "worse": reported as such beside the MISS, never as a pass.
+  const withinNoise = pass === false && target && target.basis === 'paired' && pairedCI
+    ? meets(round(target.op === '>=' ? pairedCI[1] : pairedCI[0], 3), target)
+    : null
   const rowStatus = status || (tfo && tfo.status === 'pending' ? 'pending' : 'ok')
   const allFlags = [...flags]
   if (tfo && tfo.synData && tfo.synData.of > 0 && tfo.synData.yes < tfo.synData.of) {
@@ -116,7 +122,8 @@ function makeRow ({ id, scenario, title, rttMs = null, unit, better, tfo, net, t
     arms: { tfo, net },
     ratio: r === null ? null : { median: round(r, 4), p90: round(r90, 4), paired: round(paired, 4), pairedCI95: pairedCI && pairedCI.map((x) => round(x, 4)), basis: 'median(tfo) / median(net); paired: median of per-iteration tfo/net' },
     target,
-    pass: rowStatus === 'ok' ? meets(judged(r, paired, target), target) : null,
+    pass,
+    withinNoise,
     floor: floor === null ? null : round(floor, 4),
     ideal,
     flags: allFlags,
@@ -129,7 +136,7 @@ function makeRow ({ id, scenario, title, rttMs = null, unit, better, tfo, net, t
 function skippedRow ({ id, scenario, title, rttMs = null, unit, better, targetKey = null, reason, status = 'skipped' }) {
   return {
     id, scenario, title, rttMs, unit, better, status, reason,
-    arms: { tfo: null, net: null }, ratio: null, target: targetKey ? targetFor(targetKey) : null, pass: null,
+    arms: { tfo: null, net: null }, ratio: null, target: targetKey ? targetFor(targetKey) : null, pass: null, withinNoise: null,
     floor: null, ideal: null, flags: [], firstContact: null, kernel: null, extra: {},
   }
 }
@@ -156,7 +163,7 @@ function verdict (row) {
   if (row.status === 'error') return 'ERROR'
   const flag = row.flags.length ? ' ⚠' : ''
   if (row.pass === true) return 'pass' + flag
-  if (row.pass === false) return 'MISS' + flag
+  if (row.pass === false) return (row.withinNoise ? 'MISS (noise)' : 'MISS') + flag
   return flag ? '⚠' : ''
 }
 
@@ -223,8 +230,9 @@ function formatTable (report) {
   const pass = t.filter((x) => x.pass === true).length
   const miss = t.filter((x) => x.pass === false).length
   const other = t.length - pass - miss
-  out.push(`targets: ${pass} met, ${miss} missed${other ? `, ${other} not measured (pending/skipped)` : ''}`)
-  for (const x of t.filter((y) => y.pass === false)) out.push(`  MISS ${x.row}: ${x.why}: measured ${x.measured}, target ${x.target}`)
+  const noisy = t.filter((x) => x.pass === false && x.withinNoise).length
+  out.push(`targets: ${pass} met, ${miss} missed${noisy ? ` (${noisy} within the measurement's noise: its 95% interval reaches the target)` : ''}${other ? `, ${other} not measured (pending/skipped)` : ''}`)
+  for (const x of t.filter((y) => y.pass === false)) out.push(`  MISS ${x.row}: ${x.why}: measured ${x.measured}, target ${x.target}${x.withinNoise ? ' (within noise)' : ''}`)
   const flagged = rows.filter((r) => r.flags.length)
   for (const r of flagged) for (const f of r.flags) out.push(`  ⚠ ${r.id}: ${f}`)
   return out.join('\n')
