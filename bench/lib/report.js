@@ -97,13 +97,13 @@ function makeRow ({ id, scenario, title, rttMs = null, unit, better, tfo, net, t
     pairedCI = medianCI(pr)
   }
   const target = targetKey ? targetFor(targetKey) : null
-  const pass = (status || (tfo && tfo.status === 'pending' ? 'pending' : 'ok')) === 'ok' ? meets(judged(r, paired, target), target) : null
+  const rowStatus = status || (tfo && tfo.status === 'pending' ? 'pending' : 'ok')
+  const pass = rowStatus === 'ok' ? meets(judged(r, paired, target), target) : null
   // A miss whose own 95% interval still reaches the target says "not shown to
   // be worse" rather than "worse": reported as such beside the MISS, never as a pass.
   const withinNoise = pass === false && target && target.basis === 'paired' && pairedCI
     ? meets(round(target.op === '>=' ? pairedCI[1] : pairedCI[0], 3), target)
     : null
-  const rowStatus = status || (tfo && tfo.status === 'pending' ? 'pending' : 'ok')
   const allFlags = [...flags]
   if (tfo && tfo.synData && tfo.synData.of > 0 && tfo.synData.yes < tfo.synData.of) {
     allFlags.push(`only ${tfo.synData.yes}/${tfo.synData.of} tfo connections carried data in the SYN`)
