@@ -11,8 +11,8 @@ export {
   type NetConnectOpts,
   type SocketConstructorOpts,
   type TcpSocketConnectOpts,
-} from './socket';
-export { Server, TfoServer, createServer, type ServerOpts } from './server';
+} from './core/socket';
+export { Server, TfoServer, createServer, type ServerOpts } from './core/server';
 export {
   DEFAULT_QUEUE_LENGTH,
   enableFastOpen,
@@ -21,7 +21,7 @@ export {
   setFastOpenKey,
   type ServerFastOpenOptions,
   type ServerFastOpenState,
-} from './enable';
+} from './core/listener';
 export {
   DEFAULT_KEY_PERIOD_MS,
   deriveFastOpenKey,
@@ -33,17 +33,17 @@ export {
   type KeyRotationOptions,
   type ListenerKeyState,
   type NamespaceKeyRotation,
-} from './keys';
-export { enableClusterFastOpen, type ClusterFastOpenState, type ClusterListener } from './cluster';
-export { support, supported, unsupportedReason, type FastOpenSupport } from './support';
-export { stats, resetStats, type FastOpenStats } from './stats';
+} from './core/keys';
+export { enableClusterFastOpen, type ClusterFastOpenState, type ClusterListener } from './fleet/cluster';
+export { support, supported, unsupportedReason, type FastOpenSupport } from './system/support';
+export { stats, resetStats, type FastOpenStats } from './observe/stats';
 export {
   configureBackoff,
   backoffEntries,
   clearBackoff,
   type BackoffOptions,
   type BackoffEntry,
-} from './backoff';
+} from './core/backoff';
 export {
   counters,
   diffCounters,
@@ -52,7 +52,7 @@ export {
   type FastOpenCounters,
   type FastOpenCountersDiff,
   type CounterName,
-} from './counters';
+} from './system/counters';
 export {
   metricsText,
   metricFamilies,
@@ -60,17 +60,48 @@ export {
   type MetricFamily,
   type MetricsOptions,
   type PromClientLike,
-} from './metrics';
-export type { FastOpenFailure, TcpInfo } from './tcpinfo';
-export type { SystemError, NodeCodedError } from './errors';
-export * as sysctl from './sysctl';
-export * as cookies from './cookies';
-export * as http from './http';
-export * as https from './https';
-export * as tls from './tls';
-export * as undici from './undici';
+} from './observe/metrics';
+export type { FastOpenFailure, TcpInfo } from './system/tcpinfo';
+export type { SystemError, NodeCodedError } from './base/errors';
+export * as sysctl from './system/sysctl';
+export * as cookies from './system/cookies';
 
-import { Socket as TfoSocketClass } from './socket';
+// The integrations (http, https, tls, undici) load on first use, so a program
+// that only uses the net drop-in pays nothing for them: each is a getter on
+// this module (CommonJS), and an entry point of its own (`tfo/http`, ...)
+// for ES modules, whose named exports cannot be lazy.
+import type * as HttpModule from './http/http';
+import type * as HttpsModule from './http/https';
+import type * as TlsModule from './http/tls';
+import type * as UndiciModule from './http/undici';
+/** `http.Agent` with TCP Fast Open (loaded on first use). */
+export declare const http: typeof HttpModule;
+/** `https.Agent` with the TLS ClientHello in the SYN (loaded on first use). */
+export declare const https: typeof HttpsModule;
+/** `tls.connect` with the TLS ClientHello in the SYN (loaded on first use). */
+export declare const tls: typeof TlsModule;
+/** A TFO connector for undici and `fetch` (loaded on first use). */
+export declare const undici: typeof UndiciModule;
+
+function lazy(name: string, load: () => unknown): void {
+  Object.defineProperty(exports, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const value = load();
+      Object.defineProperty(exports, name, { value, configurable: true, enumerable: true, writable: false });
+      return value;
+    },
+  });
+}
+/* eslint-disable @typescript-eslint/no-require-imports -- deferred loading is the point */
+lazy('http', () => require('./http/http'));
+lazy('https', () => require('./http/https'));
+lazy('tls', () => require('./http/tls'));
+lazy('undici', () => require('./http/undici'));
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+import { Socket as TfoSocketClass } from './core/socket';
 /** Alias of `Socket`, as `net.Stream` is of `net.Socket`. */
 export const Stream = TfoSocketClass;
 

@@ -13,7 +13,7 @@ const t = require('tap')
 const { startAgent: startAgentProcess } = require('./helpers/agent')
 const path = require('node:path')
 const tfo = require('..')
-const { backoff } = require('../dist/backoff.js') // the table tfo's sockets use (internal)
+const { backoff } = require('../dist/core/backoff.js') // the table tfo's sockets use (internal)
 
 const ROOT = path.join(__dirname, '..')
 const DEFAULTS = { enabled: true, initialMs: 60000, maxMs: 3600000, maxEntries: 4096 }

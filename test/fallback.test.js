@@ -102,16 +102,6 @@ t.test('no native addon (TFO_DISABLE_NATIVE=1): loads, says why, plain TCP works
   t.match(out.conns[1].info, { attempted: false, synData: false, reason: /TFO_DISABLE_NATIVE/ })
 })
 
-t.test('legacy connect hook (Node without the connectionAttempt event) still rides the SYN', async (t) => {
-  setTcpFastopen(3)
-  const r = runChild({ TFO_INTERNAL_LEGACY_HOOK: '1' }, CHILD.replace(/127\.0\.0\.3/g, '127.0.0.4'))
-  t.equal(r.status, 0, r.err)
-  const out = JSON.parse(r.out)
-  t.same(out.conns.map((c) => c.data), ['ping 0', 'ping 1'])
-  t.match(out.conns[0].info, { attempted: true, synData: false, cookie: 'requested' })
-  t.match(out.conns[1].info, { attempted: true, synData: true, cookie: 'sent', synDataBytes: 6 })
-})
-
 t.test('tfo demo: works here, fails with the fix named when the server bit is off', async (t) => {
   const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
   setTcpFastopen(3)

@@ -250,8 +250,18 @@ const fails = [];
 const resolved = import.meta.resolve ? import.meta.resolve('tfo') : null;
 if (supported !== true) fails.push('supported is ' + supported + ': ' + tfo.unsupportedReason);
 if (tfo.createServer !== createServer || tfo.connect !== connect) fails.push('named exports are not the default export\\'s');
-const missing = Object.keys(tfo).filter((k) => /^[A-Za-z_$][\\w$]*$/.test(k) && !(k in ns));
+// The integrations load on first use: getters of the default export, and entry points of their own.
+const LAZY = ['http', 'https', 'tls', 'undici'];
+const missing = Object.keys(tfo).filter((k) => /^[A-Za-z_$][\\w$]*$/.test(k) && !LAZY.includes(k) && !(k in ns));
 if (missing.length) fails.push('not exported by name: ' + missing.join(', '));
+for (const k of LAZY) {
+  if (k in ns) fails.push(k + ' is a named export: it would load node:' + k + ' with tfo');
+  const sub = await import('tfo/' + k);
+  if (sub.default !== tfo[k]) fails.push("import('tfo/" + k + "') is not tfo." + k);
+  if (typeof sub.default !== 'object') fails.push('tfo.' + k + ' is not a namespace');
+}
+const { Agent } = await import('tfo/http');
+if (Agent !== tfo.http.Agent) fails.push("named export Agent of 'tfo/http'");
 const server = createServer((s) => s.pipe(s));
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const payload = Buffer.from('esm round trip '.repeat(8));

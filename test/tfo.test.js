@@ -248,16 +248,19 @@ t.test('hostnames: DNS lookup, autoSelectFamily (TFO on each attempt), custom lo
   t.same(bad.events, netBad.events, 'same events as net for a failed lookup')
 })
 
-t.test('remoteAddress is known while connecting, and localAddress/localPort are honoured', async (t) => {
+t.test('remoteAddress is undefined while connecting (as net), right once connected; localAddress/localPort are honoured', async (t) => {
   const { server } = tfoServer(t)
   const { port } = await listen(server, 0, '127.0.0.1')
   const socket = tfo.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' })
+  const plain = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' })
   t.equal(socket.connecting, true)
+  for (const k of ['remoteAddress', 'remotePort', 'remoteFamily']) t.equal(socket[k], plain[k], `${k} while connecting: as net (${plain[k]})`)
+  plain.destroy()
+  socket.end('x')
+  await once(socket, 'connect')
   t.equal(socket.remoteAddress, '127.0.0.1')
   t.equal(socket.remotePort, port)
   t.equal(socket.remoteFamily, 'IPv4')
-  socket.end('x')
-  await once(socket, 'connect')
   t.equal(socket.localAddress, '127.0.0.2')
   t.equal(socket.fastOpen.attempted, true, 'a bound socket gets TFO too')
   await collect(socket)

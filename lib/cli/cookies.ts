@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 // The public module itself (index.ts re-exports it as `tfo.cookies`); imported
 // by path so this file compiles whether or not index.ts re-exports it yet.
-import * as cookies from '../cookies';
+import * as cookies from '../system/cookies';
 import { CliError, dim, green, printJson, table, yellow } from './output';
 
 export const cookiesHelp = `Usage: tfo cookies [--json]

@@ -13,8 +13,8 @@
 // same failure one after another; those reports neither escalate the pause
 // nor count as "in a row". Without that, a burst of N parallel connections
 // over a bad path would double the pause N times at once (straight to maxMs).
-import { validateBoolean, validateInteger, validateObject } from './errors';
-import type { FastOpenInfo } from './socket';
+import { validateBoolean, validateInteger, validateObject } from '../base/errors';
+import type { FastOpenInfo } from './outcome';
 
 /** Backoff settings (all durations in milliseconds). */
 export interface BackoffOptions {

@@ -157,7 +157,7 @@ function load(): NativeLoad {
     // node-gyp-build prefers build/Release (a local build), then prebuilds/<platform>-<arch>.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    const binding = gypBuild(path.join(__dirname, '..')) as NativeBinding;
+    const binding = gypBuild(path.join(__dirname, '..', '..')) as NativeBinding;
     return { binding, error: null };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);

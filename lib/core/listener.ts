@@ -13,7 +13,7 @@ import {
   validateBoolean,
   validateInteger,
   validateObject,
-} from './errors';
+} from '../base/errors';
 import {
   ListenerKeys,
   normalizeOwnKey,
@@ -23,12 +23,13 @@ import {
   type KeySource,
   type ListenerKeyState,
 } from './keys';
-import { native } from './native';
-import { live as stats } from './stats';
-import * as sysctl from './sysctl';
-import { readTcpInfo, synDataAccepted } from './tcpinfo';
+import { acceptingServerOf, fdOf, fdOfHandle, handleOf, tlsParentOf, type FdHolder } from '../base/internals';
+import { native } from '../base/native';
+import { live as stats } from '../observe/stats';
+import * as sysctl from '../system/sysctl';
+import { readTcpInfo, synDataAccepted } from '../system/tcpinfo';
 import { packServerOutcome, unpackServerOutcome } from './outcome';
-import type { FastOpenInfo } from './socket';
+import type { FastOpenInfo } from './outcome';
 
 /** Default TFO queue length (pending TFO requests) for listeners; nginx/HAProxy users use 256–1024. */
 export const DEFAULT_QUEUE_LENGTH = 256;
@@ -81,21 +82,17 @@ export interface ServerFastOpenState {
   key: ListenerKeyState;
 }
 
-interface ListenHandle {
-  fd?: number;
-}
 const kState = Symbol('tfo.serverState');
 const kApplied = Symbol('tfo.appliedHandle');
 const kKeys = Symbol('tfo.keys');
 
 type TaggedServer = net.Server & {
   [kState]?: ServerFastOpenState;
-  [kApplied]?: ListenHandle | null;
+  [kApplied]?: FdHolder | null;
   [kKeys]?: ListenerKeys;
-  _handle?: ListenHandle | null;
 };
 const kOutcome = Symbol('tfo.outcome');
-type TaggedSocket = net.Socket & { _handle?: ListenHandle | null; [kOutcome]?: number };
+type TaggedSocket = net.Socket & { [kOutcome]?: number };
 
 // Accepted sockets keep their outcome as one small integer (./outcome) and
 // share this getter (an accessor with the same function on every socket
@@ -122,10 +119,6 @@ export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'
   return { queueLength, noCookie, keys };
 }
 
-function fdOf(handle: ListenHandle | null | undefined): number {
-  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
-}
-
 function warn(server: net.Server, message: string, fix: string, code = 'TFO_SERVER_INACTIVE'): void {
   const w = tfoError(code, message, { fix });
   w.name = 'TFOWarning';
@@ -136,11 +129,12 @@ function warn(server: net.Server, message: string, fix: string, code = 'TFO_SERV
 /** Sets TCP_FASTOPEN on the server's listening fd (if it has one) and records the result. */
 function apply(server: TaggedServer, opts: { queueLength: number; noCookie: boolean }, force = false): void {
   const state = server[kState]!;
-  const current = fdOf(server._handle);
+  const handle = handleOf(server);
+  const current = fdOfHandle(handle);
   // listen() applies at once and 'listening' again: once per listening fd (unless options changed).
   // (The handle, not the fd number: a server closed and listening again may get the same number.)
-  if (!force && current >= 0 && server[kApplied] === server._handle) return;
-  server[kApplied] = server._handle ?? null;
+  if (!force && current >= 0 && server[kApplied] === handle) return;
+  server[kApplied] = handle;
   state.enabled = false;
   state.active = false;
   const b = native.binding;
@@ -150,7 +144,7 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
     if (keys?.configured) keys.state.reason = native.error;
     return;
   }
-  const fd = fdOf(server._handle);
+  const fd = current;
   if (fd < 0) {
     const addr = server.address();
     state.reason =
@@ -164,7 +158,7 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
   }
   const c = b.constants;
   // The key goes on first, so no cookie is ever issued under the namespace key.
-  if (keys?.configured && keys.apply(server._handle) < 0)
+  if (keys?.configured && keys.apply(handle) < 0)
     warn(
       server,
       `This server's own TCP Fast Open key could not be set: ${keys.state.reason}. ` +
@@ -207,7 +201,7 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
 function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
   const state = this[kState];
   const b = native.binding;
-  const fd = fdOf(socket._handle);
+  const fd = fdOf(socket);
   let packed = -1;
   let synData = false;
   if (b && fd >= 0) {
@@ -320,9 +314,9 @@ export function setFastOpenKey(
       : normalizeOwnKey(primary, backup, 'primary');
   const keys = s[kKeys]!;
   keys.configure(source);
-  const fd = fdOf(s._handle);
+  const fd = fdOf(s);
   if (fd >= 0) {
-    const r = keys.apply(s._handle);
+    const r = keys.apply(handleOf(s));
     if (r < 0) throw errnoException(r, 'setsockopt', 'TCP_FASTOPEN_KEY');
   } else if (s.listening) {
     keys.state.reason = 'the listening socket belongs to the cluster primary';
@@ -334,7 +328,7 @@ export function setFastOpenKey(
 export function applyNow(server: net.Server): void {
   const s = server as TaggedServer;
   const state = s[kState];
-  if (state?.requested && fdOf(s._handle) >= 0) apply(s, { queueLength: state.queueLength, noCookie: state.noCookie });
+  if (state?.requested && fdOf(s) >= 0) apply(s, { queueLength: state.queueLength, noCookie: state.noCookie });
 }
 
 /** @internal whether tfo manages TFO on this server (tfo.Server or enableFastOpen). */
@@ -355,15 +349,16 @@ export function serverFastOpenState(server: net.Server): ServerFastOpenState | n
  * through to its TCP socket.
  */
 export function fastOpenInfo(socket: net.Socket): FastOpenInfo | null {
-  const s = socket as TaggedSocket & { fastOpen?: FastOpenInfo | null; _parent?: net.Socket | null };
+  const s = socket as TaggedSocket & { fastOpen?: FastOpenInfo | null };
+  const parent = tlsParentOf(socket);
   // tfo client sockets (a getter), accepted sockets and tfo TLS sockets (own properties).
-  if ('fastOpen' in s && !(s._parent && s.fastOpen === null)) return s.fastOpen ?? null;
-  if (s._parent && s._parent !== socket) return fastOpenInfo(s._parent);
+  if ('fastOpen' in s && !(parent && s.fastOpen === null)) return s.fastOpen ?? null;
+  if (parent) return fastOpenInfo(parent);
   const b = native.binding;
-  const fd = fdOf(s._handle);
+  const fd = fdOf(s);
   if (!b || fd < 0) return null;
   const ti = readTcpInfo(b, fd);
   if (typeof ti === 'number') return null;
-  const role = (s as { server?: unknown }).server ? 'server' : 'client';
+  const role = acceptingServerOf(s) ? 'server' : 'client';
   return { role, attempted: false, synData: synDataAccepted(ti), rttMs: ti.rtt / 1000 };
 }

@@ -12,9 +12,9 @@
 import type { Socket } from 'node:net';
 import type * as tls from 'node:tls';
 
-import { invalidArgType, tfoError, validateInteger, validateObject } from './errors';
+import { invalidArgType, tfoError, validateInteger, validateObject } from '../base/errors';
 import { Failures, IDEMPOTENT_METHODS, normalizeAgentOptions, type AgentFastOpenOptions } from './http';
-import { connect as tfoConnect } from './socket';
+import { connect as tfoConnect } from '../core/socket';
 import { connect as tlsConnect } from './tls';
 
 /** Options as undici's `buildConnector` takes them, plus `fastOpen`. */

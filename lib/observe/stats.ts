@@ -1,6 +1,6 @@
 // The library's own per-process counts of what TFO did, as opposed to the
 // kernel's per-namespace counters (lib/counters.ts). Cheap increments only.
-import type { FastOpenFailure } from './tcpinfo';
+import type { FastOpenFailure } from '../system/tcpinfo';
 
 /** Per-process counts of TFO outcomes, for clients and servers. */
 export interface FastOpenStats {

@@ -1,9 +1,9 @@
 // tfo.Server: a net.Server whose listening socket has TCP Fast Open on.
 import * as net from 'node:net';
 
-import { callable } from './callable';
-import { invalidArgType } from './errors';
-import { listenReusePort } from './cluster';
+import { callable } from '../base/callable';
+import { invalidArgType } from '../base/errors';
+import { listenReusePort } from './reuseport';
 import {
   applyNow,
   install,
@@ -11,7 +11,7 @@ import {
   setFastOpenKey,
   type ServerFastOpenOptions,
   type ServerFastOpenState,
-} from './enable';
+} from './listener';
 import type { FastOpenKeyOption, KeyRotationOptions } from './keys';
 
 /** `net.ServerOpts` plus `fastOpen` (`false` for a plain server). */
@@ -55,7 +55,7 @@ class TfoServer extends net.Server {
   }
 
   override listen(...args: unknown[]): this {
-    // { reusePort: true } on a Node without it: tfo makes the SO_REUSEPORT socket.
+    // { reusePort: true }: tfo makes the SO_REUSEPORT socket (./reuseport).
     if (listenReusePort(this, args, () => applyNow(this))) return this;
     (super.listen as (...a: unknown[]) => this)(...args);
     applyNow(this);

@@ -5,8 +5,37 @@
 // Measured at 10k idle connections: an outcome object per socket cost
 // ~110 B/conn on the client and ~60 B on the server, 4-6% of what a whole
 // net.Socket costs (bench/README.md, memory scenario).
-import type { FastOpenFailure } from './tcpinfo';
-import type { FastOpenInfo } from './socket';
+import type { FastOpenFailure } from '../system/tcpinfo';
+
+/** What TCP Fast Open did for one connection. */
+export interface FastOpenInfo {
+  /** Which end of the connection this socket is. */
+  role: 'client' | 'server';
+  /**
+   * Client: TFO was on for the connect (a cookie was sent or requested).
+   * Server: the listener had TFO enabled through tfo.
+   */
+  attempted: boolean;
+  /**
+   * The SYN carried data that the other end accepted (TCP_INFO
+   * `TCPI_OPT_SYN_DATA`): on a client, the server acknowledged it; on a
+   * server, it arrived in the SYN. This is the saved round trip.
+   */
+  synData: boolean;
+  /** Client: `'sent'` the kernel had a cookie and used it, `'requested'` it asked for one, `'none'` no TFO. */
+  cookie?: 'sent' | 'requested' | 'none';
+  /** Client: bytes the kernel took into the SYN (0 when none; null when libuv wrote them, as for TLS). */
+  synDataBytes?: number | null;
+  /** Client: data was ready but the `synData` option (replay guard) kept it out of the SYN. */
+  synDataWithheld?: boolean;
+  /** Client: the kernel's reason TFO did not carry data (`tcpi_fastopen_client_fail`), or null. */
+  failure?: FastOpenFailure | null;
+  /** Client: why TFO was not attempted (sysctl, option, platform, backoff), or null when it was. */
+  reason?: string | null;
+  /** Smoothed RTT the kernel had measured when the connection was established, in milliseconds. */
+  rttMs: number;
+}
+
 
 // ---- client: one integer (flags + SYN data bytes), the RTT and the reason ----
 

@@ -2,8 +2,8 @@
 // (stats.ts) and the namespace's kernel counters (counters.ts). Usable
 // standalone (`metricsText()` behind any HTTP handler) or with prom-client,
 // which stays an optional peer: the caller passes the module in.
-import { COUNTER_NAMES, counters, type CounterName } from './counters';
-import { invalidArgType, validateObject } from './errors';
+import { COUNTER_NAMES, counters, type CounterName } from '../system/counters';
+import { invalidArgType, validateObject } from '../base/errors';
 import { stats, type FastOpenStats } from './stats';
 
 /** One metric family: name, help, type and its samples (label sets → value). */

@@ -11,29 +11,24 @@
 // 'secureConnect', when the TCP connection is surely established.
 import * as tls from 'node:tls';
 
-import { exceptionWithHostPort } from './errors';
+import { exceptionWithHostPort } from '../base/errors';
+import { tcpHandleOf } from '../base/internals';
 import {
-  deferredCookie,
-  newAttempt,
+  finishAttempt,
   normalizeFastOpenOption,
-  prepareAttempt,
-  recordClientOutcome,
+  readCookieState,
+  startAttempt,
   type Attempt,
   type ClientFastOpenOptions,
-  type FastOpenInfo,
   type FastOpenOption,
-  type TcpHandle,
-} from './socket';
+} from '../core/attempt';
+import type { FastOpenInfo } from '../core/outcome';
 
 /** `tls.ConnectionOptions` plus `fastOpen` (`false`: plain TCP; `{ noCookie }` as for tfo.connect). */
 export type ConnectionOptions = tls.ConnectionOptions & { fastOpen?: FastOpenOption };
 
 /** A TLSSocket opened through tfo: its `fastOpen` says what TFO did (null until 'secureConnect'). */
 export type FastOpenTLSSocket = tls.TLSSocket & { readonly fastOpen: FastOpenInfo | null };
-
-interface TlsInternals {
-  _handle: (TcpHandle & { _parent?: TcpHandle }) | null;
-}
 
 const kInfo = Symbol('tfo.tlsFastOpen');
 
@@ -90,19 +85,16 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
   const onAttempt = (address: string, port: number, family: number) => {
-    const wrap = (socket as unknown as TlsInternals)._handle;
     // The TLSSocket's handle is the TLS wrap; the TCP handle is its parent.
-    const tcp = wrap?._parent ?? wrap;
+    const tcp = tcpHandleOf(socket);
     if (!tcp) return;
-    const attempt = newAttempt(tcp, address, port, family);
+    const attempt = startAttempt(tcp, address, port, family, options);
     state.attempt = attempt;
-    prepareAttempt(attempt, options);
     if (attempt.tfo) {
       // Before the loop polls: did the kernel defer (cookie cached) or send a cookie request?
       process.nextTick(() => {
         if (state.attempt !== attempt) return;
-        attempt.cookie = deferredCookie(attempt.fd);
-        if (attempt.cookie === 'sent') holdConnectUntilSecure(socket, address, port);
+        if (readCookieState(attempt) === 'sent') holdConnectUntilSecure(socket, address, port);
       });
       attempt.synDataBytes = null; // libuv writes the ClientHello: the count is not ours to know
     }
@@ -112,8 +104,8 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
     socket.off('connectionAttempt', onAttempt);
     const attempt = state.attempt;
     if (!attempt) return;
-    const tcp = (socket as unknown as TlsInternals)._handle?._parent;
-    state.info = recordClientOutcome(attempt, typeof tcp?.fd === 'number' ? tcp.fd : attempt.fd);
+    const tcp = tcpHandleOf(socket);
+    state.info = finishAttempt(attempt, typeof tcp?.fd === 'number' ? tcp.fd : attempt.fd);
   });
   socket.once('close', () => socket.off('connectionAttempt', onAttempt));
 }

@@ -1,6 +1,6 @@
 // TCP_INFO, read through the addon, decoded into the TFO outcome of one
 // connection. Slot order and flag values come from the addon (C headers).
-import { native, type NativeBinding, type TcpInfoField } from './native';
+import { native, type NativeBinding, type TcpInfoField } from '../base/native';
 
 /** The TCP_INFO fields tfo reads (units as the kernel gives them: rtt in µs). */
 export type TcpInfo = Record<TcpInfoField, number>;

@@ -11,8 +11,8 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import { invalidArgType, invalidArgValue, validateInteger, validateObject, validateBoolean } from './errors';
-import { connect as tfoConnect, type FastOpenOption } from './socket';
+import { invalidArgType, invalidArgValue, validateInteger, validateObject, validateBoolean } from '../base/errors';
+import { connect as tfoConnect, type FastOpenOption } from '../core/socket';
 
 /** Which requests may put their bytes in the SYN. */
 export type ReplayPolicy = 'idempotent' | 'all' | 'none' | ((request: ReplayInfo) => boolean);

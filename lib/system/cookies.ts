@@ -15,8 +15,8 @@
 import { constants as osConstants, endianness } from 'node:os';
 import { isIP, SocketAddress } from 'node:net';
 
-import { errnoException, invalidArgType, invalidArgValue, tfoError, type SystemError } from './errors';
-import { native, type NativeBinding } from './native';
+import { errnoException, invalidArgType, invalidArgValue, tfoError, type SystemError } from '../base/errors';
+import { native, type NativeBinding } from '../base/native';
 
 /** One destination in the kernel's TFO client cache (a tcp_metrics entry with TFO data). */
 export interface CookieEntry {

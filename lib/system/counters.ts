@@ -2,7 +2,7 @@
 // as typed snapshots and differences. A "system" module: it reads one file and
 // knows nothing of sockets.
 import * as fs from 'node:fs';
-import { errnoException, invalidArgType, tfoError, validateObject, type SystemError } from './errors';
+import { errnoException, invalidArgType, tfoError, validateObject, type SystemError } from '../base/errors';
 
 const NETSTAT = '/proc/net/netstat';
 

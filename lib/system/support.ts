@@ -3,8 +3,8 @@
 // can change while the process runs.
 import { constants as osConstants } from 'node:os';
 
-import { errnoName } from './errors';
-import { native } from './native';
+import { errnoName } from '../base/errors';
+import { native } from '../base/native';
 import * as sysctl from './sysctl';
 
 /** Whether TFO can be used here, per role, with reasons in plain words. */
@@ -31,6 +31,26 @@ export const unsupportedReason: string | null = native.error;
 
 const FIX = '(fix: `sudo sysctl -w net.ipv4.tcp_fastopen=3` or `sudo npx tfo enable both`; containers start at 1)';
 
+/**
+ * @internal Why `setsockopt(TCP_FASTOPEN_CONNECT)` failed, in words an
+ * operator can act on (the one explanation: tfo.support() and each client
+ * socket's `fastOpen.reason` both use it).
+ */
+export function clientOptionFailure(errno: number): string {
+  if (errno === -osConstants.errno.EOPNOTSUPP) {
+    let value = '?';
+    try {
+      value = String(sysctl.fastOpen().value);
+    } catch {
+      // unreadable: the reason still says which bit is missing
+    }
+    return `net.ipv4.tcp_fastopen lacks the client bit (0x1): it is ${value} in this network namespace ${FIX}`;
+  }
+  if (errno === -osConstants.errno.ENOPROTOOPT)
+    return 'the kernel has no TCP_FASTOPEN_CONNECT (Linux >= 4.11 is needed); plain TCP is used';
+  return `setsockopt(TCP_FASTOPEN_CONNECT) failed (${errnoName(errno)})`;
+}
+
 /** Checks, now, whether clients and servers in this process and namespace will use TFO. */
 export function support(): FastOpenSupport {
   let bits: sysctl.FastOpenSysctl | null = null;
@@ -56,11 +76,7 @@ export function support(): FastOpenSupport {
     } else {
       const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
       b.close(fd);
-      if (r === -osConstants.errno.EOPNOTSUPP)
-        clientReason = `net.ipv4.tcp_fastopen=${bits?.value ?? '?'} lacks the client bit (0x1) ${FIX}`;
-      else if (r === -osConstants.errno.ENOPROTOOPT)
-        clientReason = 'the kernel has no TCP_FASTOPEN_CONNECT (Linux >= 4.11 is needed)';
-      else if (r < 0) clientReason = `setsockopt(TCP_FASTOPEN_CONNECT) failed: ${errnoName(r)}`;
+      if (r < 0) clientReason = clientOptionFailure(r);
     }
   }
   let serverReason: string | null = null;

@@ -30,9 +30,10 @@ import {
   validateFunction,
   validateInteger,
   validateObject,
-} from './errors';
-import { native } from './native';
-import * as sysctl from './sysctl';
+} from '../base/errors';
+import { fdOfHandle, type FdHolder } from '../base/internals';
+import { native } from '../base/native';
+import * as sysctl from '../system/sysctl';
 
 /** Default rotation period: one day, so a cookie stays valid 12 to 36 hours (tofurkey's default interval). */
 export const DEFAULT_KEY_PERIOD_MS = 24 * 60 * 60 * 1000;
@@ -238,13 +239,6 @@ export function fastOpenKeysAt(rotation: KeyRotationOptions, time?: number): Fas
 
 // ---- per-listener keys ----
 
-interface FdHolder {
-  fd?: number;
-}
-
-function fdOf(handle: FdHolder | null | undefined): number {
-  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
-}
 
 function namespaceState(): ListenerKeyState {
   return { source: 'namespace', window: null, backup: null, periodMs: null, nextChangeAt: null, reason: null };
@@ -320,7 +314,7 @@ export class ListenerKeys {
 
   #tick(): number {
     const src = this.#source!;
-    const fd = fdOf(this.#handle);
+    const fd = fdOfHandle(this.#handle);
     let s: ReturnType<typeof schedule> | null = null;
     if (src.kind === 'derived') {
       const now = src.clock();
@@ -354,7 +348,7 @@ export class ListenerKeys {
     this.stop();
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (fdOf(this.#handle) < 0) return; // closed: stop rotating
+      if (fdOfHandle(this.#handle) < 0) return; // closed: stop rotating
       this.#tick();
     }, ms);
     this.#timer.unref();

@@ -15,7 +15,7 @@ import {
   validateBoolean,
   validateInteger,
   type SystemError,
-} from './errors';
+} from '../base/errors';
 
 const PROC_SYS = '/proc/sys';
 

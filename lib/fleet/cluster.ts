@@ -1,5 +1,4 @@
-// Scale-out: TFO on the sockets of Node's cluster module, and SO_REUSEPORT
-// listeners (several processes on one port, each its own socket).
+// Scale-out: TFO on the listening sockets of Node's cluster module.
 //
 // Cluster, round-robin (the default on Linux): the primary process owns the
 // listening socket and hands accepted connections to workers; a worker's
@@ -12,7 +11,6 @@
 // and tfo.createServer / enableFastOpen in the worker do everything.
 import type { Cluster } from 'node:cluster';
 import * as dc from 'node:diagnostics_channel';
-import * as dns from 'node:dns';
 import * as net from 'node:net';
 
 import {
@@ -23,12 +21,16 @@ import {
   type NormalizedServerOptions,
   type ServerFastOpenOptions,
   type ServerFastOpenState,
-} from './enable';
-import { exceptionWithHostPort, socketBadPort } from './errors';
-import { native } from './native';
+} from '../core/listener';
+import { fdOfHandle, handleOf, type FdHolder } from '../base/internals';
+import { native } from '../base/native';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cluster = require('node:cluster') as Cluster;
+// node:cluster is loaded when enableClusterFastOpen() is first called, not with tfo.
+let clusterModule: Cluster | null = null;
+function clusterApi(): Cluster {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred: only cluster users load it
+  return (clusterModule ??= require('node:cluster') as Cluster);
+}
 
 /** One listening socket a cluster primary opened for its round-robin workers. */
 export interface ClusterListener {
@@ -51,18 +53,11 @@ export interface ClusterFastOpenState {
   reason: string | null;
 }
 
-interface FdHolder {
-  fd?: number;
-}
-type ServerWithHandle = net.Server & { _handle?: FdHolder | null; _listen2?: (...args: unknown[]) => unknown };
+type ServerWithHandle = net.Server & { _listen2?: (...args: unknown[]) => unknown };
 
 const entries: { handle: FdHolder; listener: ClusterListener }[] = [];
 let options: NormalizedServerOptions | null = null;
 let clusterState: ClusterFastOpenState | null = null;
-
-function fdOf(handle: FdHolder | null | undefined): number {
-  return handle && typeof handle.fd === 'number' ? handle.fd : -1;
-}
 
 /**
  * The server a cluster primary makes for a round-robin handle: a plain
@@ -70,7 +65,7 @@ function fdOf(handle: FdHolder | null | undefined): number {
  * (`net.createServer(assert.fail)` in lib/internal/cluster/round_robin_handle.js).
  */
 function isRoundRobinServer(server: net.Server): boolean {
-  if (!cluster.isPrimary || isManaged(server)) return false;
+  if (!clusterApi().isPrimary || isManaged(server)) return false;
   const listeners = server.listeners('connection');
   if (listeners.length !== 1) return false;
   const fn = listeners[0] as Function;
@@ -80,8 +75,8 @@ function isRoundRobinServer(server: net.Server): boolean {
 function onListened(server: net.Server): void {
   if (!options || !(server instanceof net.Server) || !isRoundRobinServer(server)) return;
   const s = server as ServerWithHandle;
-  const handle = s._handle;
-  if (fdOf(handle) < 0) return;
+  const handle = handleOf(s);
+  if (fdOfHandle(handle) < 0) return;
   const fastOpen = install(s, options);
   applyNow(s);
   const addr = s.address();
@@ -132,15 +127,15 @@ export function enableClusterFastOpen(opts?: ServerFastOpenOptions): ClusterFast
   const normalized = normalizeServerOptions(opts === undefined ? {} : opts, 'options');
   if (!clusterState) {
     clusterState = {
-      primary: cluster.isPrimary,
+      primary: clusterApi().isPrimary,
       hook: null,
       get listeners() {
-        return entries.filter((e) => fdOf(e.handle) >= 0).map((e) => e.listener);
+        return entries.filter((e) => fdOfHandle(e.handle) >= 0).map((e) => e.listener);
       },
       reason: null,
     };
   }
-  if (!cluster.isPrimary) {
+  if (!clusterApi().isPrimary) {
     clusterState.reason =
       'not the cluster primary: round-robin listening sockets belong to the primary; call enableClusterFastOpen() there';
     return clusterState;
@@ -153,80 +148,4 @@ export function enableClusterFastOpen(opts?: ServerFastOpenOptions): ClusterFast
   clusterState.reason = options ? null : 'disabled by fastOpen: false';
   if (!clusterState.hook) clusterState.hook = installHook();
   return clusterState;
-}
-
-// ---- SO_REUSEPORT listeners ----
-
-type ReusePortOptions = net.ListenOptions & { reusePort?: boolean };
-
-function toPort(value: unknown): number {
-  if (value === undefined || value === null) return 0;
-  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw socketBadPort('options.port', value);
-  return n;
-}
-
-/**
- * @internal `server.listen({ port, host, reusePort: true })` for Node versions
- * without the option: the socket is made here (SO_REUSEADDR, SO_REUSEPORT,
- * bind, listen) and given to `net.Server.listen({ fd })`. Returns false when
- * the call is not of that form, or Node should handle it (no addon; a
- * cluster worker, where `listen({ fd })` would go to the primary).
- */
-export function listenReusePort(server: net.Server, args: unknown[], after: () => void): boolean {
-  const o = args[0] as ReusePortOptions | null;
-  if (o === null || typeof o !== 'object' || o.reusePort !== true) return false;
-  const b = native.binding;
-  if (!b || cluster.isWorker) return false;
-  if (!('port' in o) || 'fd' in o || 'handle' in o || '_handle' in o || o.path !== undefined) return false;
-  if ((server as ServerWithHandle)._handle) return false; // let net throw ERR_SERVER_ALREADY_LISTEN
-  const cb = args.slice(1).find((a) => typeof a === 'function') as (() => void) | undefined;
-  const port = toPort(o.port);
-  const backlog = typeof o.backlog === 'number' ? o.backlog : 511;
-  const c = b.constants;
-
-  const fail = (errno: number, address: string): void => {
-    const err = exceptionWithHostPort(errno, 'listen', address, port);
-    process.nextTick(() => server.emit('error', err));
-  };
-  const open = (address: string, family: 4 | 6): void => {
-    const fd = b.socket(family === 6 ? c.AF_INET6 : c.AF_INET);
-    if (fd < 0) return fail(fd, address);
-    let r = b.setsockoptInt(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1);
-    if (r === 0) r = b.setsockoptInt(fd, c.SOL_SOCKET, c.SO_REUSEPORT, 1);
-    if (r === 0 && family === 6 && o.ipv6Only) r = b.setsockoptInt(fd, c.IPPROTO_IPV6, c.IPV6_V6ONLY, 1);
-    if (r === 0) r = b.bind(fd, family === 6 ? c.AF_INET6 : c.AF_INET, address, port);
-    if (r === 0) r = b.listen(fd, backlog);
-    if (r < 0) {
-      b.close(fd);
-      return fail(r, address);
-    }
-    const listenOptions: { fd: number; backlog: number; signal?: AbortSignal } = { fd, backlog };
-    if (o.signal) listenOptions.signal = o.signal;
-    try {
-      (net.Server.prototype.listen as (...a: unknown[]) => unknown).call(server, listenOptions, cb);
-    } catch (e) {
-      b.close(fd);
-      throw e;
-    }
-    if (fdOf((server as ServerWithHandle)._handle) === fd) b.release(fd);
-    else b.close(fd);
-    after();
-  };
-
-  const host = o.host;
-  if (!host) {
-    // As net does: the IPv6 unspecified address (dual stack), else IPv4's.
-    const probe = b.socket(c.AF_INET6);
-    if (probe >= 0) b.close(probe);
-    open(probe >= 0 ? '::' : '0.0.0.0', probe >= 0 ? 6 : 4);
-  } else if (net.isIP(host)) {
-    open(host, net.isIP(host) as 4 | 6);
-  } else {
-    dns.lookup(host, (err, address, family) => {
-      if (err) return void server.emit('error', err);
-      open(address, family === 6 ? 6 : 4);
-    });
-  }
-  return true;
 }

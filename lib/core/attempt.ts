@@ -1,0 +1,214 @@
+// The connect attempt: what tfo adds to one TCP connection attempt that net
+// (or tls) makes. It is a layer of its own, used by tfo.Socket and by
+// tfo.tls.connect alike, through four steps:
+//
+//   startAttempt()   on 'connectionAttempt', before libuv's connect(): give
+//                    the handle a socket with TCP_FASTOPEN_CONNECT on, or
+//                    record why TFO is not used (platform, option, backoff,
+//                    sysctl);
+//   readCookieState() on the next tick, after connect(): did the kernel defer
+//                    the connect (a cookie is cached: the next send carries
+//                    the SYN) or send a SYN asking for a cookie?
+//   sendInSyn()      the one send() whose bytes ride in a deferred SYN;
+//   finishAttempt()  once established: the outcome from TCP_INFO, counted in
+//                    the stats and reported to the backoff.
+import { errnoName, invalidArgType, validateBoolean, validateObject } from '../base/errors';
+import type { TcpHandle } from '../base/internals';
+import { native } from '../base/native';
+import { live as stats } from '../observe/stats';
+import { clientOptionFailure } from '../system/support';
+import { decodeClientFail, readTcpInfo, synDataAccepted, type FastOpenFailure } from '../system/tcpinfo';
+import { backoff } from './backoff';
+import type { FastOpenInfo } from './outcome';
+
+/** Per-connection TFO options for clients. */
+export interface ClientFastOpenOptions {
+  /**
+   * Send data in the SYN without a cookie (`TCP_FASTOPEN_NO_COOKIE`). Only for
+   * servers known to accept it (`net.ipv4.tcp_fastopen` bit 0x200 or the
+   * socket option on their side), e.g. inside a data centre. Default false.
+   */
+  noCookie?: boolean;
+  /**
+   * Whether the first bytes may ride in the SYN (default true). `false`, or a
+   * function of those bytes returning false, keeps TFO for the connection
+   * (the cookie is still sent and refreshed) but sends the data after the
+   * handshake: the replay guard for requests that must not be delivered twice
+   * (RFC 7413 §6), e.g. HTTP POST.
+   */
+  synData?: boolean | ((firstBytes: Buffer) => boolean);
+}
+
+/** `true` (default) or options: connect with TFO; `false`: plain TCP. */
+export type FastOpenOption = boolean | ClientFastOpenOptions;
+
+/** @internal One connection attempt, from 'connectionAttempt' to established. */
+export interface Attempt {
+  handle: TcpHandle;
+  fd: number;
+  address: string;
+  port: number;
+  family: 4 | 6;
+  tfo: boolean;
+  reason: string | null;
+  cookie: 'sent' | 'requested' | 'none';
+  synDataBytes: number | null;
+  synDataWithheld: boolean;
+  /** Epoch ms when the attempt began (the backoff ignores reports older than its last verdict). */
+  startedAt: number;
+}
+
+const DEFAULT_OPTIONS: ClientFastOpenOptions = Object.freeze({});
+
+/** @internal Validates the `fastOpen` option as given to a socket, connect() or tls.connect(). */
+export function normalizeFastOpenOption(value: unknown, name = 'options.fastOpen'): ClientFastOpenOptions | false {
+  if (value === undefined || value === true) return DEFAULT_OPTIONS; // shared: nothing per socket
+  if (value === false) return false;
+  if (value === null || typeof value !== 'object') throw invalidArgType(name, ['boolean', 'Object'], value);
+  validateObject(value, name);
+  const { noCookie, synData } = value as ClientFastOpenOptions;
+  if (noCookie !== undefined) validateBoolean(noCookie, `${name}.noCookie`);
+  if (synData !== undefined && typeof synData !== 'boolean' && typeof synData !== 'function')
+    throw invalidArgType(`${name}.synData`, ['boolean', 'Function'], synData);
+  return { noCookie: noCookie === true, synData: synData ?? true };
+}
+
+/**
+ * @internal Starts an attempt on a handle about to connect: gives it a socket
+ * with `TCP_FASTOPEN_CONNECT` on (libuv makes its socket lazily, so tfo makes
+ * it), or records why TFO is not used.
+ */
+export function startAttempt(
+  handle: TcpHandle,
+  address: string,
+  port: number,
+  family: number,
+  options: ClientFastOpenOptions | false,
+): Attempt {
+  const attempt: Attempt = {
+    handle,
+    fd: typeof handle.fd === 'number' ? handle.fd : -1,
+    address,
+    port,
+    family: family === 6 ? 6 : 4,
+    tfo: false,
+    reason: null,
+    cookie: 'none',
+    synDataBytes: 0,
+    synDataWithheld: false,
+    startedAt: Date.now(),
+  };
+  attempt.reason = prepare(attempt, options);
+  attempt.tfo = attempt.reason === null;
+  return attempt;
+}
+
+/** Null when the handle's socket now has TCP_FASTOPEN_CONNECT on, else why not. */
+function prepare(attempt: Attempt, options: ClientFastOpenOptions | false): string | null {
+  const b = native.binding;
+  if (!b) return native.error;
+  if (options === false) return 'disabled by the fastOpen: false option';
+  const paused = backoff.blockedReason(attempt.address, attempt.port);
+  if (paused) return paused;
+  const c = b.constants;
+  if (c.TCP_FASTOPEN_CONNECT === undefined) return 'the addon was built without TCP_FASTOPEN_CONNECT (old kernel headers)';
+  if (attempt.fd < 0) {
+    const fd = b.socket(attempt.family === 6 ? c.AF_INET6 : c.AF_INET);
+    if (fd < 0) return `socket() failed (${errnoName(fd)}); plain TCP is used`;
+    const r = attempt.handle.open(fd);
+    if (r !== 0) {
+      b.close(fd);
+      return `the handle could not adopt the socket (${errnoName(r)}); plain TCP is used`;
+    }
+    b.release(fd);
+    attempt.fd = fd;
+  }
+  const r = b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
+  if (r < 0) return clientOptionFailure(r);
+  if (options.noCookie && c.TCP_FASTOPEN_NO_COOKIE !== undefined) {
+    b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
+  }
+  return null;
+}
+
+/**
+ * @internal After connect() with TCP_FASTOPEN_CONNECT (next tick, before the
+ * loop polls): `'sent'` when the kernel deferred the connect (a cookie is
+ * cached: SYN_SENT with no segment out yet, so the next send carries the
+ * SYN), else `'requested'` (a SYN asking for a cookie has left; on loopback
+ * the handshake may even be complete). Recorded on the attempt.
+ */
+export function readCookieState(attempt: Attempt): 'sent' | 'requested' {
+  const b = native.binding;
+  const ti = b ? readTcpInfo(b, attempt.fd) : -1;
+  const deferred =
+    b !== null && typeof ti !== 'number' && ti.state === b.constants.tcpStates.TCP_SYN_SENT && ti.segsOut === 0;
+  attempt.cookie = deferred ? 'sent' : 'requested';
+  return attempt.cookie;
+}
+
+/** @internal Whether the `synData` option lets these first bytes ride in the SYN. */
+export function synDataAllowed(options: ClientFastOpenOptions | false, data: Buffer): boolean {
+  if (options === false) return false;
+  const rule = options.synData ?? true;
+  if (typeof rule === 'boolean') return rule;
+  try {
+    return rule(data) === true;
+  } catch {
+    return false; // a throwing guard never lets data into the SYN
+  }
+}
+
+/**
+ * @internal The send() that carries `data` in a deferred SYN (an empty buffer
+ * sends the SYN with the cookie alone). Records the bytes the kernel took.
+ * Any errno (refused, unreachable) is left to the connect completion.
+ */
+export function sendInSyn(attempt: Attempt, data: Buffer): void {
+  const b = native.binding;
+  if (!b) return;
+  const n = b.send(attempt.fd, data, 0);
+  if (n > 0) attempt.synDataBytes = n;
+}
+
+/** @internal Builds the outcome from TCP_INFO once established, counts it, and tells the backoff. */
+export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
+  const b = native.binding;
+  let synData = false;
+  let failure: FastOpenFailure | null = null;
+  let rttMs = 0;
+  if (b && fd >= 0) {
+    const info = readTcpInfo(b, fd);
+    if (typeof info !== 'number') {
+      synData = synDataAccepted(info);
+      failure = attempt.tfo ? decodeClientFail(info.fastopenClientFail) : null;
+      rttMs = info.rtt / 1000;
+    }
+  }
+  const outcome: FastOpenInfo = {
+    role: 'client',
+    attempted: attempt.tfo,
+    synData,
+    cookie: attempt.cookie,
+    synDataBytes: attempt.synDataBytes,
+    synDataWithheld: attempt.synDataWithheld,
+    failure,
+    reason: attempt.reason,
+    rttMs,
+  };
+  const c = stats.client;
+  c.connections++;
+  if (attempt.tfo) {
+    c.attempted++;
+    if (attempt.cookie === 'sent') c.cookieSent++;
+    else if (attempt.cookie === 'requested') c.cookieRequested++;
+    if (synData) c.synDataAcked++;
+    if (failure) c.failures[failure]++;
+  } else if (attempt.reason) {
+    // A bounded set of keys (they become metric labels): no addresses or durations.
+    const key = attempt.reason.startsWith('backoff:') ? 'backoff' : attempt.reason.split(' (')[0];
+    c.notAttempted[key] = (c.notAttempted[key] ?? 0) + 1;
+  }
+  backoff.report(attempt.address, attempt.port, outcome, Date.now(), attempt.startedAt);
+  return outcome;
+}
