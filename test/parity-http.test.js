@@ -630,3 +630,31 @@ t.test('undici connector: listeners as undici\'s own connector, and what tfo rel
     await p
   }
 })
+
+t.test('undici connector options as undici\'s own: socketPath, predicate sees the request line', async (t) => {
+  const undici = require('undici')
+  const ipcPath = path.join(require('node:os').tmpdir(), `tfo-parity-undici-${process.pid}.sock`)
+  const ipc = httpServer((req, res) => res.end(`ipc ${req.method} ${req.url}`))
+  await listen(ipc, ipcPath)
+  t.teardown(() => closeServer(ipc))
+  const bodies = []
+  for (const connect of [undici.buildConnector({ socketPath: ipcPath }), tfo.undici.connector({ socketPath: ipcPath })]) {
+    const agent = new undici.Agent({ connect })
+    const res = await undici.request('http://127.0.0.1:1/over-ipc', { dispatcher: agent })
+    bodies.push(await res.body.text())
+    await agent.close()
+  }
+  t.same(bodies, ['ipc GET /over-ipc', 'ipc GET /over-ipc'], 'socketPath: the request went over the Unix socket, as with undici\'s connector')
+
+  const server = httpServer()
+  t.teardown(() => closeServer(server))
+  const { port } = await listen(server, 0, '127.0.0.34')
+  const seen = []
+  const agent = new undici.Agent({ connect: tfo.undici.connector({ fastOpen: { replay: (r) => { seen.push(r); return true } } }) })
+  t.teardown(() => agent.close())
+  for (let i = 0; i < 2; i++) { // the first one fetches the cookie: nothing to decide then
+    const res = await undici.request(`http://127.0.0.34:${port}/path?x=1`, { method: 'PATCH', body: 'b', dispatcher: agent, reset: true })
+    t.equal(await res.body.text(), 'PATCH /path?x=1')
+  }
+  t.match(seen, [{ method: 'PATCH', path: '/path?x=1', host: '127.0.0.34', port, retry: false }], 'the predicate is told the method and path of the request line')
+})

@@ -167,10 +167,10 @@ export class Failures {
   readonly #by = new Map<string, Failure>();
 
   /** Whether a new connection to `origin` is a retry (a failure within `windowMs` not yet followed by an answer). */
-  isRetry(origin: string, windowMs: number, now = Date.now()): boolean {
+  isRetry(origin: string, windowMs: number, now?: number): boolean {
     const f = this.#by.get(origin);
     if (f === undefined) return false;
-    if (now - f.at > windowMs || (f.probe?.deref()?.bytesRead ?? 0) > 0) {
+    if ((now ?? Date.now()) - f.at > windowMs || (f.probe?.deref()?.bytesRead ?? 0) > 0) {
       this.#by.delete(origin);
       return false;
     }
