@@ -658,3 +658,50 @@ t.test('undici connector options as undici\'s own: socketPath, predicate sees th
   }
   t.match(seen, [{ method: 'PATCH', path: '/path?x=1', host: '127.0.0.34', port, retry: false }], 'the predicate is told the method and path of the request line')
 })
+
+t.test('public surface: runtime exports and generated types of tfo/http, tfo/https, tfo/undici', async (t) => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const { spawnSync } = require('node:child_process')
+  t.same(Object.keys(tfo.http).sort(), ['Agent', 'IDEMPOTENT_METHODS', 'globalAgent'])
+  t.same(Object.keys(tfo.https).sort(), ['Agent', 'globalAgent'])
+  t.same(Object.keys(tfo.undici).sort(), ['connector'])
+  const dts = ['http', 'https', 'undici', 'replay'].map((m) => fs.readFileSync(path.join(ROOT, 'dist', 'http', `${m}.d.ts`), 'utf8')).join('\n')
+  for (const internal of ['Failures', 'ownCopy', 'createSocketWithGuard', 'kOrigin', 'AgentInternalOptions', 'CreateSocket', 'Policy', 'normalizePolicy', 'httpFastOpen', 'parseRequestLine', 'AgentFastOpen']) {
+    t.notMatch(dts, new RegExp(`\\b${internal}\\b`), `${internal} is not in the public types`)
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-types-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dist = path.join(ROOT, 'dist')
+  fs.writeFileSync(path.join(dir, 'consumer.ts'), `
+import * as tfoHttp from ${JSON.stringify(path.join(dist, 'http', 'http'))};
+import * as tfoHttps from ${JSON.stringify(path.join(dist, 'http', 'https'))};
+import type { Agent as HttpAgent, AgentOptions, AgentFastOpenOptions, ReplayPolicy, ReplayInfo } from ${JSON.stringify(path.join(dist, 'http', 'http'))};
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Duplex } from 'node:stream';
+const a: HttpAgent = new tfoHttp.Agent({ keepAlive: true, fastOpen: { replay: 'idempotent' } });
+const b: HttpAgent = tfoHttp.Agent({ fastOpen: false });
+const c: http.Agent = a;
+class Sub extends tfoHttp.Agent { extra = 1 }
+const s: HttpAgent = new Sub();
+const d1: Duplex = a.createConnection(80, 'h');
+const d2: Duplex = a.createConnection({ host: 'h', port: 80 });
+const d3: Duplex = a.createConnection('/tmp/s');
+const h: https.Agent = tfoHttps.Agent({ ca: 'x', fastOpen: { noCookie: true } });
+const d4: Duplex = new tfoHttps.Agent().createConnection(443, 'h', { servername: 'x' });
+const policy: ReplayPolicy = (r: ReplayInfo) => r.method === 'GET' && !r.retry;
+const o: AgentOptions = { fastOpen: { replay: policy } as AgentFastOpenOptions };
+const idem: ReadonlySet<string> = tfoHttp.IDEMPOTENT_METHODS;
+const g: HttpAgent = tfoHttp.globalAgent;
+// @ts-expect-error not exported
+tfoHttp.Failures;
+void [a, b, c, s, d1, d2, d3, h, d4, o, idem, g];
+`)
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, module: 'commonjs', target: 'ES2022', moduleResolution: 'node', types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], skipLibCheck: false },
+    files: ['consumer.ts'],
+  }))
+  const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [ROOT] }), '-p', dir, '--pretty', 'false'], { encoding: 'utf8', timeout: 120_000 })
+  t.equal(r.status, 0, 'a TypeScript consumer compiles: callable Agent, subclass, every createConnection form', { output: r.stdout + r.stderr })
+})
