@@ -115,7 +115,7 @@ export function evictAgentSession(agent: object, key: string): void {
 }
 
 /**
- * Node ≥ 22.?: https.request marks the options of a request that brings its
+ * Node 22, 24, 26 (the releases tested here; not 20): https.request marks the options of a request that brings its
  * own `checkServerIdentity` with a module-private symbol ('per-request
  * checkServerIdentity'); https.Agent#createConnection then neither resumes a
  * cached session for it nor caches one, and marks the socket with the same
@@ -135,7 +135,7 @@ export function markSocket(socket: object, mark: symbol): void {
 }
 
 /**
- * Node ≥ 22.?: the proxy an agent was configured with (`agent[kProxyConfig]`,
+ * Node 22, 24, 26 (the releases tested here; not 20): the proxy an agent was configured with (`agent[kProxyConfig]`,
  * from its `proxyEnv` option or NODE_USE_ENV_PROXY), or null. An agent with a
  * proxy has Node's own createConnection do the connecting (tunnels, NO_PROXY).
  */
