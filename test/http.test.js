@@ -157,6 +157,65 @@ t.test('a retry (first connection after a failure to the origin) waits for the h
   t.equal(after.headers['x-syn-data'], 'true', 'once a response came back, requests ride again')
 })
 
+t.test('retry state: ended by an answer on a connection still open (keep-alive), kept by a failure, per agent', async (t) => {
+  let server = http.createServer(handler)
+  tfo.enableFastOpen(server)
+  const { port } = await listen(server, 0, '127.0.0.40')
+  const agent = new tfo.http.Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  const other = new tfo.http.Agent()
+  const go = (a = agent) => request(http, { host: '127.0.0.40', port, agent: a })
+  await go() // cookie
+  agent.destroy() // no pooled connection: the next request opens one
+  t.equal((await go()).headers['x-syn-data'], 'true')
+  agent.destroy()
+  await closeServer(server)
+  await t.rejects(go(), { code: 'ECONNREFUSED', syscall: 'connect' })
+  server = http.createServer(handler)
+  tfo.enableFastOpen(server)
+  t.teardown(() => closeServer(server))
+  await listen(server, port, '127.0.0.40')
+  t.equal((await go(other)).headers['x-syn-data'], 'true', 'another agent has its own memory: not a retry there')
+  const retry = await go()
+  t.equal(retry.headers['x-syn-data'], 'false', 'the retry waits for the handshake')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(Object.values(agent.freeSockets).flat().length, 1, 'the retry connection stays open in the pool')
+  // Two at once: one takes the pooled connection, the other opens a new one,
+  // which rides again: the answer on the open retry connection ended the retry state.
+  const [a, b] = await Promise.all([go(), go()])
+  t.same([a.headers['x-syn-data'], b.headers['x-syn-data']].sort(), ['false', 'true'], 'a new connection rides again after the answer')
+})
+
+t.test('replay decided from the request line: custom methods, CONNECT, a throwing predicate', async (t) => {
+  const server = http.createServer(handler)
+  server.on('connect', (req, sock) => {
+    const info = tfo.fastOpenInfo(sock)
+    sock.end(`HTTP/1.1 200 OK\r\nx-syn-data: ${info && info.synData}\r\n\r\n`)
+  })
+  t.teardown(() => closeServer(server))
+  tfo.enableFastOpen(server)
+  const { port } = await listen(server, 0, '127.0.0.42')
+  const agent = new tfo.http.Agent()
+  await request(http, { host: '127.0.0.42', port, agent }) // cookie
+  t.equal((await request(http, { host: '127.0.0.42', port, agent, method: 'get' })).headers['x-syn-data'], 'true', 'a lower-case method is sent (and judged) as Node writes it: GET')
+  t.equal((await request(http, { host: '127.0.0.42', port, agent, method: 'PROPFIND' })).headers['x-syn-data'], 'false', 'an unknown method waits')
+  const connect = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.42', port, agent, method: 'CONNECT', path: 'example.test:443' })
+    req.on('connect', (res, sock) => { sock.destroy(); resolve(res.headers['x-syn-data']) })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(connect, 'false', 'CONNECT waits for the handshake')
+  const seen = []
+  const throwing = new tfo.http.Agent({ fastOpen: { replay: (r) => { seen.push(r); throw new Error('no') } } })
+  t.equal((await request(http, { host: '127.0.0.42', port, agent: throwing, path: '/p?q=1' })).headers['x-syn-data'], 'false', 'a throwing predicate keeps the request out of the SYN')
+  t.match(seen, [{ method: 'GET', path: '/p?q=1', host: '127.0.0.42', port, retry: false }])
+  const none = new tfo.http.Agent({ fastOpen: { replay: 'none', noCookie: false } })
+  const r = await request(http, { host: '127.0.0.42', port, agent: none })
+  t.equal(r.headers['x-syn-data'], 'false')
+  t.match(r.socket.fastOpen, { attempted: true, cookie: 'sent', synDataWithheld: true }, "replay: 'none' still sends the cookie")
+})
+
 t.test('tfo.tls.connect and tfo.https.Agent: the ClientHello rides the SYN, sessions resume', async (t) => {
   const server = https.createServer({ key, cert }, handler)
   t.teardown(() => closeServer(server))

@@ -80,3 +80,71 @@ export const netBytesWritten: ((this: net.Socket) => number | undefined) | undef
   net.Socket.prototype,
   'bytesWritten',
 )?.get as ((this: net.Socket) => number | undefined) | undefined;
+
+// ---- node:http / node:https agents (used by lib/http/agent.ts) ----
+
+/**
+ * The key Node's `Agent#createSocket` gives the options it hands to
+ * `createConnection` (`options._agentKey`, = `agent.getName(options)`):
+ * https.Agent keys its TLS session cache with it.
+ */
+export function agentKeyOf(options: object): string | undefined {
+  const key = (options as { _agentKey?: unknown })._agentKey;
+  return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
+interface HttpsSessionCache {
+  _getSession(key: string): Buffer | undefined;
+  _cacheSession(key: string, session: Buffer): void;
+  _evictSession(key: string): void;
+}
+
+/** https.Agent's session cache (`agent._getSession(key)`): the TLS session to resume for a key. */
+export function agentSession(agent: object, key: string): Buffer | undefined {
+  return (agent as HttpsSessionCache)._getSession(key);
+}
+
+/** https.Agent's session cache (`agent._cacheSession(key, session)`), bounded by its `maxCachedSessions`. */
+export function cacheAgentSession(agent: object, key: string, session: Buffer): void {
+  (agent as HttpsSessionCache)._cacheSession(key, session);
+}
+
+/** https.Agent's session cache (`agent._evictSession(key)`): forgets a session after a connection closed with an error. */
+export function evictAgentSession(agent: object, key: string): void {
+  (agent as HttpsSessionCache)._evictSession(key);
+}
+
+/**
+ * Node 22, 24, 26 (the releases tested here; not 20): https.request marks the options of a request that brings its
+ * own `checkServerIdentity` with a module-private symbol ('per-request
+ * checkServerIdentity'); https.Agent#createConnection then neither resumes a
+ * cached session for it nor caches one, and marks the socket with the same
+ * symbol so that `https.Agent#keepSocketAlive` never pools it. Returns that
+ * symbol when `options` carries the mark, else undefined.
+ */
+export function perRequestIdentityMark(options: object): symbol | undefined {
+  for (const s of Object.getOwnPropertySymbols(options)) {
+    if (s.description === 'per-request checkServerIdentity' && (options as Record<symbol, unknown>)[s]) return s;
+  }
+  return undefined;
+}
+
+/** Puts that mark on a socket, as https.Agent#createConnection does (`socket[mark] = true`). */
+export function markSocket(socket: object, mark: symbol): void {
+  (socket as Record<symbol, unknown>)[mark] = true;
+}
+
+/**
+ * Node 22, 24, 26 (the releases tested here; not 20): the proxy an agent was configured with (`agent[kProxyConfig]`,
+ * from its `proxyEnv` option or NODE_USE_ENV_PROXY), or null. An agent with a
+ * proxy has Node's own createConnection do the connecting (tunnels, NO_PROXY).
+ */
+export function agentProxyConfig(agent: object): object | null {
+  for (const s of Object.getOwnPropertySymbols(agent)) {
+    if (s.description === 'kProxyConfig') {
+      const config = (agent as Record<symbol, unknown>)[s];
+      return config !== null && typeof config === 'object' ? config : null;
+    }
+  }
+  return null;
+}

@@ -1,21 +1,21 @@
 // A connector for undici (and so for Node's built-in fetch through the global
 // dispatcher) whose connections use TCP Fast Open, with the replay guard of
-// lib/http.ts. undici is not a dependency: pass the `connect` function this
+// ./replay (shared with tfo.http.Agent). undici is not a dependency: pass the `connect` function this
 // module builds to `new undici.Agent({ connect })`.
 //
 // For http: undici writes its request as soon as the connector calls back, so
 // tfo calls back at once, while the connection is being opened: the request
 // is then the data the kernel puts in the SYN (when the method may be
-// replayed). Connection failures reach undici as socket errors. For https:
+// replayed, judged from its request line). Connection failures reach undici as socket errors. For https:
 // the ClientHello rides in the SYN (tfo.tls) and the callback waits for
 // 'secureConnect', exactly as undici's own connector does.
 import type { Socket } from 'node:net';
 import type * as tls from 'node:tls';
 
 import { invalidArgType, tfoError, validateInteger, validateObject } from '../base/errors';
-import { Failures, IDEMPOTENT_METHODS, normalizeAgentOptions, type AgentFastOpenOptions } from './http';
-import { connect as tfoConnect } from '../core/socket';
-import { connect as tlsConnect } from './tls';
+import { connectHttp } from './agent';
+import { Failures, normalizePolicy, tlsFastOpen, type AgentFastOpenOptions } from './replay';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from './tls';
 
 /** Options as undici's `buildConnector` takes them, plus `fastOpen`. */
 export interface ConnectorOptions extends tls.ConnectionOptions {
@@ -25,9 +25,13 @@ export interface ConnectorOptions extends tls.ConnectionOptions {
   maxCachedSessions?: number;
   /** Offer h2 by ALPN. */
   allowH2?: boolean;
+  /** Speak h2 without TLS (prior knowledge), as undici's `useH2c`. */
+  useH2c?: boolean;
+  /** Connect to this Unix socket instead (no TFO), as undici's `socketPath`. */
+  socketPath?: string;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
-  /** Replay guard and TFO options, as for `tfo.http.Agent` (the predicate gets the method parsed from the request line). */
+  /** Replay guard and TFO options, as for `tfo.http.Agent` (the predicate gets the method and path of the request line). */
   fastOpen?: AgentFastOpenOptions | false;
 }
 
@@ -45,28 +49,30 @@ export interface ConnectParams {
 /** undici's connector signature. */
 export type Connector = (params: ConnectParams, callback: (err: Error | null, socket: Socket | null) => void) => Socket;
 
-const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r\n/;
-
 /**
  * Builds an undici connector: `new undici.Agent({ connect: tfo.undici.connector() })`.
  * For Node's global `fetch`: `undici.setGlobalDispatcher(new undici.Agent({ connect: tfo.undici.connector() }))`.
  */
 export function connector(options: ConnectorOptions = {}): Connector {
   validateObject(options, 'options');
-  const { timeout = 10_000, maxCachedSessions = 100, allowH2 = false, fastOpen, ...socketOptions } = options;
+  const { timeout = 10_000, maxCachedSessions = 100, allowH2 = false, useH2c = false, socketPath, session: customSession, fastOpen, ...rest } =
+    options as ConnectorOptions & { session?: Buffer };
   validateInteger(timeout, 'options.timeout', 0, 2 ** 31 - 1);
   validateInteger(maxCachedSessions, 'options.maxCachedSessions', 0, 2 ** 31 - 1);
   if (typeof allowH2 !== 'boolean') throw invalidArgType('options.allowH2', 'boolean', allowH2);
-  const policy = normalizeAgentOptions(fastOpen);
+  if (typeof useH2c !== 'boolean') throw invalidArgType('options.useH2c', 'boolean', useH2c);
+  if (socketPath !== undefined && typeof socketPath !== 'string') throw invalidArgType('options.socketPath', 'string', socketPath);
+  const policy = normalizePolicy(fastOpen);
   const failures = new Failures();
   const sessions = new Map<string, Buffer>();
+  // As undici: `path` first, so that an explicit `path` option wins.
+  const socketOptions: Record<string, unknown> = { path: socketPath, ...rest };
+  const ipc = typeof socketOptions.path === 'string' && socketOptions.path !== '';
 
   return function connect(params, callback) {
     const { hostname, protocol, servername, localAddress, httpSocket } = params;
     const https = protocol === 'https:';
     const port = Number(params.port) || (https ? 443 : 80);
-    const origin = `${hostname}:${port}`;
-    const retry = policy !== false && failures.isRetry(origin, policy.retryWindowMs);
     let socket: Socket;
     let cb: typeof callback | null = callback;
     const done = (err: Error | null, s: Socket | null) => {
@@ -80,19 +86,18 @@ export function connector(options: ConnectorOptions = {}): Connector {
       const name: string | undefined =
         servername || configured || (hostname && !hostname.includes(':') ? hostname : undefined);
       const key: string = name || hostname;
-      const tlsOptions = {
+      socket = tlsConnect({
         highWaterMark: 16384,
         ...socketOptions,
         servername: name,
-        session: sessions.get(key),
+        session: customSession || sessions.get(key),
         localAddress: localAddress ?? undefined,
         ALPNProtocols: allowH2 ? ['http/1.1', 'h2'] : ['http/1.1'],
         socket: httpSocket,
         port,
         host: hostname,
-        fastOpen: policy === false ? false : { noCookie: policy.noCookie },
-      };
-      socket = tlsConnect(tlsOptions as unknown as Parameters<typeof tlsConnect>[0]);
+        fastOpen: tlsFastOpen(policy),
+      } as TlsConnectionOptions);
       socket.on('session', (session: Buffer) => {
         if (maxCachedSessions === 0) return;
         sessions.delete(key);
@@ -100,37 +105,24 @@ export function connector(options: ConnectorOptions = {}): Connector {
         if (sessions.size > maxCachedSessions) sessions.delete(sessions.keys().next().value as string);
       });
     } else {
-      const synData = (first: Buffer): boolean => {
-        if (policy === false) return false;
-        const m = REQUEST_LINE.exec(first.subarray(0, 8192).toString('latin1'));
-        if (!m) return false;
-        const method = m[1];
-        if (policy.replay === 'all') return true;
-        if (policy.replay === 'none') return false;
-        if (policy.replay === 'idempotent') return !retry && IDEMPOTENT_METHODS.has(method);
-        try {
-          return policy.replay({ method, host: hostname, port, path: m[2], retry }) === true;
-        } catch {
-          return false;
-        }
-      };
       const netOptions = {
         highWaterMark: 64 * 1024,
-        ...(socketOptions as object),
+        ...socketOptions,
         localAddress: localAddress ?? undefined,
         port,
         host: hostname,
-        fastOpen: policy === false ? false : { noCookie: policy.noCookie, synData },
       };
-      socket = tfoConnect(netOptions as unknown as Parameters<typeof tfoConnect>[0]);
+      socket = connectHttp(netOptions as never, undefined, policy, failures);
+      if (useH2c) (socket as Socket & { alpnProtocol?: string }).alpnProtocol = 'h2';
     }
-    failures.watch(socket, origin);
 
     if (options.keepAlive == null || options.keepAlive) {
       socket.setKeepAlive(true, Number(options.keepAliveInitialDelay ?? 60_000));
     }
     socket.setNoDelay(true);
 
+    // As undici's own connector: one 'connect' (or 'secureConnect') listener
+    // and one 'error' listener, no other; the timer is cleared by either.
     let timer: NodeJS.Timeout | null = null;
     if (timeout > 0) {
       timer = setTimeout(() => {
@@ -141,22 +133,22 @@ export function connector(options: ConnectorOptions = {}): Connector {
       }, timeout);
       timer.unref();
     }
-    const established = () => {
-      if (timer) clearTimeout(timer);
-    };
     socket.once(https ? 'secureConnect' : 'connect', () => {
-      established();
+      if (timer) clearTimeout(timer);
       done(null, socket);
     });
     socket.on('error', (err: Error) => {
-      established();
+      if (timer) clearTimeout(timer);
       done(err, null);
     });
-    socket.once('close', established);
-    // http: hand the connecting socket over before the connect() syscall's
-    // next tick, so undici's request is the data the SYN carries. (Not
-    // synchronously: undici ignores a callback made inside its connect call.)
-    if (!https && policy !== false) process.nextTick(() => done(null, socket));
+    // Plain HTTP with TFO: hand the connecting socket over on the next tick,
+    // before tfo's flush tick, so that the request undici writes from inside
+    // this callback is held for the SYN (what the SYN carries is decided from
+    // its request line). Asynchronously, as every connector must: undici
+    // drops a callback made inside its own connect call (its resume is
+    // re-entrant-guarded). Both undici behaviours are checked against the
+    // installed undici by test/parity-http.test.js.
+    if (!https && policy !== false && !ipc) process.nextTick(done, null, socket);
     return socket;
   };
 }

@@ -1,0 +1,198 @@
+// The replay guard: which HTTP requests may put their bytes in a SYN.
+//
+// Data in a SYN can, rarely, be delivered twice (RFC 7413 §6). By default a
+// request's bytes ride in the SYN only when its method is idempotent (RFC 9110
+// §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE) and it is not a retry —
+// here: not a connection to an origin after a connection to it failed before
+// any response (within `retryWindowMs`). Other requests still use TFO (the
+// cookie is sent and refreshed) but send their bytes after the handshake.
+//
+// The decision is made from the bytes themselves: the request line that the
+// HTTP client writes first (method and target), when the socket is about to
+// send its SYN. tfo.http.Agent and tfo.undici.connector share this one
+// decision (`mayRide`), and so do not need to see the request object. For
+// HTTPS the SYN carries the TLS ClientHello, which is always safe to replay:
+// the policy does not apply there.
+import { invalidArgType, invalidArgValue, validateBoolean, validateInteger, validateObject } from '../base/errors';
+import type { FastOpenOption } from '../core/socket';
+
+/** Which requests may put their bytes in the SYN. */
+export type ReplayPolicy = 'idempotent' | 'all' | 'none' | ((request: ReplayInfo) => boolean);
+
+/** What a replay predicate is told about a request (method and path as on the request line). */
+export interface ReplayInfo {
+  method: string;
+  host: string;
+  port: number;
+  path: string;
+  /** tfo's judgement: a connection to this origin failed before a response within `retryWindowMs`. */
+  retry: boolean;
+}
+
+/** TFO options for an agent. */
+export interface AgentFastOpenOptions {
+  /** Default `'idempotent'` (idempotent methods on a first attempt); `'all'`; `'none'`; or a predicate. */
+  replay?: ReplayPolicy;
+  /** How long after a failed connection the next one to that origin counts as a retry. Default 30 000 ms. */
+  retryWindowMs?: number;
+  /** Send SYN data without a cookie (`TCP_FASTOPEN_NO_COOKIE`): trusted networks only. */
+  noCookie?: boolean;
+}
+
+/** RFC 9110 §9.2.2 idempotent methods. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** @internal A validated `fastOpen` option of an agent or connector. */
+export interface Policy {
+  readonly replay: ReplayPolicy;
+  readonly retryWindowMs: number;
+  readonly noCookie: boolean;
+}
+
+const DEFAULT_POLICY: Policy = Object.freeze({ replay: 'idempotent', retryWindowMs: 30_000, noCookie: false });
+
+/** @internal Validates an agent's or connector's `fastOpen` option. */
+export function normalizePolicy(value: unknown): Policy | false {
+  if (value === false) return false;
+  if (value === undefined || value === true) return DEFAULT_POLICY;
+  validateObject(value, 'options.fastOpen');
+  const { replay = 'idempotent', retryWindowMs = 30_000, noCookie = false } = value as AgentFastOpenOptions;
+  if (typeof replay !== 'function' && !['idempotent', 'all', 'none'].includes(replay as string)) {
+    if (typeof replay === 'string') throw invalidArgValue('options.fastOpen.replay', replay, "must be 'idempotent', 'all', 'none' or a function");
+    throw invalidArgType('options.fastOpen.replay', ['string', 'Function'], replay);
+  }
+  validateInteger(retryWindowMs, 'options.fastOpen.retryWindowMs', 0, 2 ** 31 - 1);
+  validateBoolean(noCookie, 'options.fastOpen.noCookie');
+  return { replay, retryWindowMs, noCookie };
+}
+
+/** @internal Whether the policy needs to know about retries (only 'idempotent' and predicates look). */
+export function watchesRetries(policy: Policy | false): policy is Policy {
+  return policy !== false && policy.replay !== 'all' && policy.replay !== 'none';
+}
+
+/** THE replay decision: may this request's bytes ride in the SYN? */
+function mayRide(policy: Policy, request: ReplayInfo): boolean {
+  const { replay } = policy;
+  if (replay === 'all') return true;
+  if (replay === 'none') return false;
+  if (replay === 'idempotent') return !request.retry && IDEMPOTENT_METHODS.has(request.method);
+  try {
+    return replay(request) === true;
+  } catch {
+    return false; // a throwing predicate never lets a request into the SYN
+  }
+}
+
+// RFC 9110 §5.6.2 token characters (a method).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const MAX_LINE = 8192;
+
+/**
+ * @internal The method and target of an HTTP/1.x request line at the start of
+ * `first` (what an HTTP client writes first on a connection), or null.
+ */
+export function parseRequestLine(first: Buffer): { method: string; path: string } | null {
+  const end = first.indexOf('\r\n');
+  if (end < 0 || end > MAX_LINE) return null;
+  const line = first.toString('latin1', 0, end);
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 <= sp1 + 1) return null;
+  const version = line.slice(sp2 + 1);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return null;
+  const method = line.slice(0, sp1);
+  const path = line.slice(sp1 + 1, sp2);
+  if (!TOKEN.test(method) || path.includes(' ')) return null;
+  return { method, path };
+}
+
+/** The decision for the first bytes of a connection: no request line, no SYN data. */
+function rideFor(policy: Policy, first: Buffer, host: string, port: number, retry: boolean): boolean {
+  const line = parseRequestLine(first);
+  return line !== null && mayRide(policy, { method: line.method, host, port, path: line.path, retry });
+}
+
+const IDEMPOTENT_POLICY: Policy = DEFAULT_POLICY;
+const idempotentFirstTry = (first: Buffer): boolean => rideFor(IDEMPOTENT_POLICY, first, '', 0, false);
+
+// The per-connection TFO settings an HTTP agent can ask for, made once: the
+// common ones cost a connection no object at all. Only a predicate policy
+// needs a closure per connection (it is told the host, port and retry).
+const WITHHELD: FastOpenOption = Object.freeze({ synData: false });
+const NO_COOKIE: FastOpenOption = Object.freeze({ noCookie: true });
+const NO_COOKIE_WITHHELD: FastOpenOption = Object.freeze({ noCookie: true, synData: false });
+const IDEMPOTENT: FastOpenOption = Object.freeze({ synData: idempotentFirstTry });
+const NO_COOKIE_IDEMPOTENT: FastOpenOption = Object.freeze({ noCookie: true, synData: idempotentFirstTry });
+
+/**
+ * @internal The `fastOpen` option for one plain-HTTP connection: the SYN
+ * carries the request only when the policy lets its request line ride.
+ */
+export function httpFastOpen(policy: Policy | false, host: string, port: number, retry: boolean): FastOpenOption {
+  if (policy === false) return false;
+  const { replay, noCookie } = policy;
+  if (replay === 'all') return noCookie ? NO_COOKIE : true;
+  if (replay === 'none' || (replay === 'idempotent' && retry)) return noCookie ? NO_COOKIE_WITHHELD : WITHHELD;
+  if (replay === 'idempotent') return noCookie ? NO_COOKIE_IDEMPOTENT : IDEMPOTENT;
+  return { noCookie, synData: (first: Buffer) => rideFor(policy, first, host, port, retry) };
+}
+
+/** @internal The `fastOpen` option for one TLS connection: the ClientHello may always ride. */
+export function tlsFastOpen(policy: Policy | false): FastOpenOption {
+  if (policy === false) return false;
+  return policy.noCookie ? NO_COOKIE : true;
+}
+
+/** What the failure memory needs to know of a connection. */
+interface Probe {
+  readonly bytesRead: number;
+}
+
+interface Failure {
+  at: number;
+  /** The latest connection opened to the origin since the failure: an answer on it ends the retry state. */
+  probe: WeakRef<Probe> | null;
+}
+
+const MAX_ORIGINS = 4096;
+
+/**
+ * @internal Per-agent memory of recent connection failures, by origin. It
+ * takes no listener slot on any socket: a connection reports how it ended
+ * (`ended`, from the socket's own `_destroy`), and whether the latest
+ * connection since a failure was answered is read from its `bytesRead`.
+ */
+export class Failures {
+  readonly #by = new Map<string, Failure>();
+
+  /** Whether a new connection to `origin` is a retry (a failure within `windowMs` not yet followed by an answer). */
+  isRetry(origin: string, windowMs: number, now?: number): boolean {
+    const f = this.#by.get(origin);
+    if (f === undefined) return false;
+    if ((now ?? Date.now()) - f.at > windowMs || (f.probe?.deref()?.bytesRead ?? 0) > 0) {
+      this.#by.delete(origin);
+      return false;
+    }
+    return true;
+  }
+
+  /** A connection opened as a retry: when it gets an answer, the origin is well again. */
+  opened(origin: string, socket: Probe): void {
+    const f = this.#by.get(origin);
+    if (f !== undefined) f.probe = new WeakRef(socket);
+  }
+
+  /** A connection ended: with an error before any byte came back it is a failure; an answer to a retry clears the origin. */
+  ended(origin: string, socket: Probe, error: unknown, now = Date.now()): void {
+    if (socket.bytesRead > 0) {
+      const f = this.#by.get(origin);
+      if (f !== undefined && f.probe?.deref() === socket) this.#by.delete(origin);
+      return;
+    }
+    if (!error) return;
+    this.#by.delete(origin); // re-inserted last: the map is oldest-first
+    this.#by.set(origin, { at: now, probe: null });
+    if (this.#by.size > MAX_ORIGINS) this.#by.delete(this.#by.keys().next().value as string);
+  }
+}
