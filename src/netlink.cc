@@ -1,7 +1,7 @@
 // Generic netlink, for the kernel's tcp_metrics table (where Linux caches the
 // TCP Fast Open cookies its clients received). Three thin calls: open a
 // NETLINK_GENERIC socket, send one request to the kernel, read one datagram of
-// the reply. Messages are built and parsed in TypeScript (lib/cookies.ts) from
+// the reply. Messages are built and parsed in TypeScript (lib/system/cookies.ts) from
 // the constants exported here, taken from <linux/netlink.h>,
 // <linux/genetlink.h> and <linux/tcp_metrics.h>.
 //
@@ -15,6 +15,8 @@
 #include <linux/netlink.h>
 #include <linux/tcp_metrics.h>
 #include <sys/uio.h>
+
+#include <cstddef>
 
 namespace tfo {
 
@@ -94,6 +96,23 @@ Napi::Object NetlinkConstants(Napi::Env env) {
   C(NLA_F_NET_BYTEORDER);
   // NLA_TYPE_MASK is an int (~0xc000); nla_type is 16 bits, so give JS the 16-bit mask.
   c.Set("NLA_TYPE_MASK", Napi::Number::New(env, static_cast<double>(NLA_TYPE_MASK & 0xffff)));
+  // Where the header fields are, and how wide: offsetof/sizeof of struct
+  // nlmsghdr, genlmsghdr, nlattr and nlmsgerr, so TypeScript never writes an
+  // offset of its own. (NLMSG_DONE's payload is one int, as nlmsgerr.error.)
+#define FIELD(prefix, type, field)                                                     \
+  c.Set(prefix "_OFFSET", Napi::Number::New(env, static_cast<double>(offsetof(type, field)))); \
+  c.Set(prefix "_SIZE", Napi::Number::New(env, static_cast<double>(sizeof(static_cast<type*>(nullptr)->field))))
+  FIELD("NLMSG_LEN", nlmsghdr, nlmsg_len);
+  FIELD("NLMSG_TYPE", nlmsghdr, nlmsg_type);
+  FIELD("NLMSG_FLAGS", nlmsghdr, nlmsg_flags);
+  FIELD("NLMSG_SEQ", nlmsghdr, nlmsg_seq);
+  FIELD("NLMSG_PID", nlmsghdr, nlmsg_pid);
+  FIELD("GENL_CMD", genlmsghdr, cmd);
+  FIELD("GENL_VERSION", genlmsghdr, version);
+  FIELD("NLA_LEN", nlattr, nla_len);
+  FIELD("NLA_TYPE", nlattr, nla_type);
+  FIELD("NLMSGERR_ERROR", nlmsgerr, error);
+#undef FIELD
   // <linux/genetlink.h>: the controller, which maps family names to ids
   C(GENL_HDRLEN);
   C(GENL_ID_CTRL);

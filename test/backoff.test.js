@@ -225,7 +225,7 @@ function agentMain (ROOT) {
 
 const startAgent = (wan, side) => startAgentProcess(wan, side, `(${agentMain})(${JSON.stringify(ROOT)})`)
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 const fmt = (x) => (x == null ? '-' : x.toFixed(0))
 
 t.test('over a path that drops SYNs carrying data (50 ms RTT)', { skip: process.getuid && process.getuid() === 0 ? false : 'the emulated WAN needs root (network namespaces, TUN); CI runs as root' }, async (t) => {

@@ -15,16 +15,16 @@ const { errno } = require('node:os').constants
 const tfo = require('..')
 const { listen, closeServer, sha256 } = require('./helpers/util')
 
-const b = require('node-gyp-build')(path.join(__dirname, '..'))
+const b = require('./helpers/binding')
 const c = b.constants
 const { EINVAL, EBADF, ENOTSOCK, EINPROGRESS } = errno
-const IPPROTO_TCP = 6
+const { IPPROTO_TCP } = c
 
 const { O_NONBLOCK } = fs.constants
 const O_CLOEXEC = 0o2000000 // Linux; not in fs.constants
 /** The open-file flags of fd, from /proc/self/fdinfo (octal there). */
 const fdFlags = (fd) => parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))[1], 8)
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 const openFds = () => fs.readdirSync('/proc/self/fd').length
 
 /** TCP_INFO of fd as an object keyed by TCP_INFO_FIELDS, or the negative errno. */
@@ -118,7 +118,20 @@ t.test('constants are the Linux ABI values, taken from C', async (t) => {
   t.equal(c.SOL_SOCKET, 1)
   t.equal(c.TCP_NODELAY, 1)
   t.equal(c.MSG_PEEK, 2)
-  t.same([c.TCPI_OPT_TIMESTAMPS, c.TCPI_OPT_SACK, c.TCPI_OPT_WSCALE, c.TCPI_OPT_ECN], [1, 2, 4, 8])
+  t.equal(c.SO_KEEPALIVE, 9)
+  t.equal(c.AF_NETLINK, 16)
+  t.equal(c.CAP_NET_ADMIN, 12)
+  t.equal(c.NET_NS_INIT_INO, 0xeffffff9, 'the initial network namespace inode (fixed since Linux 6.18)')
+  t.same([c.TFO_STATUS_UNSPEC, c.TFO_COOKIE_UNAVAILABLE, c.TFO_DATA_NOT_ACKED, c.TFO_SYN_RETRANSMITTED], [0, 1, 2, 3],
+    'enum tcp_fastopen_client_fail of <linux/tcp.h>')
+  t.equal(c.TCPI_FASTOPEN_CLIENT_FAIL_BITS, 2, 'tcpi_fastopen_client_fail is a 2-bit field')
+  t.ok(c.TFO_SYN_RETRANSMITTED < 2 ** c.TCPI_FASTOPEN_CLIENT_FAIL_BITS, 'every code fits the field')
+  t.equal(c.TCP_FASTOPEN_KEY_LENGTH, 16)
+  t.equal(c.TCP_FASTOPEN_KEY_BUF_LENGTH, 2 * c.TCP_FASTOPEN_KEY_LENGTH, 'primary and backup')
+  t.equal(tfo.sysctl.formatKey(Buffer.alloc(c.TCP_FASTOPEN_KEY_LENGTH, 1)).replace(/-/g, '').length, 2 * c.TCP_FASTOPEN_KEY_LENGTH,
+    "the addon's key length is what the sysctl's text form holds (lib/system/keyformat.ts relies on it without the addon)")
+  for (const gone of ['SO_ACCEPTCONN', 'TCPI_OPT_TIMESTAMPS', 'TCPI_OPT_SACK', 'TCPI_OPT_WSCALE', 'TCPI_OPT_ECN'])
+    t.notOk(gone in c, `${gone} is not exported: nothing used it`)
   t.same({ ...c.tcpStates }, {
     TCP_ESTABLISHED: 1,
     TCP_SYN_SENT: 2,
@@ -355,7 +368,7 @@ t.test('close() only closes what socket() made; release() gives ownership away',
 
   const nl = b.genlSocket()
   t.ok(fdFlags(nl) & O_NONBLOCK && fdFlags(nl) & O_CLOEXEC, 'genlSocket(): non-blocking, close-on-exec')
-  t.equal(b.getsockoptInt(nl, c.SOL_SOCKET, c.SO_DOMAIN), 16 /* AF_NETLINK */, 'genlSocket() makes a netlink socket')
+  t.equal(b.getsockoptInt(nl, c.SOL_SOCKET, c.SO_DOMAIN), c.AF_NETLINK, 'genlSocket() makes a netlink socket')
   t.equal(b.close(nl), 0, 'owned like socket()\'s')
   t.equal(b.close(nl), -EBADF)
 })

@@ -321,3 +321,210 @@ t.test('every command: --help exits 0, an unknown option exits 2 with one line',
   t.equal(role.status, 2)
   t.ok(oneLine(role.stderr))
 })
+
+// ---- tfo demo: a private namespace for root and for normal users, or the reason why not ----
+
+/**
+ * The CLI path a uid-65534 process can read: this tree when it can, else a
+ * world-readable copy of what the CLI needs (dist/, the addon, node-gyp-build).
+ */
+const nobodyCli = (() => {
+  if (NOBODY_SKIP) return null
+  const root = path.join(__dirname, '..')
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(root)})`], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH } })
+  if (probe.status === 0) return CLI
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-nobody-'))
+  fs.chmodSync(dir, 0o755)
+  for (const p of ['package.json', 'dist', 'build/Release/tfo.node', 'node_modules/node-gyp-build']) {
+    fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true })
+    fs.cpSync(path.join(root, p), path.join(dir, p), { recursive: true })
+  }
+  spawnSync('chmod', ['-R', 'a+rX', dir])
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  return path.join(dir, 'dist', 'cli', 'main.js')
+})()
+
+/** Runs the CLI as uid/gid 65534, optionally under a prefix command and with extra environment. */
+function asNobody (args, { prefix = [], env = {} } = {}) {
+  return spawnSync('env', ['-u', 'NODE_OPTIONS', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...prefix, process.execPath, nobodyCli, ...args],
+    { encoding: 'utf8', timeout: 60000, cwd: '/', uid: 65534, gid: 65534 })
+}
+
+function demoJson (r) {
+  let j = null
+  try { j = JSON.parse(r.stdout) } catch {}
+  return j
+}
+
+t.test('demo as root: re-runs in a private network namespace, whatever this one says', async (t) => {
+  setTcpFastopen(1)
+  const r = cli(['demo', '--json', '--count', '2'])
+  t.equal(r.status, 0, r.stderr)
+  const j = demoJson(r)
+  t.match(j, { ok: true, namespace: { private: true, kind: 'net', reason: null }, where: /private network namespace with net\.ipv4\.tcp_fastopen=3/ })
+  t.same(j.connections.map((c) => c.synDataAcked), [false, true, true], 'the returning requests rode in the SYN')
+  t.equal(current(), 1, 'this namespace was not touched')
+  const human = cli(['demo', '--count', '1'])
+  t.equal(human.status, 0)
+  t.match(human.stdout, /in a private network namespace with net\.ipv4\.tcp_fastopen=3 \(host settings untouched\)/)
+})
+
+t.test('demo as a normal user: its own user and network namespace, same result as root', { skip: NOBODY_SKIP }, async (t) => {
+  setTcpFastopen(1)
+  const r = asNobody(['demo', '--json', '--count', '3'])
+  t.equal(r.status, 0, r.stderr)
+  t.equal(r.stderr, '')
+  const j = demoJson(r)
+  t.match(j, { ok: true, namespace: { private: true, kind: 'user+net', reason: null }, where: /private user and network namespace/ })
+  t.same(j.connections.map((c) => c.synDataAcked), [false, true, true, true])
+  t.same(j.connections.map((c) => c.serverSawSynData), [false, true, true, true])
+  t.equal(j.counters.delta.passive, 3, 'the kernel of that namespace counted them')
+  t.equal(current(), 1, 'this namespace was not touched')
+  const human = asNobody(['demo', '--count', '1'])
+  t.equal(human.status, 0, human.stderr)
+  t.match(human.stdout, /in a private user and network namespace with net\.ipv4\.tcp_fastopen=3/)
+  t.match(human.stdout, /TCP Fast Open works: 1 of 1 returning requests rode in the SYN/)
+})
+
+t.test('demo as a normal user without unshare on PATH: says so, and runs here', { skip: NOBODY_SKIP }, async (t) => {
+  setTcpFastopen(1)
+  const r = asNobody(['demo', '--json', '--count', '1'], { env: { PATH: '/nonexistent' } })
+  t.equal(r.status, 1, 'TFO does not happen here (no server bit)')
+  t.equal(r.stderr, '')
+  const j = demoJson(r)
+  t.match(j, {
+    ok: false,
+    namespace: { private: false, kind: null, reason: 'not root, and there is no `unshare` command (util-linux) on PATH' },
+    where: /^the current network namespace \(not root, and there is no `unshare` command/,
+    verdict: /did not happen.*server bit \(0x2\)/,
+  })
+  const human = asNobody(['demo', '--count', '1'], { env: { PATH: '/nonexistent' } })
+  t.match(human.stdout, /in the current network namespace \(not root, and there is no `unshare` command \(util-linux\) on PATH\)/)
+})
+
+t.test('demo in a user namespace without a uid map (nested namespaces impossible): says so, runs here', { skip: NOBODY_SKIP }, async (t) => {
+  setTcpFastopen(1)
+  const r = asNobody(['demo', '--json', '--count', '1'], { prefix: ['unshare', '--user'] })
+  t.equal(r.status, 1, r.stderr)
+  t.match(demoJson(r), {
+    ok: false,
+    namespace: { private: false, reason: /^not root, and this process's user ID \(65534\) is not mapped in its user namespace/ },
+  })
+})
+
+/**
+ * Runs `inner` (a shell command) as root of a new user namespace mapping uids
+ * and gids 0-65535 to the same on the host, with its own pid, mount and
+ * network namespaces (so its user.* sysctls are its own). Needs real root.
+ */
+async function inPrivateUserns (inner) {
+  const { spawn } = require('node:child_process')
+  // unshare execs sh before the maps exist; a second exec, once mapped, gets root's capabilities there.
+  const script = `while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done; exec sh -c ${JSON.stringify(inner)}`
+  const child = spawn('unshare', ['--user', '--pid', '--net', '--mount', '--fork', '--mount-proc', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const mine = fs.readlinkSync('/proc/self/ns/user')
+  for (let i = 0; i < 500; i++) {
+    let ns = mine
+    try { ns = fs.readlinkSync(`/proc/${child.pid}/ns/user`) } catch {}
+    if (ns !== mine) break
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  fs.writeFileSync(`/proc/${child.pid}/uid_map`, '0 0 65536\n')
+  fs.writeFileSync(`/proc/${child.pid}/gid_map`, '0 0 65536\n')
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => { stdout += d })
+  child.stderr.on('data', (d) => { stderr += d })
+  const [status] = await once(child, 'close')
+  return { status, stdout, stderr }
+}
+
+t.test('demo where user namespaces are disabled (user.max_user_namespaces=0, in a private user namespace): says so', { skip: NOBODY_SKIP }, async (t) => {
+  const hostLimit = fs.readFileSync('/proc/sys/user/max_user_namespaces', 'utf8')
+  const run = (args) => `echo 0 > /proc/sys/user/max_user_namespaces && ip link set lo up && ` +
+    `exec setpriv --reuid=65534 --regid=65534 --clear-groups env -u NODE_OPTIONS ${process.execPath} ${nobodyCli} ${args}`
+  const r = await inPrivateUserns(run('demo --json --count 1'))
+  t.equal(r.status, 1, r.stderr)
+  t.match(demoJson(r), {
+    ok: false,
+    namespace: { private: false, reason: 'not root, and user namespaces are disabled (user.max_user_namespaces = 0)' },
+    verdict: /server bit \(0x2\)/,
+  }, 'a new network namespace starts at 1: no server bit, and the reason for no private namespace')
+  const doctor = await inPrivateUserns(run('doctor --json'))
+  t.match(JSON.parse(doctor.stdout), { privateNamespace: { available: false, reason: /user\.max_user_namespaces = 0/ } })
+  t.match(JSON.parse(doctor.stdout).checks.find((c) => c.id === 'private_namespace'),
+    { status: 'info', detail: /^no private network namespace for trying TFO: not root, and user namespaces are disabled \(user\.max_user_namespaces = 0\); `tfo demo` runs in this namespace$/ })
+  t.equal(fs.readFileSync('/proc/sys/user/max_user_namespaces', 'utf8'), hostLimit, "the host's limit is unchanged")
+})
+
+t.test('doctor says whether a private namespace is there for trying TFO', async (t) => {
+  setTcpFastopen(1)
+  const root = JSON.parse(cli(['doctor', '--json']).stdout)
+  t.match(root.privateNamespace, { available: true, kind: 'net', reason: null })
+  t.match(root.checks.find((c) => c.id === 'private_namespace'), { status: 'info', detail: /^as root, `tfo demo` runs in a private network namespace \(unshare --net\)/ })
+  t.match(cli(['doctor']).stdout, /private_namespace\s+as root, `tfo demo` runs in a private network namespace/)
+  if (NOBODY_SKIP) return t.skip(NOBODY_SKIP)
+  const nobody = JSON.parse(asNobody(['doctor', '--json']).stdout)
+  t.match(nobody.privateNamespace, { available: true, kind: 'user+net', reason: null })
+  t.match(nobody.checks.find((c) => c.id === 'private_namespace'),
+    { detail: /^a private user and network namespace is available to this non-root user for trying TFO \(unshare --user --map-root-user --net\)/ })
+  const noUnshare = JSON.parse(asNobody(['doctor', '--json'], { env: { PATH: '/nonexistent' } }).stdout)
+  t.match(noUnshare.privateNamespace, { available: false, reason: /no `unshare` command/ })
+})
+
+t.test('enable --persist: a file sysctl --system would not read, or one tfo did not write, is refused before any change', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-cli-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  setTcpFastopen(1)
+  const noConf = cli(['enable', 'both', '--persist', '--file', path.join(dir, 'tfo')])
+  t.equal(noConf.status, 2)
+  t.ok(oneLine(noConf.stderr), noConf.stderr)
+  t.match(noConf.stderr, /--file must end in \.conf: sysctl --system and systemd-sysctl read only \*\.conf files/)
+  t.equal(current(), 1, 'the sysctl was not changed')
+  t.same(fs.readdirSync(dir), [], 'no file written')
+
+  const foreign = path.join(dir, 'sysctl.conf')
+  fs.writeFileSync(foreign, 'vm.swappiness = 10\n')
+  const r = cli(['enable', 'both', '--persist', '--file', foreign])
+  t.equal(r.status, 1)
+  t.ok(oneLine(r.stderr), r.stderr)
+  t.match(r.stderr, /sysctl\.conf exists and was not written by tfo enable: not replacing it/)
+  t.equal(fs.readFileSync(foreign, 'utf8'), 'vm.swappiness = 10\n', 'untouched')
+  t.equal(current(), 1, 'the sysctl was not changed')
+
+  const ours = path.join(dir, '60-tfo.conf')
+  t.equal(cli(['enable', 'client', '--persist', '--file', ours]).status, 0)
+  t.match(fs.readFileSync(ours, 'utf8'), /^# TCP Fast Open \(written by `tfo enable client --persist`\): 0x1 client, 0x2 server\.\n/)
+  t.equal(cli(['enable', 'both', '--persist', '--file', ours]).status, 0, 'a file tfo wrote is replaced')
+  t.match(fs.readFileSync(ours, 'utf8'), /^net\.ipv4\.tcp_fastopen = 3$/m)
+})
+
+t.test('doctor warns about modifier bits without their role bit (they do nothing)', async (t) => {
+  setTcpFastopen(0x401)
+  t.teardown(() => setTcpFastopen(1))
+  const j = JSON.parse(cli(['doctor', '--json']).stdout)
+  t.match(j.checks.find((c) => c.id === 'inert_bits'), { status: 'warn', detail: /serverWithoutSockopt without server: those bits do nothing/ })
+  setTcpFastopen(3)
+  t.notOk(JSON.parse(cli(['doctor', '--json']).stdout).checks.some((c) => c.id === 'inert_bits'), 'none with 3')
+})
+
+t.test('enable keeps bits it does not know, and says so', async (t) => {
+  setTcpFastopen(0x10001) // written raw: tfo.sysctl.setFastOpen would refuse it
+  t.teardown(() => setTcpFastopen(1))
+  const r = cli(['enable', 'server'])
+  t.equal(r.status, 0, r.stderr)
+  t.equal(current(), 0x10003)
+  t.match(r.stdout, /note: net\.ipv4\.tcp_fastopen also has bits tfo does not know \(0x10000\): kept/)
+})
+
+t.test('integer options take decimal digits only, within their range', async (t) => {
+  for (const args of [['demo', '--count', '0x10'], ['demo', '--count', '1e1'], ['demo', '--count', ' 4'], ['demo', '--count', '0'], ['demo', '--count', '1001'],
+    ['probe', '127.0.0.1:9', '--count', '0x3'], ['probe', '127.0.0.1:9', '--timeout', '2147483648'],
+    ['probe', '127.0.0.1:9', '--timeout', '1.5'], ['stats', '--watch', '1', '--count', '0x2'], ['stats', '--watch', '1e-9'], ['stats', '--watch', '0.001']]) {
+    const r = cli(args)
+    t.equal(r.status, 2, args.join(' '))
+    t.ok(oneLine(r.stderr), r.stderr)
+    t.equal(r.stdout, '')
+  }
+  t.match(cli(['demo', '--count', '0x10']).stderr, /^tfo demo: --count must be an integer from 1 to 1000, not '0x10'/)
+})

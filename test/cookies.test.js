@@ -16,7 +16,7 @@ const { listen, closeServer, collect, sinkServer } = require('./helpers/util')
 
 const ROOT = path.join(__dirname, '..')
 const { cookies } = tfo
-const binding = require('node-gyp-build')(ROOT)
+const binding = require('./helpers/binding')
 const K = binding.netlinkConstants
 
 // Deleting tcp_metrics entries is GENL_ADMIN_PERM: CAP_NET_ADMIN in the
@@ -121,6 +121,19 @@ t.test('the addon exports the netlink constants from the C headers', async (t) =
   t.equal(K.NLMSG_HDRLEN, 16, 'struct nlmsghdr')
   t.equal(K.GENL_HDRLEN, 4, 'struct genlmsghdr')
   t.equal(K.NLA_TYPE_MASK, 0x3fff)
+  // offsetof / sizeof of the header fields lib/system/cookies.ts reads and writes (the Linux ABI).
+  const fields = (prefix) => [K[`${prefix}_OFFSET`], K[`${prefix}_SIZE`]]
+  t.same(fields('NLMSG_LEN'), [0, 4], 'nlmsghdr.nlmsg_len')
+  t.same(fields('NLMSG_TYPE'), [4, 2], 'nlmsghdr.nlmsg_type')
+  t.same(fields('NLMSG_FLAGS'), [6, 2], 'nlmsghdr.nlmsg_flags')
+  t.same(fields('NLMSG_SEQ'), [8, 4], 'nlmsghdr.nlmsg_seq')
+  t.same(fields('NLMSG_PID'), [12, 4], 'nlmsghdr.nlmsg_pid')
+  t.same(fields('GENL_CMD'), [0, 1], 'genlmsghdr.cmd')
+  t.same(fields('GENL_VERSION'), [1, 1], 'genlmsghdr.version')
+  t.same(fields('NLA_LEN'), [0, 2], 'nlattr.nla_len')
+  t.same(fields('NLA_TYPE'), [2, 2], 'nlattr.nla_type')
+  t.same(fields('NLMSGERR_ERROR'), [0, 4], 'nlmsgerr.error')
+  t.equal(K.NLMSG_PID_OFFSET + K.NLMSG_PID_SIZE, K.NLMSG_HDRLEN, 'the fields fill the header')
 })
 
 t.test('list() shows the cookie a first TFO contact got, as ip tcp_metrics does (IPv4 and IPv6)', async (t) => {

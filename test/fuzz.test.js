@@ -29,14 +29,14 @@ const util = require('node:util')
 const ERRNO_NAMES = new Map(Object.entries(require('node:os').constants.errno).map(([k, v]) => [v, k]))
 const tfo = require('..')
 
-const b = require('node-gyp-build')(path.join(__dirname, '..'))
+const b = require('./helpers/binding')
 const c = b.constants
 const nlc = b.netlinkConstants
 
 const fdList = () => fs.readdirSync('/proc/self/fd').map(Number).filter((n) => Number.isInteger(n))
 const openFds = () => fdList().length
 const fdTarget = (fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) } catch { return null } }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 
 // ---------------------------------------------------------------------------
 // 1. The binding, fuzzed

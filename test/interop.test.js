@@ -23,7 +23,7 @@ const { once } = require('node:events')
 const tfo = require('..')
 const { listen, closeServer, collect, sinkServer, sha256 } = require('./helpers/util')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 
 // No proxy from the environment may get between the peers.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_proxy$/i.test(k)))

@@ -31,10 +31,10 @@ const path = require('node:path')
 const { once } = require('node:events')
 const tfo = require('..')
 
-const b = require('node-gyp-build')(path.join(__dirname, '..'))
+const b = require('./helpers/binding')
 const c = b.constants
 const openFds = () => fs.readdirSync('/proc/self/fd').length
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 
 /** A server (on every address) that collects what a connection sends and, at its end, answers `<n> bytes` and ends. */
 function answering (mod) {

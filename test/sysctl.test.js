@@ -10,6 +10,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const tfo = require('..')
+const c = require('./helpers/binding').constants
 
 const { sysctl } = tfo
 const ROOT = path.resolve(__dirname, '..')
@@ -87,11 +88,51 @@ t.test('fastOpen() reads this namespace, which is not the host', async (t) => {
 
 t.test('setFastOpen writes numbers and returns the new reading', async (t) => {
   t.teardown(() => rawWrite(FASTOPEN, 3))
-  for (const v of [0, 1, 2, 0x603, 0x607, 0x1001]) {
+  for (const v of [0, 1, 2, 0x5, 0x203, 0x403, 0x603, 0x607]) {
     const got = sysctl.setFastOpen(v)
     t.same(got, sysctl.decodeFastOpen(v), `returns the reading for ${v}`)
     t.equal(raw(FASTOPEN), String(v), `the file holds ${v}`)
   }
+  const raw1001 = sysctl.setFastOpen(0x1001, { allowUnknownBits: true })
+  t.same(raw1001, sysctl.decodeFastOpen(0x1001), 'an unknown bit with the explicit opt-in')
+  t.equal(raw(FASTOPEN), String(0x1001))
+  t.same(sysctl.setFastOpen(3, { allowUnknownBits: false }), sysctl.decodeFastOpen(3), 'the option may be false')
+})
+
+t.test('values that would switch TFO off are refused and leave the sysctl unchanged', async (t) => {
+  t.teardown(() => rawWrite(FASTOPEN, 3))
+  for (const start of [3, 1, 0x603]) {
+    rawWrite(FASTOPEN, start)
+    for (const bad of [65536, 0x10003, 0x800, 0x1000, 2 ** 31 - 1, 0x80000]) {
+      const err = t.throws(() => sysctl.setFastOpen(bad), { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' }, `${bad}: unknown bits`)
+      t.match(err.message, /0x1 \(client\), 0x2 \(server\), 0x4 \(clientNoCookie\), 0x200 \(serverNoCookie\), 0x400 \(serverWithoutSockopt\)/,
+        'the message names the known bits')
+      t.match(err.message, /allowUnknownBits/, 'and the opt-in')
+      t.equal(raw(FASTOPEN), String(start), `${bad} not written over ${start}`)
+    }
+    for (const bad of [0x4, 0x200, 0x400, 0x600, 0x604]) {
+      const err = t.throws(() => sysctl.setFastOpen(bad), { code: 'ERR_INVALID_ARG_VALUE', name: 'TypeError' }, `0x${bad.toString(16)}: no role bit`)
+      t.match(err.message, /neither the client bit \(0x1\) nor the server bit \(0x2\).*write 0/)
+      t.equal(raw(FASTOPEN), String(start), `0x${bad.toString(16)} not written over ${start}`)
+    }
+    for (const [opts, code] of [['x', 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'], [{ allowUnknownBits: 'yes' }, 'ERR_INVALID_ARG_TYPE']]) {
+      t.throws(() => sysctl.setFastOpen(3, opts), { code, message: /options/ })
+      t.equal(raw(FASTOPEN), String(start))
+    }
+  }
+})
+
+t.test('why: the kernel really turns TFO off for such values (so refusing them matters)', async (t) => {
+  t.teardown(() => rawWrite(FASTOPEN, 3))
+  for (const value of [65536, 0x400]) {
+    rawWrite(FASTOPEN, value) // what setFastOpen would have written
+    const s = tfo.support()
+    t.equal(s.client, false, `${value}: TCP_FASTOPEN_CONNECT refused`)
+    t.match(s.clientReason, /lacks the client bit/)
+    t.equal(s.server, false, `${value}: no server bit`)
+  }
+  t.same(sysctl.setFastOpen(65536, { allowUnknownBits: true }), sysctl.decodeFastOpen(65536), 'the opt-in writes it nonetheless')
+  t.equal(raw(FASTOPEN), '65536')
 })
 
 t.test('setFastOpen merges named flags into the current value', async (t) => {
@@ -127,21 +168,25 @@ t.test('setFastOpen rejects bad arguments with Node codes and writes nothing', a
   t.equal(raw(FASTOPEN), '3', 'nothing was written')
 })
 
+// The addon's constants (from the C headers) for Python scripts, in the environment.
+const PY_ENV = { ...process.env, TCP_FASTOPEN: String(c.TCP_FASTOPEN), TCP_FASTOPEN_KEY: String(c.TCP_FASTOPEN_KEY), MSG_FASTOPEN: String(c.MSG_FASTOPEN) }
+
 // Runs Python to make a TFO listener on 127.0.0.1 (with its own TCP_FASTOPEN_KEY
 // when keyHex is given) and connects to it twice with MSG_FASTOPEN; prints the
 // cookie the client cached for 127.0.0.1.
 const COOKIE_PY = `
-import socket, subprocess, sys
+import os, socket, subprocess, sys
+C = {k: int(os.environ[k]) for k in ('TCP_FASTOPEN', 'TCP_FASTOPEN_KEY', 'MSG_FASTOPEN')}
 subprocess.run(['ip', 'tcp_metrics', 'flush'], check=True)
 l = socket.socket()
 l.settimeout(10)
-l.setsockopt(socket.IPPROTO_TCP, 23, 16)  # TCP_FASTOPEN
+l.setsockopt(socket.IPPROTO_TCP, C['TCP_FASTOPEN'], 16)
 if len(sys.argv) > 1:
-    l.setsockopt(socket.IPPROTO_TCP, 33, bytes.fromhex(sys.argv[1]))  # TCP_FASTOPEN_KEY
+    l.setsockopt(socket.IPPROTO_TCP, C['TCP_FASTOPEN_KEY'], bytes.fromhex(sys.argv[1]))
 l.bind(('127.0.0.1', 0))
 l.listen()
 c = socket.socket()  # blocking: MSG_FASTOPEN on a non-blocking socket gives EINPROGRESS
-c.sendto(b'x', 0x20000000, l.getsockname())  # MSG_FASTOPEN
+c.sendto(b'x', C['MSG_FASTOPEN'], l.getsockname())
 s, _ = l.accept()
 assert s.recv(1) == b'x'
 s.close(); c.close(); l.close()
@@ -149,7 +194,7 @@ out = subprocess.run(['ip', 'tcp_metrics', 'show', '127.0.0.1'], check=True, cap
 print(out.split('fo_cookie ')[1].split()[0])
 `
 function cookieFor (keyHex) {
-  const r = spawnSync('python3', ['-c', COOKIE_PY, ...(keyHex ? [keyHex] : [])], { encoding: 'utf8', timeout: 30000 })
+  const r = spawnSync('python3', ['-c', COOKIE_PY, ...(keyHex ? [keyHex] : [])], { encoding: 'utf8', timeout: 30000, env: PY_ENV })
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`)
   return r.stdout.trim()
 }
@@ -158,7 +203,8 @@ t.test('key(): zeros until the kernel makes a key, then the key', async (t) => {
   // This namespace is new and nothing here set TCP_FASTOPEN yet.
   t.equal(raw(KEY), '00000000-00000000-00000000-00000000')
   t.same(sysctl.key(), { primary: Buffer.alloc(16), backup: null })
-  const r = spawnSync('python3', ['-c', 'import socket; socket.socket().setsockopt(6, 23, 1)'], { timeout: 30000 })
+  const r = spawnSync('python3', ['-c', 'import os, socket; socket.socket().setsockopt(socket.IPPROTO_TCP, int(os.environ["TCP_FASTOPEN"]), 1)'],
+    { timeout: 30000, env: PY_ENV })
   t.equal(r.status, 0, 'python set TCP_FASTOPEN on a socket')
   const k = sysctl.key()
   t.equal(k.primary.length, 16)
@@ -242,13 +288,33 @@ t.test('setKey rejects bad keys with Node codes, never showing them', async (t) 
   t.equal(raw(KEY), before, 'nothing was written')
 })
 
+t.test('setKey refuses keys of all zeros (anyone could make cookies) and leaves the key unchanged', async (t) => {
+  sysctl.setKey('01234567-89abcdef-01234567-89abcdef')
+  const before = raw(KEY)
+  const good = Buffer.alloc(16, 1)
+  for (const zero of [Buffer.alloc(16), new Uint8Array(16), '00000000-00000000-00000000-00000000', '0'.repeat(32)]) {
+    t.throws(() => sysctl.setKey(zero), { code: 'ERR_INVALID_ARG_VALUE', message: /'primary' must not be all zeros/ })
+    t.throws(() => sysctl.setKey(good, zero), { code: 'ERR_INVALID_ARG_VALUE', message: /'backup' must not be all zeros/ })
+  }
+  t.equal(raw(KEY), before, 'nothing was written')
+  // A backup equal to the primary is accepted: it changes nothing (documented).
+  t.same(sysctl.setKey(good, good), { primary: good, backup: good })
+  t.same(sysctl.parseKey('00000000-00000000-00000000-00000000'), Buffer.alloc(16), 'parsing zeros (reading "no key yet") still works')
+})
+
 t.test('blackhole timeout round trip', async (t) => {
   t.equal(sysctl.blackholeTimeout(), Number(raw(BLACKHOLE)))
   t.equal(sysctl.blackholeTimeout(), 0, 'a new namespace starts with detection off (kernel 6.x default)')
   t.equal(sysctl.setBlackholeTimeout(3600), 3600)
   t.equal(raw(BLACKHOLE), '3600')
   t.equal(sysctl.blackholeTimeout(), 3600)
-  t.equal(sysctl.setBlackholeTimeout(2 ** 31 - 1), 2 ** 31 - 1)
+  t.equal(sysctl.MAX_BLACKHOLE_TIMEOUT_SEC, 67108, 'floor((2^32 - 1) / (64 * 1000)): no wrap at HZ=1000 and the 64x backoff')
+  t.equal(sysctl.setBlackholeTimeout(sysctl.MAX_BLACKHOLE_TIMEOUT_SEC), 67108)
+  t.equal(raw(BLACKHOLE), '67108')
+  for (const big of [67109, 4294968, 2 ** 31 - 1]) {
+    t.throws(() => sysctl.setBlackholeTimeout(big), { code: 'ERR_OUT_OF_RANGE', message: /<= 67108/ }, `${big} would overflow the kernel's arithmetic`)
+    t.equal(raw(BLACKHOLE), '67108', `${big} not written`)
+  }
   t.equal(sysctl.setBlackholeTimeout(0), 0)
   t.equal(raw(BLACKHOLE), '0')
   t.throws(() => sysctl.setBlackholeTimeout('60'), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -22,7 +22,7 @@ const { once } = require('node:events')
 const tfo = require('..')
 const { listen, closeServer, collect, sinkServer } = require('./helpers/util')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 const TFO_OPTION = 34 // TCP option kind for Fast Open (RFC 7413)
 
 function haveTcpdump (t) {

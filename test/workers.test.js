@@ -13,7 +13,7 @@ const ROOT = path.join(__dirname, '..')
 // ---- worker side: one tfo server + client exchange with SYN data ----
 if (!isMainThread && workerData && workerData.role === 'exchange') {
   const tfo = require(ROOT)
-  const b = require('node-gyp-build')(ROOT)
+  const b = require('./helpers/binding')
   const { host, leak } = workerData
   const server = tfo.createServer((s) => {
     const chunks = []
@@ -71,7 +71,7 @@ const { spawnSync } = require('node:child_process')
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length
 const fdTable = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return `${fd} ${fs.readlinkSync(`/proc/self/fd/${fd}`)}` } catch { return fd } })
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('./helpers/util')
 
 t.test('tfo in 4 worker threads at once, and in the main thread, each with SYN data', async (t) => {
   const tfo = require('..')
@@ -197,10 +197,10 @@ async function runExitChild () {
   const fs = require('node:fs')
   const net = require('node:net')
   const tfo = require(ROOT)
-  const b = require('node-gyp-build')(ROOT)
+  const b = require('./helpers/binding')
   const c = b.constants
   const openFds = () => fs.readdirSync('/proc/self/fd').length
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  const { sleep } = require('./helpers/util')
   const host = '127.0.5.1'
 
   // An answering tfo server, and a cookie for host.

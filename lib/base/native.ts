@@ -3,34 +3,60 @@
 // negative errno) and says, once, why the addon is missing when it is.
 import * as path from 'node:path';
 
-/** The constants the addon takes from the C headers. Optional ones depend on the headers it was built with. */
+/**
+ * The constants the addon takes from the C headers. Optional ones depend on the headers it was built with.
+ *
+ * Some are tools rather than parts of tfo: nothing in lib/ reads `SO_ERROR`,
+ * `SO_DOMAIN`, `SO_KEEPALIVE`, `AF_NETLINK`, `TCP_NODELAY`, `MSG_FASTOPEN` or
+ * `MSG_PEEK`. They go with the tool functions of {@link NativeBinding}
+ * (`connect`, `sendto`, `recv`, `getsockoptBytes`): the tests use them to drive
+ * and check a TCP Fast Open exchange on the kernel directly, without lib/, and
+ * so do tools that need the pre-4.11 client path (`sendto` with `MSG_FASTOPEN`).
+ */
 export interface NativeConstants {
   AF_INET: number;
   AF_INET6: number;
+  /** Tool: the family `genlSocket()` sockets report (`SO_DOMAIN`). */
+  AF_NETLINK: number;
   SOL_SOCKET: number;
+  /** Tool: a socket's pending error. */
   SO_ERROR: number;
+  /** Tool: checks what `socket.setKeepAlive()` set on a tfo socket. */
+  SO_KEEPALIVE: number;
   SO_REUSEADDR: number;
   SO_REUSEPORT: number;
-  SO_ACCEPTCONN: number;
+  /** Tool: a socket's address family. */
   SO_DOMAIN: number;
   IPPROTO_TCP: number;
   IPPROTO_IPV6: number;
   IPV6_V6ONLY: number;
+  /** Tool: a harmless integer option. */
   TCP_NODELAY: number;
   TCP_INFO: number;
   TCP_FASTOPEN: number;
   TCP_FASTOPEN_CONNECT?: number;
   TCP_FASTOPEN_KEY?: number;
   TCP_FASTOPEN_NO_COOKIE?: number;
+  /** Tool: `sendto()` flag of the pre-4.11 client path (connect and send in one call). */
   MSG_FASTOPEN?: number;
+  /** Tool: `recv()` flag. */
   MSG_PEEK: number;
-  TCPI_OPT_TIMESTAMPS: number;
-  TCPI_OPT_SACK: number;
-  TCPI_OPT_WSCALE: number;
-  TCPI_OPT_ECN: number;
   TCPI_OPT_SYN_DATA?: number;
-  TCP_FASTOPEN_KEY_LENGTH?: number;
-  TCP_FASTOPEN_KEY_BUF_LENGTH?: number;
+  /** `enum tcp_fastopen_client_fail` (<linux/tcp.h>): the values of `tcpi_fastopen_client_fail`. */
+  TFO_STATUS_UNSPEC: number;
+  TFO_COOKIE_UNAVAILABLE: number;
+  TFO_DATA_NOT_ACKED: number;
+  TFO_SYN_RETRANSMITTED: number;
+  /** Width in bits of the `tcpi_fastopen_client_fail` bit-field of struct tcp_info. */
+  TCPI_FASTOPEN_CLIENT_FAIL_BITS: number;
+  /** Bytes of one TFO key (one definition, in src/addon.cc: the kernel's is not in a uapi header). */
+  TCP_FASTOPEN_KEY_LENGTH: number;
+  /** Bytes of a primary and a backup key together, as `TCP_FASTOPEN_KEY` takes them. */
+  TCP_FASTOPEN_KEY_BUF_LENGTH: number;
+  /** <linux/capability.h>: the capability net.* sysctl writes and tcp_metrics deletes need. */
+  CAP_NET_ADMIN: number;
+  /** The inode of the initial network namespace (Linux >= 6.18; `NET_NS_INIT_INO`, <linux/nsfs.h>). */
+  NET_NS_INIT_INO: number;
   tcpStates: Record<
     | 'TCP_ESTABLISHED'
     | 'TCP_SYN_SENT'
@@ -75,6 +101,13 @@ type Bytes = ArrayBufferView;
  * The raw binding. Each function makes one non-blocking syscall and returns a
  * number; a negative number is `-errno`. Bad arguments give `-EINVAL`, never a
  * throw or a crash.
+ *
+ * Four functions are tools that lib/ does not call: `connect`, `sendto`,
+ * `recv` and `getsockoptBytes`. They stay because a TCP Fast Open exchange can
+ * then be driven and checked on the kernel alone (test/binding.test.js does:
+ * a deferred `TCP_FASTOPEN_CONNECT`, `sendto(MSG_FASTOPEN)`, reading a
+ * listener's `TCP_FASTOPEN_KEY` back), and because `sendto(MSG_FASTOPEN)` is
+ * the client path of kernels without `TCP_FASTOPEN_CONNECT`, for tools.
  */
 export interface NativeBinding {
   constants: NativeConstants;
@@ -87,17 +120,21 @@ export interface NativeBinding {
   release(fd: number): number;
   bind(fd: number, family: number, address: string, port: number): number;
   listen(fd: number, backlog: number): number;
+  /** Tool: one non-blocking connect() (-EINPROGRESS while the handshake runs; 0 at once for a deferred TFO connect). */
   connect(fd: number, family: number, address: string, port: number): number;
   send(fd: number, data: Bytes, flags: number): number;
+  /** Tool: one non-blocking sendto(); with `MSG_FASTOPEN` on an unconnected socket, connect and send in one call. */
   sendto(fd: number, data: Bytes, flags: number, family: number, address: string, port: number): number;
+  /** Tool: one non-blocking recv(). */
   recv(fd: number, into: Bytes, flags: number): number;
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   getsockoptInt(fd: number, level: number, name: number): number;
   setsockoptBytes(fd: number, level: number, name: number, value: Bytes): number;
+  /** Tool: reads a byte option (e.g. a listener's `TCP_FASTOPEN_KEY`) into `into`; returns its length. */
   getsockoptBytes(fd: number, level: number, name: number, into: Bytes): number;
   /** Fill `out` (length >= TCP_INFO_FIELDS.length) with TCP_INFO; returns bytes the kernel wrote. */
   tcpInfo(fd: number, out: Float64Array): number;
-  /** Constants for generic netlink and tcp_metrics, from the C headers (lib/cookies.ts builds the messages). */
+  /** Constants for generic netlink and tcp_metrics, from the C headers (lib/system/cookies.ts builds the messages). */
   netlinkConstants: {
     NLMSG_ALIGNTO: number;
     NLMSG_HDRLEN: number;
@@ -116,6 +153,27 @@ export interface NativeBinding {
     NLA_F_NET_BYTEORDER: number;
     /** The 16-bit mask that leaves an attribute's type without its flag bits. */
     NLA_TYPE_MASK: number;
+    /** offsetof / sizeof of the header fields tfo reads and writes (struct nlmsghdr, genlmsghdr, nlattr, nlmsgerr). */
+    NLMSG_LEN_OFFSET: number;
+    NLMSG_LEN_SIZE: number;
+    NLMSG_TYPE_OFFSET: number;
+    NLMSG_TYPE_SIZE: number;
+    NLMSG_FLAGS_OFFSET: number;
+    NLMSG_FLAGS_SIZE: number;
+    NLMSG_SEQ_OFFSET: number;
+    NLMSG_SEQ_SIZE: number;
+    NLMSG_PID_OFFSET: number;
+    NLMSG_PID_SIZE: number;
+    GENL_CMD_OFFSET: number;
+    GENL_CMD_SIZE: number;
+    GENL_VERSION_OFFSET: number;
+    GENL_VERSION_SIZE: number;
+    NLA_LEN_OFFSET: number;
+    NLA_LEN_SIZE: number;
+    NLA_TYPE_OFFSET: number;
+    NLA_TYPE_SIZE: number;
+    NLMSGERR_ERROR_OFFSET: number;
+    NLMSGERR_ERROR_SIZE: number;
     GENL_HDRLEN: number;
     GENL_ID_CTRL: number;
     CTRL_CMD_GETFAMILY: number;

@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
 import * as tfo from '../index';
-import { bold, CliError, dim, green, printJson, red, table, yellow } from './output';
-import { insidePrivateNetns, rerunInPrivateNetns } from './netns';
+import { bold, CliError, dim, green, integerOption, printJson, red, table, yellow } from './output';
+import { insidePrivateNetns, rerunInPrivateNetns, type PrivateNetnsKind } from './netns';
 
 export const demoHelp = `Usage: tfo demo [--count N] [--no-netns] [--json]
 
@@ -18,15 +18,27 @@ should carry their request in the SYN). Prints, per connection, whether the
 request rode in the SYN, the kernel's TFO counters before and after, and a
 verdict.
 
-As root it runs inside a private network namespace with
-net.ipv4.tcp_fastopen=3 (the host's settings are not touched). Otherwise it
-uses this namespace's settings and says what is missing.
+It runs inside a private network namespace with net.ipv4.tcp_fastopen=3, so
+the host's settings are neither needed nor touched: as root a network
+namespace (unshare --net); as a normal user a user and network namespace
+(unshare --user --map-root-user --net), where the kernel allows unprivileged
+user namespaces. Where neither can be had it says why, and runs with this
+namespace's settings, saying what is missing.
 
 Options:
-  --count N    returning connections (default 4)
-  --no-netns   use the current namespace even as root
+  --count N    returning connections, 1 to 1000 (default 4)
+  --no-netns   use the current namespace
   --json       machine-readable output
   -h, --help   this help`;
+
+/** Where the demo ran: a private namespace made for it, or the current one (and why). */
+export interface DemoNamespace {
+  private: boolean;
+  /** `'net'` (root) or `'user+net'` (a normal user); null in the current namespace. */
+  kind: PrivateNetnsKind | null;
+  /** Why the current namespace was used (`--no-netns`, or why no private one could be had); null in a private one. */
+  reason: string | null;
+}
 
 interface Row {
   n: number;
@@ -82,17 +94,23 @@ export async function demo(argv: string[]): Promise<number> {
     process.stdout.write(`${demoHelp}\n`);
     return 0;
   }
-  const count = Number(values.count);
-  if (!Number.isInteger(count) || count < 1 || count > 1000) throw new CliError('--count must be an integer from 1 to 1000', 2);
+  const count = integerOption('count', values.count, 1, 1000);
 
-  let where = 'the current network namespace';
-  if (!insidePrivateNetns() && !values['no-netns']) {
+  const inside = insidePrivateNetns();
+  let namespace: DemoNamespace;
+  if (inside) {
+    namespace = { private: true, kind: inside, reason: null };
+  } else if (values['no-netns']) {
+    namespace = { private: false, kind: null, reason: 'asked for with --no-netns' };
+  } else {
     const r = rerunInPrivateNetns();
     if (typeof r === 'number') return r;
-    where = `the current network namespace (${r})`;
-  } else if (insidePrivateNetns()) {
-    where = 'a private network namespace with net.ipv4.tcp_fastopen=3 (host settings untouched)';
+    namespace = { private: false, kind: null, reason: r.reason };
   }
+  const where = namespace.private
+    ? `a private ${namespace.kind === 'net' ? 'network namespace' : 'user and network namespace'} with ` +
+      'net.ipv4.tcp_fastopen=3 (host settings untouched)'
+    : `the current network namespace (${namespace.reason})`;
 
   const support = tfo.support();
   const serverSeen: boolean[] = [];
@@ -132,7 +150,7 @@ export async function demo(argv: string[]): Promise<number> {
     : `TCP Fast Open did not happen for ${returning.length - rode} of ${returning.length} returning requests${why ? `: ${why}` : '.'}`;
 
   if (values.json) {
-    printJson({ where, support, server: server.fastOpen, connections: rows, counters: { before, after, delta }, stats: tfo.stats(), ok, verdict });
+    printJson({ where, namespace, support, server: server.fastOpen, connections: rows, counters: { before, after, delta }, stats: tfo.stats(), ok, verdict });
     return ok ? 0 : 1;
   }
   const out: string[] = [];

@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 
 import * as tfo from '../index';
+import { capNetAdmin as hasCapNetAdmin, initialNetnsInode } from '../system/host';
+import { privateNetnsAvailability, type PrivateNetnsAvailability } from './netns';
 import { bold, CliError, dim, green, printJson, red, yellow } from './output';
 
 export const doctorHelp = `Usage: tfo doctor [--role client|server|both] [--json]
@@ -72,9 +74,6 @@ function kernelAtLeast(k: KernelInfo, major: number, minor: number): boolean {
   return k.major !== null && k.minor !== null && (k.major > major || (k.major === major && k.minor >= minor));
 }
 
-/** The initial network namespace's inode, fixed since Linux 6.18 (PROC_NET_INIT_INO). */
-const INIT_NET_INODE = 0xeffffff9;
-
 export interface NamespaceInfo {
   /** Inode of /proc/self/ns/net, or null when unreadable. */
   inode: number | null;
@@ -113,10 +112,10 @@ export function networkNamespace(kernel: KernelInfo = kernelInfo()): NamespaceIn
   const id = inode === null ? '' : ` (net:[${inode}])`;
   if (inode === null) {
     detail = 'cannot tell which network namespace this is (/proc/self/ns/net is unreadable)';
-  } else if (inode === INIT_NET_INODE) {
+  } else if (initialNetnsInode !== null && inode === initialNetnsInode) {
     initial = true;
     detail = `the initial (host) network namespace${id}`;
-  } else if (kernelAtLeast(kernel, 6, 18)) {
+  } else if (initialNetnsInode !== null && kernelAtLeast(kernel, 6, 18)) {
     // The initial namespace has a fixed inode on these kernels: any other is a new namespace.
     initial = false;
     detail = `not the initial network namespace${id}: ${PER_CONTAINER}`;
@@ -148,13 +147,7 @@ export interface Privileges {
 
 export function privileges(): Privileges {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  let capNetAdmin: boolean | null = null;
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
-    if (m) capNetAdmin = ((BigInt(`0x${m[1]}`) >> 12n) & 1n) === 1n; // CAP_NET_ADMIN = 12
-  } catch {
-    capNetAdmin = null;
-  }
+  const capNetAdmin = hasCapNetAdmin();
   let sysctlWritable = false;
   let sysctlWriteError: string | null = null;
   try {
@@ -260,6 +253,8 @@ export interface DoctorReport {
   };
   privileges: Privileges;
   namespace: NamespaceInfo;
+  /** Whether `tfo demo` can run in a private namespace with TFO on here (a user and network namespace for non-root users), or why not. */
+  privateNamespace: PrivateNetnsAvailability;
   checks: Check[];
   verdicts: Verdict[];
 }
@@ -310,6 +305,14 @@ export async function diagnose(role: Role): Promise<DoctorReport> {
       });
     if (bits.unknownBits)
       add({ id: 'unknown_bits', status: 'warn', detail: `${FASTOPEN} has bits tfo does not know: 0x${bits.unknownBits.toString(16)}` });
+    // Modifier bits do nothing without the role bit they modify (the kernel checks the role bit first).
+    const inert = [
+      bits.clientNoCookie && !bits.client ? 'clientNoCookie without client' : '',
+      bits.serverNoCookie && !bits.server ? 'serverNoCookie without server' : '',
+      bits.serverWithoutSockopt && !bits.server ? 'serverWithoutSockopt without server' : '',
+    ].filter(Boolean);
+    if (inert.length)
+      add({ id: 'inert_bits', status: 'warn', detail: `${FASTOPEN} has ${inert.join(' and ')}: those bits do nothing without the role bit` });
   } else {
     add({ id: 'tcp_fastopen', status: 'fail', detail: `${FASTOPEN} cannot be read: ${bitsR.error?.message}` });
   }
@@ -416,12 +419,24 @@ export async function diagnose(role: Role): Promise<DoctorReport> {
   });
   // A new namespace matters when it is why the server bit is off: it started at 1.
   add({ id: 'namespace', status: ns.initial === false && bits && !bits.server ? 'warn' : 'info', detail: ns.detail });
+  const privateNs = privateNetnsAvailability();
+  add({
+    id: 'private_namespace',
+    status: 'info',
+    detail: !privateNs.available
+      ? `no private network namespace for trying TFO: ${privateNs.reason}; \`tfo demo\` runs in this namespace`
+      : privateNs.kind === 'user+net'
+        ? 'a private user and network namespace is available to this non-root user for trying TFO ' +
+          '(unshare --user --map-root-user --net): `tfo demo` runs there with net.ipv4.tcp_fastopen=3, without root and without changing this namespace'
+        : 'as root, `tfo demo` runs in a private network namespace (unshare --net) with net.ipv4.tcp_fastopen=3, without changing this one',
+  });
 
   // verdicts
   const verdicts: Verdict[] = [];
   const wanted: ('client' | 'server')[] = role === 'both' ? ['client', 'server'] : [role];
   // The bits the asked role(s) need: what `tfo enable <role>` sets (the client bit always).
-  const needed = role === 'client' ? 0x1 : 0x3;
+  const { client: CLIENT, server: SERVER } = tfo.sysctl.FASTOPEN_FLAGS;
+  const needed = role === 'client' ? CLIENT : CLIENT | SERVER;
   for (const r of wanted) {
     const reasons: string[] = [];
     const fixes: string[] = [];
@@ -473,6 +488,7 @@ export async function diagnose(role: Role): Promise<DoctorReport> {
     settings: { somaxconn, syncookies, blackholeTimeoutSec: blackhole, key: keyState },
     privileges: priv,
     namespace: ns,
+    privateNamespace: privateNs,
     checks,
     verdicts,
   };

@@ -25,7 +25,8 @@ starts at 1, client only. In a container, set it when the container starts
 Options:
   --persist    also write a sysctl.d drop-in with the new value, so it is
                applied again at boot (default file ${DEFAULT_DROP_IN})
-  --file PATH  the drop-in file to write (with --persist)
+  --file PATH  the drop-in file to write (with --persist): a *.conf file, new
+               or written by tfo enable before (others are not replaced)
   --json       machine-readable output
   -h, --help   this help`;
 
@@ -36,11 +37,34 @@ function flagsText(bits: tfo.sysctl.FastOpenSysctl): string {
   return `${bits.value} (${on.length ? on.join(', ') : 'all off'})`;
 }
 
+/** The first words of every drop-in tfo writes: an existing file without them is not tfo's to replace. */
+const MARKER = '# TCP Fast Open (written by `tfo enable';
+
+/**
+ * Checks the drop-in path before anything is changed: systemd-sysctl and
+ * `sysctl --system` read only `*.conf` files, so another name would be
+ * written and silently never applied; and an existing file that tfo did not
+ * write (such as /etc/sysctl.conf) would be replaced whole.
+ */
+function checkDropIn(file: string): void {
+  if (!file.endsWith('.conf'))
+    throw new CliError(`--file must end in .conf: sysctl --system and systemd-sysctl read only *.conf files (got ${file})`, 2);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return; // missing (or unreadable: the write will say why)
+  }
+  if (!text.startsWith(MARKER))
+    throw new CliError(`${file} exists and was not written by tfo enable: not replacing it (choose another --file)`, 1);
+}
+
 /** Writes the drop-in atomically (temp file + rename); throws a one-line CliError. */
 function writeDropIn(file: string, role: Role, value: number): string {
+  const { client, server } = tfo.sysctl.FASTOPEN_FLAGS;
   const line = `net.ipv4.tcp_fastopen = ${value}`;
   const text =
-    `# TCP Fast Open (written by \`tfo enable ${role} --persist\`): 0x1 client, 0x2 server.\n` +
+    `${MARKER} ${role} --persist\`): 0x${client.toString(16)} client, 0x${server.toString(16)} server.\n` +
     `# Applied at boot by systemd-sysctl, or now with \`sysctl --system\`.\n${line}\n`;
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
@@ -82,6 +106,7 @@ export async function enableCommand(argv: string[]): Promise<number> {
   if (values.file !== undefined && !values.persist) throw new CliError('--file needs --persist', 2);
   if (values.file === '') throw new CliError('--file needs a path', 2);
   const file = path.resolve(values.file ?? DEFAULT_DROP_IN);
+  if (values.persist) checkDropIn(file);
 
   const before = tfo.sysctl.fastOpen();
   const want = { client: true, ...(role === 'client' ? {} : { server: true }) };
@@ -110,6 +135,13 @@ export async function enableCommand(argv: string[]): Promise<number> {
       : `${bold(name)}: already ${green(flagsText(after))}, nothing to change`,
   );
   if (persisted) out.push(`persisted: ${persisted.file}: ${persisted.line} ${dim('(applied at boot, or now with `sysctl --system`)')}`);
+  if (after.unknownBits)
+    out.push(
+      yellow(
+        `note: net.ipv4.tcp_fastopen also has bits tfo does not know (0x${after.unknownBits.toString(16)}): kept` +
+          (persisted ? ', and persisted as they are' : ''),
+      ),
+    );
   if (ns.initial === false)
     out.push(
       yellow(

@@ -34,3 +34,15 @@ export class CliError extends Error {
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * An integer option from the command line: decimal digits only (no `0x10`,
+ * `1e3`, spaces or signs, which Number() would take), within [min, max];
+ * else a one-line CliError with exit status 2.
+ */
+export function integerOption(name: string, text: string, min: number, max: number): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new CliError(`--${name} must be an integer from ${min} to ${max}, not '${text}'`, 2);
+  return n;
+}

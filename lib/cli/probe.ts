@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import * as tfo from '../index';
-import { bold, CliError, dim, green, printJson, red, table, yellow } from './output';
+import { bold, CliError, dim, green, integerOption, printJson, red, table, yellow } from './output';
 
 export const probeHelp = `Usage: tfo probe HOST:PORT [--count N] [--data TEXT] [--timeout MS] [--json]
 
@@ -25,9 +25,9 @@ data was acknowledged, per-connection timing, and a verdict:
 By default the bytes sent are an HTTP HEAD request for "/".
 
 Options:
-  --count N      connections, at least 2 (default 4)
+  --count N      connections, 2 to 100 (default 4)
   --data TEXT    bytes to send first (default: HTTP HEAD /)
-  --timeout MS   per-connection timeout (default 5000)
+  --timeout MS   per-connection timeout, 1 to 2147483647 (default 5000)
   --json         machine-readable output
   -h, --help     this help`;
 
@@ -135,10 +135,9 @@ export async function probeCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new CliError('expected one target, HOST:PORT', 2);
   const { host, port } = parseTarget(positionals[0]);
-  const count = Number(values.count);
-  if (!Number.isInteger(count) || count < 2 || count > 100) throw new CliError('--count must be an integer from 2 to 100', 2);
-  const timeoutMs = Number(values.timeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CliError('--timeout must be a positive integer (ms)', 2);
+  const count = integerOption('count', values.count, 2, 100);
+  // Node's timers take at most 2^31-1 ms (a longer timeout would fire after 1 ms, with a warning).
+  const timeoutMs = integerOption('timeout', values.timeout, 1, 2 ** 31 - 1);
   const hostHeader = host.includes(':') ? `[${host}]` : host;
   const data = Buffer.from(values.data ?? `HEAD / HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`);
 

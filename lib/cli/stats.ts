@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 
 import * as tfo from '../index';
-import { bold, CliError, dim, green, printJson, table } from './output';
+import { bold, CliError, dim, green, integerOption, printJson, table } from './output';
 
 export const statsHelp = `Usage: tfo stats [--watch SECONDS [--count N]] [--json]
 
@@ -48,10 +48,11 @@ function clock(at: number): string {
   return new Date(at).toTimeString().slice(0, 8);
 }
 
-function parsePositive(name: string, text: string, integer: boolean, max: number): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max || (integer && !Number.isInteger(n)))
-    throw new CliError(`--${name} must be ${integer ? 'an integer' : 'a number'} greater than 0 and at most ${max}, not '${text}'`, 2);
+/** Seconds between rows: a decimal number from 0.01 (10 ms) to one day. */
+function parseSeconds(text: string): number {
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 0.01 && n <= 86400))
+    throw new CliError(`--watch must be a number of seconds from 0.01 to 86400, not '${text}'`, 2);
   return n;
 }
 
@@ -71,8 +72,8 @@ export async function statsCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.count !== undefined && values.watch === undefined) throw new CliError('--count needs --watch', 2);
-  const seconds = values.watch === undefined ? null : parsePositive('watch', values.watch, false, 86400);
-  const count = values.count === undefined ? null : parsePositive('count', values.count, true, 2 ** 31 - 1);
+  const seconds = values.watch === undefined ? null : parseSeconds(values.watch);
+  const count = values.count === undefined ? null : integerOption('count', values.count, 1, 2 ** 31 - 1);
 
   let first: tfo.FastOpenCounters;
   try {

@@ -100,6 +100,7 @@ export function startAttempt(
   };
   attempt.reason = prepare(attempt, options);
   attempt.tfo = attempt.reason === null;
+  if (attempt.tfo && options && options.noCookie) attempt.reason = setNoCookie(attempt);
   return attempt;
 }
 
@@ -125,10 +126,20 @@ function prepare(attempt: Attempt, options: ClientFastOpenOptions | false): stri
   }
   const r = b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
   if (r < 0) return clientOptionFailure(r);
-  if (options.noCookie && c.TCP_FASTOPEN_NO_COOKIE !== undefined) {
-    b.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
-  }
   return null;
+}
+
+/**
+ * Sets TCP_FASTOPEN_NO_COOKIE for the `noCookie` option. Null when set, else
+ * why not: TFO is still attempted, with a cookie, and the outcome's `reason`
+ * says that noCookie is not in effect.
+ */
+function setNoCookie(attempt: Attempt): string | null {
+  const c = native.binding!.constants;
+  if (c.TCP_FASTOPEN_NO_COOKIE === undefined)
+    return 'noCookie is not in effect: the addon was built without TCP_FASTOPEN_NO_COOKIE (kernel headers older than 4.15)';
+  const r = native.binding!.setsockoptInt(attempt.fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
+  return r < 0 ? `noCookie is not in effect: setsockopt(TCP_FASTOPEN_NO_COOKIE) failed (${errnoName(r)}; Linux >= 4.15 has it)` : null;
 }
 
 /**

@@ -1,6 +1,13 @@
 // Per-destination TFO backoff. Kernel 6.18 keeps sending SYN data to a path
-// that drops it (every such connection waits for the 1 s SYN retransmission;
-// see TFO-FACTS.md). When a connection reports that its SYN was
+// that drops it, and every such connection waits for the 1 s SYN
+// retransmission: tcp_fastopen_cookie_check() (net/ipv4/tcp_fastopen.c) has
+// no per-destination pause any more (old kernels skipped the cookie after
+// repeated "FO SYN losses"), only the namespace-wide blackhole detector, which
+// is off by default (net.ipv4.tcp_fastopen_blackhole_timeout_sec = 0) and
+// would not fire here anyway (the plain retransmitted SYN gets through). The
+// kernel records the loss (tcp_metrics fo_syn_drops) and keeps the cookie:
+// test/cookies.test.js ('SYN drops') and test/fallback-matrix.test.js (case 4)
+// show it on the emulated WAN. When a connection reports that its SYN was
 // retransmitted, tfo stops attempting TFO to that destination for a while,
 // doubling the pause on each repeat up to a bound, and forgets the penalty
 // after a connection whose SYN data was acknowledged. SYN data that is not
@@ -13,16 +20,16 @@
 // same failure one after another; those reports neither escalate the pause
 // nor count as "in a row". Without that, a burst of N parallel connections
 // over a bad path would double the pause N times at once (straight to maxMs).
-import { validateBoolean, validateInteger, validateObject } from '../base/errors';
+import { outOfRange, validateBoolean, validateInteger, validateObject } from '../base/errors';
 import type { FastOpenInfo } from './outcome';
 
 /** Backoff settings (all durations in milliseconds). */
 export interface BackoffOptions {
   /** Turn the per-destination backoff on or off. Default true. */
   enabled?: boolean;
-  /** First pause after a failure. Default 60 000 (1 min). */
+  /** First pause after a failure, at least 1. Default 60 000 (1 min). */
   initialMs?: number;
-  /** Longest pause. Default 3 600 000 (1 h). */
+  /** Longest pause, at least `initialMs`. Default 3 600 000 (1 h). */
   maxMs?: number;
   /** Destinations remembered at most (oldest forgotten first). Default 4096. */
   maxEntries?: number;
@@ -68,9 +75,17 @@ class Backoff {
     validateObject(options, 'options');
     const { enabled, initialMs, maxMs, maxEntries } = options;
     if (enabled !== undefined) validateBoolean(enabled, 'options.enabled');
-    if (initialMs !== undefined) validateInteger(initialMs, 'options.initialMs', 0, 2 ** 31 - 1);
-    if (maxMs !== undefined) validateInteger(maxMs, 'options.maxMs', 0, 2 ** 31 - 1);
+    // A pause of 0 ms, or a bound below the first pause, would quietly turn the
+    // backoff off or make every pause maxMs: `enabled: false` is the switch.
+    if (initialMs !== undefined) validateInteger(initialMs, 'options.initialMs', 1, 2 ** 31 - 1);
+    if (maxMs !== undefined) validateInteger(maxMs, 'options.maxMs', 1, 2 ** 31 - 1);
     if (maxEntries !== undefined) validateInteger(maxEntries, 'options.maxEntries', 1, 2 ** 31 - 1);
+    const first = initialMs ?? this.initialMs;
+    const bound = maxMs ?? this.maxMs;
+    if (bound < first)
+      throw maxMs !== undefined
+        ? outOfRange('options.maxMs', `>= options.initialMs (${first})`, bound)
+        : outOfRange('options.initialMs', `<= options.maxMs (${bound})`, first);
     if (enabled !== undefined) this.enabled = enabled;
     if (initialMs !== undefined) this.initialMs = initialMs;
     if (maxMs !== undefined) this.maxMs = maxMs;

@@ -33,6 +33,7 @@ import {
 } from '../base/errors';
 import { fdOfHandle, type FdHolder } from '../base/internals';
 import { native } from '../base/native';
+import { badKey, KEY_BUF_LENGTH, KEY_LENGTH, KEY_TEXT_FORM, redacted, usableKey } from '../system/keyformat';
 import * as sysctl from '../system/sysctl';
 
 /** Default rotation period: one day, so a cookie stays valid 12 to 36 hours (tofurkey's default interval). */
@@ -41,10 +42,8 @@ const MIN_PERIOD_MS = 1000;
 const MAX_PERIOD_MS = 366 * 24 * 60 * 60 * 1000;
 /** Longest sleep between checks of the clock (bounds the effect of clock steps and suspends). */
 const MAX_TIMER_MS = 60 * 1000;
-const KEY_LENGTH = 16;
-const MIN_SECRET_BYTES = 16;
-
-const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+/** The least secret tfo takes: as many bytes as the key derived from it. */
+const MIN_SECRET_BYTES = KEY_LENGTH;
 
 // HKDF-SHA256(ikm = secret, salt = SALT, info = INFO || int64be(window), L = 16).
 // Documented in the README so other implementations in a fleet can match it.
@@ -132,11 +131,6 @@ function secretKey(value: unknown, name: string): KeyObject {
   return key;
 }
 
-/** Something util.inspect shows instead of key material. */
-function redacted(shape: string): object {
-  return { [INSPECT]: () => `[${shape}, not shown]` };
-}
-
 /** @internal validates `keyRotation` options. */
 export function normalizeRotation(value: unknown, name: string): KeySource {
   validateObject(value, name);
@@ -147,42 +141,31 @@ export function normalizeRotation(value: unknown, name: string): KeySource {
   return { kind: 'derived', secret: key, periodMs, clock };
 }
 
+/** What a listener's static key must look like, in words. */
+const OWN_KEY =
+  `must be ${KEY_LENGTH} bytes (primary), ${KEY_BUF_LENGTH} bytes (primary and backup), or the text form ` +
+  `${KEY_TEXT_FORM}[,backup]`;
+
+/** One key of a listener: parsed by system/keyformat (the one parser), never all zeros. */
+function ownKey(value: unknown, name: string): Buffer {
+  return usableKey(value, name, OWN_KEY);
+}
+
 /** @internal validates a static key: 16 or 32 bytes, or text `k1[,k2]`; or a primary and a backup. */
 export function normalizeOwnKey(primary: unknown, backup: unknown, name: string): KeySource {
   if (backup !== undefined && backup !== null) {
-    return { kind: 'own', primary: oneKey(primary, `${name}`), backup: oneKey(backup, 'backup') };
+    return { kind: 'own', primary: ownKey(primary, name), backup: ownKey(backup, 'backup') };
   }
-  if (primary instanceof Uint8Array && primary.length === 2 * KEY_LENGTH) {
+  if (primary instanceof Uint8Array && primary.length === KEY_BUF_LENGTH) {
     const both = Buffer.from(primary);
-    return { kind: 'own', primary: both.subarray(0, KEY_LENGTH), backup: both.subarray(KEY_LENGTH) };
+    return { kind: 'own', primary: ownKey(both.subarray(0, KEY_LENGTH), name), backup: ownKey(both.subarray(KEY_LENGTH), name) };
   }
   if (typeof primary === 'string' && primary.includes(',')) {
     const parts = primary.split(',');
-    if (parts.length !== 2) throw badKey(name, primary);
-    return { kind: 'own', primary: oneKey(parts[0], name), backup: oneKey(parts[1], name) };
+    if (parts.length !== 2) throw badKey(name, primary, OWN_KEY);
+    return { kind: 'own', primary: ownKey(parts[0], name), backup: ownKey(parts[1], name) };
   }
-  return { kind: 'own', primary: oneKey(primary, name), backup: null };
-}
-
-function oneKey(value: unknown, name: string): Buffer {
-  if (!(value instanceof Uint8Array) && typeof value !== 'string')
-    throw invalidArgType(name, ['string', 'Buffer', 'Uint8Array'], value);
-  try {
-    return sysctl.parseKey(value);
-  } catch {
-    throw badKey(name, value);
-  }
-}
-
-function badKey(name: string, key: Uint8Array | string): Error {
-  const shape =
-    typeof key === 'string' ? `a string of ${key.length} characters` : `${key.constructor.name} of ${key.length} bytes`;
-  return invalidArgValue(
-    name,
-    redacted(shape),
-    'must be 16 bytes (primary), 32 bytes (primary and backup), or the text form ' +
-      'xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx[,backup]',
-  );
+  return { kind: 'own', primary: ownKey(primary, name), backup: null };
 }
 
 // ---- derivation ----
@@ -237,8 +220,89 @@ export function fastOpenKeysAt(rotation: KeyRotationOptions, time?: number): Fas
   return { ...s, primary: derive(source.secret, s.window), backup: derive(source.secret, s.backupWindow) };
 }
 
-// ---- per-listener keys ----
+// ---- the rotation loop ----
 
+type DerivedSource = Extract<KeySource, { kind: 'derived' }>;
+type Schedule = ReturnType<typeof schedule>;
+
+/** Which neighbour the backup key of a schedule is. */
+const backupSide = (s: Schedule): 'previous' | 'next' => (s.backupWindow < s.window ? 'previous' : 'next');
+
+/** A clock reading that can be a window number (an integer of at most 2^53), else null. */
+function usableTime(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER
+    ? Math.floor(value)
+    : null;
+}
+
+/**
+ * The one clock-and-timer loop of derived keys, for a listener's keys and the
+ * namespace key alike. Each tick reads the clock, works out the schedule of
+ * now and hands it to `install` (which puts the keys where they go and says
+ * whether to keep rotating), then sleeps until the keys change next, and at
+ * most MAX_TIMER_MS, so clock steps and suspends are noticed within a minute.
+ * A clock that throws or gives no usable time leaves the keys as they were
+ * (said in `state.reason`) and is asked again a minute later. The timer never
+ * keeps the event loop alive.
+ */
+class Rotation {
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly source: DerivedSource,
+    private readonly state: ListenerKeyState,
+    private readonly install: (s: Schedule) => boolean,
+  ) {}
+
+  /**
+   * One tick now. With `strict`, a bad clock and an error of `install` throw
+   * (a first tick, whose caller is there to hear it); otherwise they are
+   * recorded in `state.reason` and the loop goes on.
+   */
+  tick(strict = false): void {
+    this.stop();
+    let raw: unknown;
+    let clockError: string | null = null;
+    try {
+      raw = this.source.clock();
+    } catch (e) {
+      clockError = `threw ${(e as Error)?.message ?? String(e)}`;
+    }
+    const time = clockError === null ? usableTime(raw) : null;
+    if (time === null) {
+      const why = clockError ?? `returned ${typeof raw === 'number' ? raw : typeof raw}`;
+      if (strict) throw invalidArgValue('rotation.clock', this.source.clock, `must return the time in ms (it ${why})`);
+      this.state.reason = `the rotation clock ${why}, not a time in ms; keys left as they were`;
+      this.#arm(MAX_TIMER_MS);
+      return;
+    }
+    const s = schedule(this.source, time);
+    let more: boolean;
+    try {
+      more = this.install(s);
+    } catch (e) {
+      if (strict) throw e;
+      this.state.reason = (e as Error).message;
+      more = true;
+    }
+    if (more) this.#arm(Math.min(Math.max(s.nextChangeAt - time + 1, 1), MAX_TIMER_MS));
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.tick();
+    }, ms);
+    this.#timer.unref();
+  }
+}
+
+// ---- per-listener keys ----
 
 function namespaceState(): ListenerKeyState {
   return { source: 'namespace', window: null, backup: null, periodMs: null, nextChangeAt: null, reason: null };
@@ -246,23 +310,27 @@ function namespaceState(): ListenerKeyState {
 
 /**
  * @internal The keys of one listener (a server, or a cluster primary's
- * round-robin handle): what was asked for, and a timer for derived keys. The
- * timer never keeps the event loop alive and stops once the handle is closed.
+ * round-robin handle): what was asked for, and a {@link Rotation} for derived
+ * keys, which stops once the handle is closed.
  */
 export class ListenerKeys {
   readonly state: ListenerKeyState = namespaceState();
   #source: KeySource | null = null;
   #handle: FdHolder | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  #rotation: Rotation | null = null;
   #applied = '';
+  /** The result of the last setsockopt (0 or a negative errno). */
+  #result = 0;
   /** Set when the kernel took the primary key only: why there is no backup. */
   #noBackup: string | null = null;
 
   /** Sets what the listener should use; applied by the next {@link apply}. */
   configure(source: KeySource): void {
+    this.stop();
     this.#source = source;
     this.#applied = '';
     this.#noBackup = null;
+    this.#rotation = source.kind === 'derived' ? new Rotation(source, this.state, (s) => this.#install(s)) : null;
     this.#describe(null);
   }
 
@@ -278,18 +346,20 @@ export class ListenerKeys {
     this.#handle = handle ?? null;
     this.#applied = '';
     this.#noBackup = null;
+    this.#result = 0;
     this.stop();
     if (!this.#source) return 0;
-    return this.#tick();
+    if (this.#rotation) this.#rotation.tick();
+    else this.#install(null);
+    return this.#result;
   }
 
   /** Stops rotating (the listener closed). */
   stop(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#rotation?.stop();
   }
 
-  #describe(s: ReturnType<typeof schedule> | null): void {
+  #describe(s: Schedule | null): void {
     const src = this.#source;
     const st = this.state;
     if (!src) return;
@@ -303,7 +373,7 @@ export class ListenerKeys {
     } else {
       st.periodMs = src.periodMs;
       st.window = s ? s.window : null;
-      st.backup = s ? (s.backupWindow < s.window ? 'previous' : 'next') : null;
+      st.backup = s ? backupSide(s) : null;
       st.nextChangeAt = s ? s.nextChangeAt : null;
     }
     if (this.#noBackup) {
@@ -312,49 +382,25 @@ export class ListenerKeys {
     }
   }
 
-  #tick(): number {
+  /** Puts the keys of `s` (null: the own keys) on the socket when they changed; false: stop rotating. */
+  #install(s: Schedule | null): boolean {
     const src = this.#source!;
     const fd = fdOfHandle(this.#handle);
-    let s: ReturnType<typeof schedule> | null = null;
-    if (src.kind === 'derived') {
-      const now = src.clock();
-      if (typeof now !== 'number' || !Number.isFinite(now)) {
-        this.state.reason = 'the rotation clock returned no finite number; keys left as they were';
-        this.#arm(MAX_TIMER_MS);
-        return 0;
-      }
-      s = schedule(src, Math.floor(now));
-    }
+    if (fd < 0 && this.#applied !== '') return false; // closed since: stop rotating
     this.#describe(s);
     if (fd < 0) {
       this.state.reason = 'no listening socket in this process yet';
-      return 0;
+      return false;
     }
-    let r = 0;
     const id = s ? `${fd}:${s.window}:${s.backupWindow}` : `${fd}`;
     if (id !== this.#applied) {
-      r = this.#set(fd, src, s);
-      if (r === 0) this.#applied = id;
+      this.#result = this.#set(fd, src, s);
+      if (this.#result === 0) this.#applied = id;
     }
-    if (s && src.kind === 'derived') {
-      const now = src.clock();
-      const wait = Math.min(Math.max(s.nextChangeAt - now + 1, 1), MAX_TIMER_MS);
-      this.#arm(Number.isFinite(wait) ? wait : MAX_TIMER_MS);
-    }
-    return r;
+    return true;
   }
 
-  #arm(ms: number): void {
-    this.stop();
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      if (fdOfHandle(this.#handle) < 0) return; // closed: stop rotating
-      this.#tick();
-    }, ms);
-    this.#timer.unref();
-  }
-
-  #set(fd: number, src: KeySource, s: ReturnType<typeof schedule> | null): number {
+  #set(fd: number, src: KeySource, s: Schedule | null): number {
     const b = native.binding;
     if (!b) {
       this.state.reason = native.error;
@@ -419,11 +465,11 @@ export interface NamespaceKeyRotation {
  * `keyRotation`: the in-process equivalent of a tofurkey daemon, for
  * operators who prefer one key for the whole namespace. Needs root
  * (CAP_NET_ADMIN in the namespace); the first write happens now and throws
- * when it is not allowed. Later failures are recorded in `state.reason`. The
- * timer never keeps the event loop alive.
+ * when it is not allowed (or when the clock gives no time). Later failures are
+ * recorded in `state.reason`. The timer never keeps the event loop alive.
  */
 export function rotateNamespaceFastOpenKey(rotation: KeyRotationOptions): NamespaceKeyRotation {
-  const src = normalizeRotation(rotation, 'rotation') as Extract<KeySource, { kind: 'derived' }>;
+  const src = normalizeRotation(rotation, 'rotation') as DerivedSource;
   const state: ListenerKeyState = {
     source: 'derived',
     window: null,
@@ -432,42 +478,30 @@ export function rotateNamespaceFastOpenKey(rotation: KeyRotationOptions): Namesp
     nextChangeAt: null,
     reason: null,
   };
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  const write = (throwing: boolean): void => {
-    const now = Math.floor(src.clock());
-    const s = schedule(src, now);
-    if (s.window !== state.window || state.backup !== (s.backupWindow < s.window ? 'previous' : 'next')) {
+  const loop = new Rotation(src, state, (s) => {
+    if (s.window !== state.window || state.backup !== backupSide(s)) {
       const primary = derive(src.secret, s.window);
       const backup = derive(src.secret, s.backupWindow);
       try {
         sysctl.setKey(primary, backup);
         state.reason = null;
         state.window = s.window;
-        state.backup = s.backupWindow < s.window ? 'previous' : 'next';
-      } catch (e) {
-        if (throwing) throw e;
-        state.reason = (e as Error).message;
+        state.backup = backupSide(s);
       } finally {
         primary.fill(0);
         backup.fill(0);
       }
+    } else {
+      state.reason = null;
     }
     state.nextChangeAt = s.nextChangeAt;
-    const wait = Math.min(Math.max(s.nextChangeAt - src.clock() + 1, 1), MAX_TIMER_MS);
-    timer = setTimeout(() => {
-      timer = null;
-      if (!stopped) write(false);
-    }, Number.isFinite(wait) ? wait : MAX_TIMER_MS);
-    timer.unref();
-  };
-  write(true);
+    return true;
+  });
+  loop.tick(true);
   return {
     state,
     stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
+      loop.stop();
     },
   };
 }

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 
 import {
   errnoException,
+  errnoName,
   invalidArgType,
   invalidArgValue,
   tfoError,
@@ -72,11 +73,28 @@ export interface ServerFastOpenState {
   requested: boolean;
   /** `TCP_FASTOPEN` is set on the listening socket. */
   enabled: boolean;
-  /** Enabled and the namespace's `net.ipv4.tcp_fastopen` has the server bit: SYN data will be accepted. */
+  /**
+   * Enabled and the namespace's `net.ipv4.tcp_fastopen` was read and has the
+   * server bit: SYN data will be accepted. False, with `reason`, when the
+   * sysctl says otherwise or cannot be read (then tfo does not know, and says
+   * so rather than claim TFO).
+   */
   active: boolean;
+  /** The TFO queue length asked for (`queueLength` option). */
   queueLength: number;
+  /**
+   * The queue length the kernel applies, read back from the listening socket
+   * (`getsockopt(TCP_FASTOPEN)`): `queueLength` capped at `net.core.somaxconn`
+   * as it was at `listen()`. Null until `TCP_FASTOPEN` is set.
+   */
+  effectiveQueueLength: number | null;
+  /** SYN data without a cookie is accepted (`noCookie` asked for and set on the socket). */
   noCookie: boolean;
-  /** Why TFO is not active, with the fix; null when active. */
+  /**
+   * Why TFO is not active, or why an option asked for is not in effect
+   * (`noCookie` refused by the kernel), with the fix; null when everything
+   * asked for is in effect.
+   */
   reason: string | null;
   /** Which key issues and checks this listener's cookies (never the key itself). */
   key: ListenerKeyState;
@@ -137,6 +155,7 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
   server[kApplied] = handle;
   state.enabled = false;
   state.active = false;
+  state.effectiveQueueLength = null;
   const b = native.binding;
   const keys = server[kKeys];
   if (!b) {
@@ -168,21 +187,42 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
     );
   const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN, opts.queueLength);
   if (r < 0) {
-    state.reason = `setsockopt(TCP_FASTOPEN) failed (errno ${r})`;
+    state.reason = `setsockopt(TCP_FASTOPEN) failed (${errnoName(r)})`;
     return;
   }
+  const q = b.getsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN);
+  state.effectiveQueueLength = q >= 0 ? q : null;
+  let noCookieReason: string | null = null;
   if (opts.noCookie) {
-    const r2 = c.TCP_FASTOPEN_NO_COOKIE === undefined ? -1 : b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
-    if (r2 < 0) state.noCookie = false;
+    if (c.TCP_FASTOPEN_NO_COOKIE === undefined)
+      noCookieReason = 'noCookie is not in effect: the addon was built without TCP_FASTOPEN_NO_COOKIE (kernel headers older than 4.15)';
+    else {
+      const r2 = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_NO_COOKIE, 1);
+      if (r2 < 0)
+        noCookieReason = `noCookie is not in effect: setsockopt(TCP_FASTOPEN_NO_COOKIE) failed (${errnoName(r2)}; Linux >= 4.15 has it)`;
+    }
+    if (noCookieReason) {
+      state.noCookie = false;
+      warn(
+        server,
+        `This server asked for SYN data without cookies, but ${noCookieReason}. Clients need a cookie, as usual.`,
+        'a kernel with TCP_FASTOPEN_NO_COOKIE (Linux >= 4.15), or net.ipv4.tcp_fastopen bit 0x200 (serverNoCookie)',
+        'TFO_NO_COOKIE_NOT_SET',
+      );
+    }
   }
   state.enabled = true;
-  let bits: sysctl.FastOpenSysctl | null = null;
+  let bits: sysctl.FastOpenSysctl;
   try {
     bits = sysctl.fastOpen();
-  } catch {
-    bits = null;
+  } catch (e) {
+    // Unknown is not active: say so, without a warning (TFO may well work).
+    state.reason =
+      `net.ipv4.tcp_fastopen could not be read (${(e as Error).message.split('\n')[0]}): whether this network ` +
+      'namespace lets listeners accept SYN data is unknown; accepted sockets still report synData';
+    return;
   }
-  if (bits && !bits.server) {
+  if (!bits.server) {
     state.reason =
       `net.ipv4.tcp_fastopen is ${bits.value} in this network namespace: the server bit (0x2) is off, ` +
       'so the kernel ignores SYN data and every connection uses a normal handshake';
@@ -195,7 +235,7 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
     return;
   }
   state.active = true;
-  state.reason = null;
+  state.reason = noCookieReason;
 }
 
 function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
@@ -249,6 +289,7 @@ export function install(server: TaggedServer, opts: NormalizedServerOptions | fa
     enabled: false,
     active: false,
     queueLength: DEFAULT_QUEUE_LENGTH,
+    effectiveQueueLength: null,
     noCookie: false,
     reason: null,
     key: keys.state,

@@ -5,7 +5,7 @@
 // Measured at 10k idle connections: an outcome object per socket cost
 // ~110 B/conn on the client and ~60 B on the server, 4-6% of what a whole
 // net.Socket costs (bench/README.md, memory scenario).
-import type { FastOpenFailure } from '../system/tcpinfo';
+import { CLIENT_FAIL_BITS, clientFailCode, decodeClientFail, type FastOpenFailure } from '../system/tcpinfo';
 
 /** What TCP Fast Open did for one connection. */
 export interface FastOpenInfo {
@@ -30,7 +30,10 @@ export interface FastOpenInfo {
   synDataWithheld?: boolean;
   /** Client: the kernel's reason TFO did not carry data (`tcpi_fastopen_client_fail`), or null. */
   failure?: FastOpenFailure | null;
-  /** Client: why TFO was not attempted (sysctl, option, platform, backoff), or null when it was. */
+  /**
+   * Client: why TFO was not attempted (sysctl, option, platform, backoff); or, when it was attempted, an
+   * option asked for that is not in effect (`noCookie` refused by the kernel). Null when all is as asked.
+   */
   reason?: string | null;
   /** Smoothed RTT the kernel had measured when the connection was established, in milliseconds. */
   rttMs: number;
@@ -46,14 +49,19 @@ const ATTEMPTED = 1 << 3;
 const SYN_DATA = 1 << 4;
 const WITHHELD = 1 << 5;
 const COOKIE_SHIFT = 6; // 2 bits
-const FAILURE_SHIFT = 8; // 2 bits
-const BYTES_NULL = 1 << 10;
-const BYTES_SHIFT = 11;
-/** SYN data is at most one segment (64 KiB on loopback); 20 bits keep the word a Smi. */
-const BYTES_MAX = (1 << 20) - 1;
+/**
+ * The kernel's `tcpi_fastopen_client_fail` code itself (system/tcpinfo maps
+ * it to and from tfo's names), in a field as wide as the kernel's bit-field:
+ * both come from the addon, so no value of the kernel's enum is written here.
+ */
+const FAILURE_SHIFT = 8;
+const FAILURE_MASK = (1 << CLIENT_FAIL_BITS) - 1;
+const BYTES_NULL = 1 << (FAILURE_SHIFT + CLIENT_FAIL_BITS);
+const BYTES_SHIFT = FAILURE_SHIFT + CLIENT_FAIL_BITS + 1;
+/** SYN data is at most one segment (64 KiB on loopback); the bits left below bit 31 keep the word a Smi. */
+const BYTES_MAX = 2 ** (31 - BYTES_SHIFT) - 1;
 
 const COOKIES: readonly ('none' | 'sent' | 'requested')[] = ['none', 'sent', 'requested'];
-const FAILURES: readonly (FastOpenFailure | null)[] = [null, 'cookie-unavailable', 'data-not-acked', 'syn-retransmitted'];
 
 /** Packs a client outcome (all but `rttMs` and `reason`) into the bits above the owner's. */
 export function packClientOutcome(o: FastOpenInfo): number {
@@ -62,7 +70,7 @@ export function packClientOutcome(o: FastOpenInfo): number {
   if (o.synData) v |= SYN_DATA;
   if (o.synDataWithheld) v |= WITHHELD;
   v |= Math.max(0, COOKIES.indexOf(o.cookie ?? 'none')) << COOKIE_SHIFT;
-  v |= Math.max(0, FAILURES.indexOf(o.failure ?? null)) << FAILURE_SHIFT;
+  v |= (clientFailCode(o.failure) & FAILURE_MASK) << FAILURE_SHIFT;
   const bytes = o.synDataBytes;
   if (bytes === null || bytes === undefined) v |= BYTES_NULL;
   else v |= Math.min(Math.max(0, bytes), BYTES_MAX) << BYTES_SHIFT;
@@ -89,7 +97,7 @@ export function unpackClientOutcome(v: number, rttUs: number, reason: string | n
     cookie: COOKIES[(v >>> COOKIE_SHIFT) & 3] ?? 'none',
     synDataBytes: (v & BYTES_NULL) !== 0 ? null : v >>> BYTES_SHIFT,
     synDataWithheld: (v & WITHHELD) !== 0,
-    failure: FAILURES[(v >>> FAILURE_SHIFT) & 3] ?? null,
+    failure: decodeClientFail((v >>> FAILURE_SHIFT) & FAILURE_MASK),
     reason,
     rttMs: rttUs / 1000,
   };

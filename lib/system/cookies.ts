@@ -55,10 +55,39 @@ type Constants = NativeBinding['netlinkConstants'];
 const LE = endianness() === 'LE';
 const u16 = (b: Buffer, o: number) => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
 const u32 = (b: Buffer, o: number) => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
-const i32 = (b: Buffer, o: number) => (LE ? b.readInt32LE(o) : b.readInt32BE(o));
 const u64 = (b: Buffer, o: number) => Number(LE ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
-const put16 = (b: Buffer, v: number, o: number) => (LE ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o));
-const put32 = (b: Buffer, v: number, o: number) => (LE ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o));
+const U8 = Uint8Array.BYTES_PER_ELEMENT;
+const U16 = Uint16Array.BYTES_PER_ELEMENT;
+const U32 = Uint32Array.BYTES_PER_ELEMENT;
+const U64 = BigUint64Array.BYTES_PER_ELEMENT;
+
+/** An unsigned host-order header field of `size` bytes (a sizeof from the addon) at `o`. */
+function field(b: Buffer, o: number, size: number): number {
+  if (size === U8) return b[o]!;
+  if (size === U16) return u16(b, o);
+  if (size === U32) return u32(b, o);
+  throw tfoError('TFO_NETLINK', `a netlink header field of ${size} bytes is not supported`);
+}
+
+/** Writes an unsigned host-order header field of `size` bytes at `o`. */
+function putField(b: Buffer, v: number, o: number, size: number): void {
+  if (size === U8) b[o] = v;
+  else if (size === U16) LE ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o);
+  else if (size === U32) LE ? b.writeUInt32LE(v, o) : b.writeUInt32BE(v, o);
+  else throw tfoError('TFO_NETLINK', `a netlink header field of ${size} bytes is not supported`);
+}
+
+/** A signed host-order int of `size` bytes (nlmsgerr.error) at `o`. */
+function signed(b: Buffer, o: number, size: number): number {
+  const v = field(b, o, size);
+  return v >= 2 ** (size * 8 - 1) ? v - 2 ** (size * 8) : v;
+}
+
+// Address sizes (IPv4 32 bits, IPv6 128 bits) and the IPv4-mapped IPv6 prefix
+// ::ffff:0:0/96 (RFC 4291 §2.5.5.2): protocol facts, not kernel constants.
+const IPV4_BYTES = 4;
+const IPV6_BYTES = 16;
+const MAPPED_PREFIX = Buffer.from('00000000000000000000ffff', 'hex');
 
 const ERRNO = osConstants.errno;
 
@@ -94,19 +123,19 @@ function addressBytes(host: string): { family: 4 | 6; bytes: Buffer } | null {
   const groups = (p: string | undefined) => (p ? p.split(':').map((g) => parseInt(g, 16)) : []);
   const h = groups(head);
   const t = groups(tail);
-  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  const bytes = Buffer.alloc(16);
-  all.forEach((g, i) => bytes.writeUInt16BE(g, i * 2));
-  if (bytes.subarray(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
-    return { family: 4, bytes: Buffer.from(bytes.subarray(12)) };
+  const all = tail === undefined ? h : [...h, ...new Array<number>(IPV6_BYTES / U16 - h.length - t.length).fill(0), ...t];
+  const bytes = Buffer.alloc(IPV6_BYTES);
+  all.forEach((g, i) => bytes.writeUInt16BE(g, i * U16));
+  if (bytes.subarray(0, MAPPED_PREFIX.length).equals(MAPPED_PREFIX))
+    return { family: 4, bytes: Buffer.from(bytes.subarray(MAPPED_PREFIX.length)) };
   return { family: 6, bytes };
 }
 
 /** Address bytes as text, as Node shows addresses (`socket.remoteAddress`). */
 function formatAddress(bytes: Buffer): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
+  if (bytes.length === IPV4_BYTES) return Array.from(bytes).join('.');
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  for (let i = 0; i < IPV6_BYTES; i += U16) groups.push(bytes.readUInt16BE(i).toString(16));
   return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
 }
 
@@ -116,8 +145,8 @@ const align = (n: number, to: number) => (n + to - 1) & ~(to - 1);
 
 function attribute(c: Constants, type: number, data: Buffer): Buffer {
   const out = Buffer.alloc(align(c.NLA_HDRLEN + data.length, c.NLA_ALIGNTO));
-  put16(out, c.NLA_HDRLEN + data.length, 0);
-  put16(out, type, 2);
+  putField(out, c.NLA_HDRLEN + data.length, c.NLA_LEN_OFFSET, c.NLA_LEN_SIZE);
+  putField(out, type, c.NLA_TYPE_OFFSET, c.NLA_TYPE_SIZE);
   data.copy(out, c.NLA_HDRLEN);
   return out;
 }
@@ -126,13 +155,13 @@ function attribute(c: Constants, type: number, data: Buffer): Buffer {
 function genlRequest(c: Constants, type: number, flags: number, seq: number, cmd: number, version: number, attrs: Buffer[]): Buffer {
   const body = Buffer.concat(attrs);
   const msg = Buffer.alloc(c.NLMSG_HDRLEN + c.GENL_HDRLEN + body.length);
-  put32(msg, msg.length, 0); // nlmsg_len
-  put16(msg, type, 4); // nlmsg_type: the family id
-  put16(msg, flags, 6); // nlmsg_flags
-  put32(msg, seq, 8); // nlmsg_seq
-  put32(msg, 0, 12); // nlmsg_pid: the kernel fills in ours
-  msg[c.NLMSG_HDRLEN] = cmd; // genlmsghdr.cmd
-  msg[c.NLMSG_HDRLEN + 1] = version; // genlmsghdr.version (reserved stays 0)
+  putField(msg, msg.length, c.NLMSG_LEN_OFFSET, c.NLMSG_LEN_SIZE);
+  putField(msg, type, c.NLMSG_TYPE_OFFSET, c.NLMSG_TYPE_SIZE); // the family id
+  putField(msg, flags, c.NLMSG_FLAGS_OFFSET, c.NLMSG_FLAGS_SIZE);
+  putField(msg, seq, c.NLMSG_SEQ_OFFSET, c.NLMSG_SEQ_SIZE);
+  putField(msg, 0, c.NLMSG_PID_OFFSET, c.NLMSG_PID_SIZE); // the kernel fills in ours
+  putField(msg, cmd, c.NLMSG_HDRLEN + c.GENL_CMD_OFFSET, c.GENL_CMD_SIZE);
+  putField(msg, version, c.NLMSG_HDRLEN + c.GENL_VERSION_OFFSET, c.GENL_VERSION_SIZE); // reserved stays 0
   body.copy(msg, c.NLMSG_HDRLEN + c.GENL_HDRLEN);
   return msg;
 }
@@ -150,12 +179,12 @@ function messages(c: Constants, buf: Buffer, n: number): Message[] {
   const out: Message[] = [];
   let off = 0;
   while (off + c.NLMSG_HDRLEN <= n) {
-    const len = u32(buf, off);
+    const len = field(buf, off + c.NLMSG_LEN_OFFSET, c.NLMSG_LEN_SIZE);
     if (len < c.NLMSG_HDRLEN || off + len > n) break;
     out.push({
-      type: u16(buf, off + 4),
-      flags: u16(buf, off + 6),
-      seq: u32(buf, off + 8),
+      type: field(buf, off + c.NLMSG_TYPE_OFFSET, c.NLMSG_TYPE_SIZE),
+      flags: field(buf, off + c.NLMSG_FLAGS_OFFSET, c.NLMSG_FLAGS_SIZE),
+      seq: field(buf, off + c.NLMSG_SEQ_OFFSET, c.NLMSG_SEQ_SIZE),
       payload: Buffer.from(buf.subarray(off + c.NLMSG_HDRLEN, off + len)),
     });
     off += align(len, c.NLMSG_ALIGNTO);
@@ -168,15 +197,25 @@ function attributes(c: Constants, payload: Buffer): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
   let off = c.GENL_HDRLEN;
   while (off + c.NLA_HDRLEN <= payload.length) {
-    const len = u16(payload, off);
+    const len = field(payload, off + c.NLA_LEN_OFFSET, c.NLA_LEN_SIZE);
     if (len < c.NLA_HDRLEN || off + len > payload.length) break;
-    out.set(u16(payload, off + 2) & c.NLA_TYPE_MASK, payload.subarray(off + c.NLA_HDRLEN, off + len));
+    const type = field(payload, off + c.NLA_TYPE_OFFSET, c.NLA_TYPE_SIZE) & c.NLA_TYPE_MASK;
+    out.set(type, payload.subarray(off + c.NLA_HDRLEN, off + len));
     off += align(len, c.NLA_ALIGNTO);
   }
   return out;
 }
 
 // ---- one netlink conversation (a socket, requests, replies) ----
+
+/**
+ * The error of an NLMSG_ERROR reply (struct nlmsgerr's `error`: 0 for an ack),
+ * or of an NLMSG_DONE (whose payload is that same int); 0 when too short.
+ */
+function replyError(c: Constants, payload: Buffer): number {
+  const end = c.NLMSGERR_ERROR_OFFSET + c.NLMSGERR_ERROR_SIZE;
+  return payload.length >= end ? signed(payload, c.NLMSGERR_ERROR_OFFSET, c.NLMSGERR_ERROR_SIZE) : 0;
+}
 
 /** What a request is for, as error messages name it (`tcp_metrics flush`, `tcp_metrics delete 1.2.3.4`). */
 type Operation = { op: 'family lookup' | 'dump' | 'flush' } | { op: 'delete'; address: string };
@@ -246,12 +285,12 @@ class Conversation {
       for (const m of messages(c, this.buf, n)) {
         if (m.seq !== seq) continue; // not an answer to this request
         if (m.type === c.NLMSG_ERROR) {
-          const errno = m.payload.length >= 4 ? i32(m.payload, 0) : 0;
+          const errno = replyError(c, m.payload);
           if (errno < 0) throw netlinkError(errno, 'sendto', op, true);
           return replies; // an ack: the request is complete
         }
         if (m.type === c.NLMSG_DONE) {
-          const errno = m.payload.length >= 4 ? i32(m.payload, 0) : 0;
+          const errno = replyError(c, m.payload);
           if (errno < 0) throw netlinkError(errno, 'sendto', op, true);
           return replies;
         }
@@ -271,8 +310,8 @@ class Conversation {
       op: 'family lookup',
     });
     const id = reply && attributes(c, reply).get(c.CTRL_ATTR_FAMILY_ID);
-    if (!id || id.length < 2) throw tfoError('TFO_NETLINK', 'the kernel did not give the tcp_metrics family id');
-    return u16(id, 0);
+    if (!id || id.length < U16) throw tfoError('TFO_NETLINK', 'the kernel did not give the tcp_metrics family id');
+    return u16(id, 0); // NLA_U16
   }
 
   /** Every tcp_metrics entry of this network namespace. */
@@ -292,13 +331,14 @@ function decodeEntry(c: Constants, a: Map<number, Buffer>): MetricsEntry | null 
   const v4 = a.get(c.TCP_METRICS_ATTR_ADDR_IPV4);
   const v6 = a.get(c.TCP_METRICS_ATTR_ADDR_IPV6);
   let dst: Buffer;
-  if (v4 && v4.length >= 4) dst = Buffer.from(v4.subarray(0, 4));
-  else if (v6 && v6.length >= 16) dst = Buffer.from(v6.subarray(0, 16));
+  if (v4 && v4.length >= IPV4_BYTES) dst = Buffer.from(v4.subarray(0, IPV4_BYTES));
+  else if (v6 && v6.length >= IPV6_BYTES) dst = Buffer.from(v6.subarray(0, IPV6_BYTES));
   else return null;
-  const family: 4 | 6 = dst.length === 4 ? 4 : 6;
+  const family: 4 | 6 = dst.length === IPV4_BYTES ? 4 : 6;
   const s4 = a.get(c.TCP_METRICS_ATTR_SADDR_IPV4);
   const s6 = a.get(c.TCP_METRICS_ATTR_SADDR_IPV6);
-  const src = s4 && s4.length >= 4 ? s4.subarray(0, 4) : s6 && s6.length >= 16 ? s6.subarray(0, 16) : null;
+  const src =
+    s4 && s4.length >= IPV4_BYTES ? s4.subarray(0, IPV4_BYTES) : s6 && s6.length >= IPV6_BYTES ? s6.subarray(0, IPV6_BYTES) : null;
   const cookie = a.get(c.TCP_METRICS_ATTR_FOPEN_COOKIE);
   const mss = a.get(c.TCP_METRICS_ATTR_FOPEN_MSS);
   const drops = a.get(c.TCP_METRICS_ATTR_FOPEN_SYN_DROPS);
@@ -311,10 +351,12 @@ function decodeEntry(c: Constants, a: Map<number, Buffer>): MetricsEntry | null 
     ...(src ? { source: formatAddress(src) } : {}),
     cookie: cookie && cookie.length > 0 ? Buffer.from(cookie) : null,
   };
-  if (mss && mss.length >= 2) e.mss = u16(mss, 0);
-  if (drops && drops.length >= 2) e.synDrops = u16(drops, 0);
-  if (dropTs && dropTs.length >= 8) e.synDropAgeMs = u64(dropTs, 0);
-  if (age && age.length >= 8) e.ageMs = u64(age, 0);
+  // Attribute types as net/ipv4/tcp_metrics.c puts them: NLA_U16 for the MSS and
+  // the drop count, NLA_MSECS (u64) for the ages.
+  if (mss && mss.length >= U16) e.mss = u16(mss, 0);
+  if (drops && drops.length >= U16) e.synDrops = u16(drops, 0);
+  if (dropTs && dropTs.length >= U64) e.synDropAgeMs = u64(dropTs, 0);
+  if (age && age.length >= U64) e.ageMs = u64(age, 0);
   return e;
 }
 

@@ -7,20 +7,24 @@
 // A new namespace (every container) starts with net.ipv4.tcp_fastopen=1
 // (client only), whatever the host says.
 import * as fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
+
 import {
   errnoException,
   invalidArgType,
   invalidArgValue,
+  outOfRange,
   tfoError,
   validateBoolean,
   validateInteger,
+  validateObject,
   type SystemError,
 } from '../base/errors';
+import { formatKey, isKeyText, KEY_TEXT_FORM, parseKey, usableKey, type FastOpenKeyInput } from './keyformat';
+
+export { formatKey, parseKey, type FastOpenKeyInput } from './keyformat';
 
 const PROC_SYS = '/proc/sys';
-
-/** Shown instead of key material in error messages (util.inspect honours this symbol). */
-const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 /**
  * The bits of `net.ipv4.tcp_fastopen`, by name.
@@ -48,6 +52,8 @@ export type FastOpenFlag = keyof typeof FASTOPEN_FLAGS;
 
 const FLAG_NAMES = Object.keys(FASTOPEN_FLAGS) as FastOpenFlag[];
 const KNOWN_BITS = FLAG_NAMES.reduce((bits, name) => bits | FASTOPEN_FLAGS[name], 0);
+const KNOWN_LIST = FLAG_NAMES.map((name) => `0x${FASTOPEN_FLAGS[name].toString(16)} (${name})`).join(', ');
+const ROLE_BITS = FASTOPEN_FLAGS.client | FASTOPEN_FLAGS.server;
 
 /** `net.ipv4.tcp_fastopen` decoded into its named bits. */
 export interface FastOpenSysctl {
@@ -77,9 +83,6 @@ export interface FastOpenKeys {
   /** The backup key (16 bytes), which only validates cookies; `null` when there is none. */
   backup: Buffer | null;
 }
-
-/** A TFO key: 16 raw bytes, or the kernel's text form (32 hex digits, dashes optional). */
-export type FastOpenKeyInput = Buffer | Uint8Array | string;
 
 // ---- generic access ----
 
@@ -169,7 +172,7 @@ function write(name: string, text: string): void {
     // The kernel parses one write() as the whole value: write it in one call.
     const data = Buffer.from(`${text}\n`, 'latin1');
     const n = fs.writeSync(fd, data, 0, data.length);
-    if (n !== data.length) throw errnoException(-5 /* EIO */, 'write');
+    if (n !== data.length) throw errnoException(-osConstants.errno.EIO, 'write');
   } catch (err) {
     throw sysctlError(err, name, file, true);
   } finally {
@@ -225,23 +228,76 @@ export function fastOpen(): FastOpenSysctl {
   return decodeFastOpen(value);
 }
 
+/** Options of {@link setFastOpen}. */
+export interface SetFastOpenOptions {
+  /**
+   * Write bits that are none of {@link FASTOPEN_FLAGS} (default false). The
+   * kernel stores any integer, but a bit it does not know does nothing, and a
+   * value without the client and the server bit turns TCP Fast Open off for
+   * every socket in the namespace: `setFastOpen(65536)` is almost certainly a
+   * mistake. Only for a kernel with bits newer than tfo (raw values).
+   */
+  allowUnknownBits?: boolean;
+}
+
+/**
+ * Checks a whole `net.ipv4.tcp_fastopen` value before it is written; the
+ * rules are documented on {@link setFastOpen}.
+ */
+function checkValue(value: number, name: string, allowUnknownBits: boolean): void {
+  const unknown = (value & ~KNOWN_BITS) >>> 0;
+  if (unknown !== 0) {
+    if (!allowUnknownBits)
+      throw outOfRange(
+        name,
+        `0 or a sum of the tcp_fastopen bits ${KNOWN_LIST}; 0x${unknown.toString(16)} is none of them ` +
+          '(pass { allowUnknownBits: true } to write other bits)',
+        value,
+      );
+    return; // bits tfo does not know may be a role of their own: not judged
+  }
+  if (value !== 0 && (value & ROLE_BITS) === 0)
+    throw invalidArgValue(
+      name,
+      value,
+      'has neither the client bit (0x1) nor the server bit (0x2): it would turn TCP Fast Open off for every ' +
+        'socket in the namespace (the other bits only modify those two); write 0 to turn it off on purpose',
+    );
+}
+
 /**
  * Sets `net.ipv4.tcp_fastopen` of the current network namespace and returns
  * the new reading.
  *
+ * A number is the whole value, and is refused (nothing is written) when it
+ * would silently switch TCP Fast Open off: bits outside {@link FASTOPEN_FLAGS}
+ * (`ERR_OUT_OF_RANGE`, e.g. 65536: neither client nor server) unless
+ * `options.allowUnknownBits`, and a non-zero value with only modifier bits
+ * (`ERR_INVALID_ARG_VALUE`, e.g. 0x400 alone: `serverWithoutSockopt` does
+ * nothing without `server`). 0 turns TFO off on purpose and is accepted.
+ *
  * @param value - A number (the whole value, 0 to 2^31-1), or named bits to
  * change: the given flags are set (`true`) or cleared (`false`) in the current
- * value, the others (unknown bits included) are kept.
+ * value, the others (unknown bits included) are kept. Named changes are
+ * explicit and are not judged.
+ * @param options - `{ allowUnknownBits }` (see {@link SetFastOpenOptions}).
  * @example setFastOpen({ server: true }) // 1 → 3
  * @throws `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE` or `ERR_INVALID_ARG_VALUE`
- * (an unknown flag name) for bad arguments; a system error (`EACCES`, `EROFS`)
- * naming the file when the process lacks root (CAP_NET_ADMIN) in this network
- * namespace or /proc/sys is read-only.
+ * (an unknown flag name, a value as above) for bad arguments; a system error
+ * (`EACCES`, `EROFS`) naming the file when the process lacks root
+ * (CAP_NET_ADMIN) in this network namespace or /proc/sys is read-only.
  */
-export function setFastOpen(value: number | Partial<Record<FastOpenFlag, boolean>>): FastOpenSysctl {
+export function setFastOpen(
+  value: number | Partial<Record<FastOpenFlag, boolean>>,
+  options: SetFastOpenOptions = {},
+): FastOpenSysctl {
+  validateObject(options, 'options');
+  const { allowUnknownBits = false } = options;
+  validateBoolean(allowUnknownBits, 'options.allowUnknownBits');
   let next: number;
   if (typeof value === 'number') {
     validateInteger(value, 'value', 0, 0x7fffffff);
+    checkValue(value, 'value', allowUnknownBits);
     next = value;
   } else {
     if (value === null || typeof value !== 'object' || Array.isArray(value))
@@ -265,64 +321,6 @@ export function setFastOpen(value: number | Partial<Record<FastOpenFlag, boolean
 // ---- net.ipv4.tcp_fastopen_key ----
 
 const KEY = 'net.ipv4.tcp_fastopen_key';
-const KEY_TEXT = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
-
-/**
- * The kernel's text form of a 16-byte TFO key, as `net.ipv4.tcp_fastopen_key`
- * shows it: four groups of 8 hex digits, each group the little-endian 32-bit
- * word of 4 key bytes. So the bytes `00 11 22 33 44 ...` print as
- * `33221100-77665544-...`: the text is not the bytes' hex dump.
- *
- * @throws `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` unless `key` is 16 bytes.
- */
-export function formatKey(key: Buffer | Uint8Array): string {
-  if (!(key instanceof Uint8Array)) throw invalidArgType('key', ['Buffer', 'Uint8Array'], key);
-  if (key.length !== 16) throw badKey('key', key);
-  const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 4) words.push(buf.readUInt32LE(i).toString(16).padStart(8, '0'));
-  return words.join('-');
-}
-
-/**
- * Parses a TFO key into its 16 raw bytes (the bytes the `TCP_FASTOPEN_KEY`
- * socket option takes). A string is the kernel's text form (see
- * {@link formatKey}): `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx`, or the same 32 hex
- * digits without the dashes; case does not matter. A Buffer or Uint8Array of
- * 16 bytes is copied.
- *
- * @throws `ERR_INVALID_ARG_TYPE` for other types; `ERR_INVALID_ARG_VALUE` for a
- * wrong length or format (the message never shows the key).
- */
-export function parseKey(key: FastOpenKeyInput): Buffer {
-  return keyBytes(key, 'key');
-}
-
-function keyBytes(key: FastOpenKeyInput, name: string): Buffer {
-  if (key instanceof Uint8Array) {
-    if (key.length !== 16) throw badKey(name, key);
-    return Buffer.from(key);
-  }
-  if (typeof key !== 'string') throw invalidArgType(name, ['string', 'Buffer', 'Uint8Array'], key);
-  let text = key.trim().toLowerCase();
-  if (/^[0-9a-f]{32}$/.test(text)) text = text.replace(/(.{8})(?!$)/g, '$1-');
-  if (!KEY_TEXT.test(text)) throw badKey(name, key);
-  const buf = Buffer.alloc(16);
-  text.split('-').forEach((word, i) => buf.writeUInt32LE(parseInt(word, 16), i * 4));
-  return buf;
-}
-
-/** ERR_INVALID_ARG_VALUE for a key, showing its type and length but never its bytes. */
-function badKey(name: string, key: Uint8Array | string): Error {
-  const shape =
-    typeof key === 'string' ? `a string of ${key.length} characters` : `${key.constructor.name} of ${key.length} bytes`;
-  const redacted = { [INSPECT]: () => `[${shape}, not shown]` };
-  return invalidArgValue(
-    name,
-    redacted,
-    'must be 16 bytes, or 32 hex digits as xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx (dashes optional)',
-  );
-}
 
 /**
  * Reads `net.ipv4.tcp_fastopen_key` of the current network namespace: the key
@@ -344,8 +342,7 @@ function badKey(name: string, key: Uint8Array | string): Error {
  */
 export function key(): FastOpenKeys {
   const keys = read(KEY).trim().toLowerCase().split(',');
-  if (keys.length > 2 || !keys.every((k) => KEY_TEXT.test(k)))
-    throw unexpected(KEY, 'is not in the format xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx[,backup]');
+  if (keys.length > 2 || !keys.every(isKeyText)) throw unexpected(KEY, `is not in the format ${KEY_TEXT_FORM}[,backup]`);
   return { primary: parseKey(keys[0]!), backup: keys.length === 2 ? parseKey(keys[1]!) : null };
 }
 
@@ -353,17 +350,20 @@ export function key(): FastOpenKeys {
  * Sets `net.ipv4.tcp_fastopen_key` of the current network namespace and
  * returns the new reading. Setting only a primary key drops the backup key;
  * to rotate keys without invalidating cookies in use, pass the new key as
- * primary and the old one as backup.
+ * primary and the old one as backup. A backup equal to the primary is
+ * accepted and changes nothing (the kernel tries the primary first).
  *
  * @param primary - 16 raw bytes, or the text form (see {@link parseKey}).
  * @param backup - Optional backup key in the same forms; `null`/omitted for none.
- * @throws `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad keys (the
- * message never shows key material); a system error (`EACCES`, `EROFS`) naming
- * the file when the process lacks root (CAP_NET_ADMIN) in this namespace.
+ * @throws `ERR_INVALID_ARG_TYPE` / `ERR_INVALID_ARG_VALUE` for bad keys, and
+ * for a key of all zeros (which anyone could use to make valid cookies; it
+ * also reads back as "no key yet"); the message never shows key material. A
+ * system error (`EACCES`, `EROFS`) naming the file when the process lacks root
+ * (CAP_NET_ADMIN) in this namespace.
  */
 export function setKey(primary: FastOpenKeyInput, backup?: FastOpenKeyInput | null): FastOpenKeys {
-  const keys = [formatKey(keyBytes(primary, 'primary'))];
-  if (backup !== undefined && backup !== null) keys.push(formatKey(keyBytes(backup, 'backup')));
+  const keys = [formatKey(usableKey(primary, 'primary'))];
+  if (backup !== undefined && backup !== null) keys.push(formatKey(usableKey(backup, 'backup')));
   write(KEY, keys.join(','));
   return key();
 }
@@ -383,14 +383,27 @@ export function blackholeTimeout(): number {
 }
 
 /**
- * Sets `net.ipv4.tcp_fastopen_blackhole_timeout_sec` (0 to 2^31-1 seconds;
- * 0 turns blackhole detection off) in the current network namespace.
+ * The longest blackhole timeout tfo writes, in seconds: 67108 (18.6 hours).
+ * The kernel computes a pause as `2^min(n-1, 6) × sec × HZ` jiffies in 32-bit
+ * unsigned arithmetic (tcp_fastopen_active_should_disable() in
+ * net/ipv4/tcp_fastopen.c), and accepts any non-negative int; above
+ * 2^32 / (64 × 1000) the product wraps on kernels with HZ=1000 (the largest
+ * HZ x86 and arm64 kernels are built with) and a long pause can come out as
+ * milliseconds. None of these numbers is in a kernel header.
+ */
+export const MAX_BLACKHOLE_TIMEOUT_SEC = Math.floor(0xffffffff / (2 ** 6 * 1000));
+
+/**
+ * Sets `net.ipv4.tcp_fastopen_blackhole_timeout_sec` (0 to
+ * {@link MAX_BLACKHOLE_TIMEOUT_SEC} seconds; 0 turns blackhole detection off)
+ * in the current network namespace.
  *
- * @throws `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for bad values; a system
- * error naming the file without root (CAP_NET_ADMIN) in this namespace.
+ * @throws `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for bad values (a longer
+ * timeout would overflow the kernel's arithmetic); a system error naming the
+ * file without root (CAP_NET_ADMIN) in this namespace.
  */
 export function setBlackholeTimeout(sec: number): number {
-  validateInteger(sec, 'sec', 0, 0x7fffffff);
+  validateInteger(sec, 'sec', 0, MAX_BLACKHOLE_TIMEOUT_SEC);
   write(BLACKHOLE, String(sec));
   return blackholeTimeout();
 }

@@ -8,16 +8,42 @@ export type TcpInfo = Record<TcpInfoField, number>;
 /** Kernel reason a client's TFO attempt did not carry data (`tcpi_fastopen_client_fail`). */
 export type FastOpenFailure = 'cookie-unavailable' | 'data-not-acked' | 'syn-retransmitted';
 
-const FAILURES: Record<number, FastOpenFailure> = {
-  1: 'cookie-unavailable',
-  2: 'data-not-acked',
-  3: 'syn-retransmitted',
-};
+/**
+ * @internal The kernel's codes of `tcpi_fastopen_client_fail`, by tfo's name:
+ * `enum tcp_fastopen_client_fail` of <linux/tcp.h>, from the addon
+ * (`TFO_STATUS_UNSPEC`, 0, means nothing to report and has no name). Empty
+ * without the addon, where no TCP_INFO is read.
+ */
+export const FAILURE_CODES: Readonly<Partial<Record<FastOpenFailure, number>>> = Object.freeze(
+  native.binding
+    ? {
+        'cookie-unavailable': native.binding.constants.TFO_COOKIE_UNAVAILABLE,
+        'data-not-acked': native.binding.constants.TFO_DATA_NOT_ACKED,
+        'syn-retransmitted': native.binding.constants.TFO_SYN_RETRANSMITTED,
+      }
+    : {},
+);
 
-/** Decodes `tcpi_fastopen_client_fail` (0 = nothing to report). */
+const FAILURES = new Map<number, FastOpenFailure>(
+  (Object.entries(FAILURE_CODES) as [FastOpenFailure, number][]).map(([name, code]) => [code, name]),
+);
+
+/** Decodes `tcpi_fastopen_client_fail` (`TFO_STATUS_UNSPEC` = nothing to report). */
 export function decodeClientFail(code: number): FastOpenFailure | null {
-  return FAILURES[code] ?? null;
+  return FAILURES.get(code) ?? null;
 }
+
+/** @internal The kernel's code of a failure (`TFO_STATUS_UNSPEC` for none); the inverse of {@link decodeClientFail}. */
+export function clientFailCode(failure: FastOpenFailure | null | undefined): number {
+  const unspec = native.binding?.constants.TFO_STATUS_UNSPEC ?? 0;
+  return failure ? (FAILURE_CODES[failure] ?? unspec) : unspec;
+}
+
+/**
+ * @internal Width in bits of `tcpi_fastopen_client_fail` in struct tcp_info
+ * (from the addon): every code fits in it. 0 without the addon (no codes).
+ */
+export const CLIENT_FAIL_BITS: number = native.binding?.constants.TCPI_FASTOPEN_CLIENT_FAIL_BITS ?? 0;
 
 let scratch: Float64Array | null = null;
 let shared: TcpInfo | null = null;

@@ -64,4 +64,7 @@ async function exchangeJson (port, host, payload = 'GET / HTTP/1.0\r\n\r\n') {
 
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex')
 
-module.exports = { listen, closeServer, collect, sinkServer, sha256, freshAddr, exchangeJson }
+/** Resolves after `ms` milliseconds. */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+module.exports = { listen, closeServer, collect, sinkServer, sha256, freshAddr, exchangeJson, sleep }
