@@ -62,11 +62,11 @@ const ALLOWED = {
   },
   'lib/core/reuseport.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6", 511: "Node's default listen backlog", 65535: 'the largest TCP port' },
   'lib/core/socket.ts': { 1000: 'µs per ms' },
-  'lib/http/http.ts': { 31: '2^31-1 ms: the longest window', 4096: 'retry table size', 5000: 'ms', 30000: 'default retry window (ms)' },
-  'lib/http/https.ts': { 5000: 'ms' },
+  'lib/http/agent.ts': { 5000: 'the global agents\' idle timeout (ms), as Node\'s' },
+  'lib/http/replay.ts': { 31: '2^31-1 ms: the longest window', 4096: 'failure table size', 8192: 'longest request line read (bytes)', 30000: 'default retry window (ms)' },
   'lib/http/undici.ts': {
     31: '2^31-1: the largest option', 64: 'bytes of a request line read', 80: 'the HTTP port', 100: 'default TLS session cache',
-    443: 'the HTTPS port', 1024: 'bytes', 8192: 'bytes', 10000: 'default connect timeout (ms, undici)', 16384: 'bytes', 60000: 'ms',
+    443: 'the HTTPS port', 1024: 'bytes', 10000: 'default connect timeout (ms, undici)', 16384: 'bytes', 60000: 'ms',
   },
   'lib/system/cookies.ts': {
     4: 'IPv4: 4 bytes, family 4', 6: 'family 6', 8: 'bits per byte', 16: 'IPv6: 16 bytes', 64: 'KiB of the receive buffer', 1024: 'bytes per KiB',
