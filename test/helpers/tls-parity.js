@@ -171,8 +171,9 @@ function signal (host, port) {
 
 /**
  * Runs every scenario with both arms. cfg: { host, host6, v4, base, ca,
- * wan (bool), unanswered4, unanswered6, unreachable4 }. Resolves to
- * { scenario: { node, tfo } }.
+ * wan (bool), unanswered4, unanswered6, unreachable4, only ('a,b': just
+ * these scenarios, cookies assumed cached), log (scenario names on stderr) }.
+ * Resolves to { scenario: { node, tfo } }.
  */
 async function runScenarios (cfg) {
   const { host, base, ca } = cfg
