@@ -1,4 +1,4 @@
-// Socket lifecycle: socket, bind, listen, connect, send, sendto, close.
+// Socket lifecycle: socket, dup, bind, listen, connect, send, sendto, close.
 // One non-blocking syscall per function; each returns a number or -errno.
 #include "common.h"
 
@@ -100,6 +100,19 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return Num(env, OwnedFds(env)->fds.erase(fd) ? 0 : -EBADF);
 }
 
+// dup(fd) -> new fd | -errno. A second, close-on-exec descriptor of the same
+// socket, owned by this addon until release()d (or close()d). Closing it
+// leaves the socket to the other descriptor: it never shuts the socket down.
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!FdArg(info, 0, &fd)) return Err(env, EINVAL);
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return LastErr(env);
+  OwnedFds(env)->fds.insert(copy);
+  return Num(env, copy);
+}
+
 // bind(fd, family, address, port) -> 0 | -errno
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -193,6 +206,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("release", Napi::Function::New(env, Release, "release"));
+  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));

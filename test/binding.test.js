@@ -161,6 +161,7 @@ const FUNCTIONS = {
   genlRecv: (fd) => [fd, Buffer.alloc(64)],
   close: (fd) => [fd],
   release: (fd) => [fd],
+  dup: (fd) => [fd],
   bind: (fd) => [fd, c.AF_INET, '127.0.0.1', 0],
   listen: (fd) => [fd, 1],
   connect: (fd) => [fd, c.AF_INET, '127.0.0.1', 1],
@@ -360,6 +361,22 @@ t.test('close() only closes what socket() made; release() gives ownership away',
   t.equal(b.getsockoptInt(fd, c.SOL_SOCKET, c.SO_DOMAIN), c.AF_INET, 'the released socket is still open')
   fs.closeSync(fd) // now its owner (us) closes it
   t.equal(b.tcpInfo(fd, new Float64Array(32)), -EBADF)
+
+  // dup(): a second descriptor of the same socket, owned by the addon like socket()'s.
+  const orig = b.socket(c.AF_INET)
+  const copy = b.dup(orig)
+  t.ok(copy > 2 && copy !== orig, 'dup() gives a new descriptor')
+  t.ok(fdFlags(copy) & O_CLOEXEC, 'close-on-exec')
+  t.equal(b.bind(copy, c.AF_INET, '127.0.0.1', 0), 0, 'of the same socket: bound through the copy...')
+  t.ok(b.getsockoptInt(orig, c.SOL_SOCKET, c.SO_DOMAIN) === c.AF_INET && b.listen(orig, 1) === 0, '...listening through the original')
+  t.equal(b.close(copy), 0, 'the copy is the addon\'s to close')
+  t.equal(b.getsockoptInt(orig, c.SOL_SOCKET, c.SO_ACCEPTCONN), 1, 'closing the copy left the socket open and listening')
+  t.equal(b.close(orig), 0)
+  t.equal(b.dup(orig), -EBADF, 'dup() of a closed descriptor')
+  const released = b.dup(1)
+  t.ok(released > 2, 'dup() of any open descriptor')
+  t.equal(b.release(released), 0, 'release()d like socket()\'s')
+  fs.closeSync(released)
 
   const fd2 = b.socket(c.AF_INET6)
   t.equal(b.getsockoptInt(fd2, c.SOL_SOCKET, c.SO_DOMAIN), c.AF_INET6)

@@ -61,7 +61,8 @@ function prng (seed) {
 // wreck this process. Read-only ones (getsockopt*, tcpInfo) and the
 // ownership-guarded ones (close, release: they refuse fds the addon did not
 // make) get any fd, Node's own included: that checks the guard.
-const MUTATING = new Set(['bind', 'listen', 'connect', 'send', 'sendto', 'recv', 'setsockoptInt', 'setsockoptBytes', 'genlSend', 'genlRecv'])
+// dup() is among them: its copy is the fuzzer's to use and close, so it copies only the fuzzer's own fds.
+const MUTATING = new Set(['bind', 'listen', 'connect', 'send', 'sendto', 'recv', 'setsockoptInt', 'setsockoptBytes', 'genlSend', 'genlRecv', 'dup'])
 const ANY_FD = new Set(['close', 'release', 'getsockoptInt', 'getsockoptBytes', 'tcpInfo'])
 // Option pairs left out on purpose (not bugs; harmful to the test process):
 //  SOL_SOCKET/SO_LINGER (13): a lingering close() blocks, non-blocking or not.
@@ -198,6 +199,7 @@ function makeFuzzer (seed) {
     genlSocket: [],
     close: [fdFor],
     release: [fdFor],
+    dup: [fdFor],
     bind: [fdFor, family, address, port],
     listen: [fdFor, () => pick([0, 1, 16, -1, 2 ** 31 - 1, -(2 ** 31)])],
     connect: [fdFor, family, address, port],
@@ -281,6 +283,10 @@ function makeFuzzer (seed) {
       own.add(r)
       if (name === 'genlSocket') genl.add(r)
       else genl.delete(r)
+    } else if (name === 'dup' && r >= 0) {
+      own.add(r) // a copy of one of ours (see MUTATING), owned by the addon like socket()'s
+      if (genl.has(args[0])) genl.add(r)
+      else genl.delete(r)
     } else if (name === 'close' && r === 0) {
       own.delete(args[0])
       genl.delete(args[0])
@@ -353,7 +359,7 @@ t.test('the binding survives >= 100 000 random calls, always returns a number, l
       const name = f.pick(names)
       const args = f.argsFor(name)
       // With `new` the result is an object, so what the call did is unknown: not for fd makers and closers.
-      const asNew = f.chance(0.01) && !['socket', 'genlSocket', 'close', 'release'].includes(name)
+      const asNew = f.chance(0.01) && !['socket', 'genlSocket', 'dup', 'close', 'release'].includes(name)
       const self = f.chance(0.02) ? f.pick([null, {}, b, 5]) : b
       if (trace) process.stderr.write(`${calls} ${asNew ? 'new ' : ''}${name}(${args.map(f.describe).join(', ')})\n`)
       let r

@@ -148,3 +148,80 @@ export function agentProxyConfig(agent: object): object | null {
   }
   return null;
 }
+
+/**
+ * @internal The connect request net hands to a handle's `connect()` / `connect6()` (a
+ * TCPConnectWrap). libuv's completion calls its `oncomplete` (net's
+ * afterConnect, or afterConnectMultiple bound to its attempt) with
+ * `(status, handle, req, readable, writable)`.
+ */
+export interface ConnectRequest {
+  oncomplete: ((this: ConnectRequest, ...args: unknown[]) => unknown) | undefined;
+  address: string;
+  port: number;
+}
+
+type ConnectMethod = (this: object, req: ConnectRequest, ...rest: unknown[]) => number;
+
+interface ConnectingHandle {
+  connect?: ConnectMethod;
+  connect6?: ConnectMethod;
+}
+
+/**
+ * @internal Hands `onRequest` the connect request net passes next to the socket's handle
+ * (`socket._handle.connect(req, ...)` / `connect6`; for a TLSSocket the TLS
+ * wrap, which forwards to its TCP handle), before libuv sees it. net emits
+ * 'connectionAttempt' right before that call: tfo shadows the two methods on
+ * that one handle object for that one call (tfo.tls.connect needs the
+ * request to decide when net learns that the connection is established).
+ */
+export function captureNextConnect(socket: net.Socket, onRequest: (req: ConnectRequest) => void): boolean {
+  const handle = (socket as unknown as { _handle: ConnectingHandle | null })._handle;
+  if (!handle || typeof handle.connect !== 'function' || typeof handle.connect6 !== 'function') return false;
+  const { connect, connect6 } = handle; // the prototype's methods
+  const restore = () => {
+    delete handle.connect;
+    delete handle.connect6;
+  };
+  const capture = (method: ConnectMethod): ConnectMethod =>
+    function captured(this: object, req: ConnectRequest, ...rest: unknown[]): number {
+      restore();
+      if (req !== null && typeof req === 'object') onRequest(req);
+      return method.call(this, req, ...rest);
+    };
+  handle.connect = capture(connect);
+  handle.connect6 = capture(connect6);
+  return true;
+}
+
+/** What tfo touches on a client TLSSocket to start its handshake early. */
+interface TlsStartInternals {
+  connecting: boolean;
+  _start?: (this: net.Socket) => void;
+  _handle: { start?: () => void } | null;
+}
+
+function alreadyStarted(): void {}
+
+/**
+ * @internal Starts a client TLSSocket's handshake now, while net still counts the socket
+ * as connecting: runs TLSSocket#_start (OCSP request if asked for, then the TLS
+ * wrap's start(), which writes the ClientHello) as net's 'connect' would, and
+ * makes the call that 'connect' still makes later a no-op for this handle
+ * (TLSWrap::Start CHECKs that it runs once per handle: a second call aborts
+ * the process). A later handle (happy eyeballs' next attempt) starts normally.
+ */
+export function startTlsHandshakeNow(socket: net.Socket): boolean {
+  const s = socket as unknown as TlsStartInternals;
+  const handle = s._handle;
+  if (!handle || typeof handle.start !== 'function' || typeof s._start !== 'function' || !s.connecting) return false;
+  s.connecting = false; // _start() defers itself to 'connect' while connecting
+  try {
+    s._start.call(socket);
+  } finally {
+    s.connecting = true;
+    handle.start = alreadyStarted; // own property: shadows TLSWrap.prototype.start on this handle only
+  }
+  return true;
+}

@@ -118,6 +118,8 @@ export interface NativeBinding {
   close(fd: number): number;
   /** Give up ownership of an fd (now owned by a libuv handle). No syscall. */
   release(fd: number): number;
+  /** A second, close-on-exec fd of the same socket (owned like socket()'s until `release()`d). */
+  dup(fd: number): number;
   bind(fd: number, family: number, address: string, port: number): number;
   listen(fd: number, backlog: number): number;
   /** Tool: one non-blocking connect() (-EINPROGRESS while the handshake runs; 0 at once for a deferred TFO connect). */

@@ -223,3 +223,38 @@ export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
   backoff.report(attempt.address, attempt.port, outcome, Date.now(), attempt.startedAt);
   return outcome;
 }
+
+/** @internal `afterSynWrite()`: the SYN (with data) has left and the handshake is still under way. */
+export const SYN_PENDING = 1;
+
+/**
+ * @internal After someone else's write sent a deferred SYN (tfo.tls.connect:
+ * libuv wrote the ClientHello): records the bytes that rode in the SYN and
+ * says how far the handshake got, from TCP_INFO: 0 when already established
+ * (loopback: the whole exchange happens inside the write), `SYN_PENDING`
+ * while in SYN_SENT, or a negative errno when the connection already failed
+ * (SO_ERROR: e.g. a refusal on loopback).
+ */
+export function afterSynWrite(attempt: Attempt): number {
+  attempt.synDataBytes = null;
+  const b = native.binding;
+  if (!b) return SYN_PENDING;
+  const info = readTcpInfo(b, attempt.fd);
+  if (typeof info === 'number') return SYN_PENDING;
+  const { TCP_SYN_SENT, TCP_CLOSE } = b.constants.tcpStates;
+  if (info.state === TCP_SYN_SENT) {
+    // Only the SYN has left: everything sent so far rode in it.
+    if (info.segsOut === 0) {
+      sendInSyn(attempt, Buffer.alloc(0)); // nothing was written: the SYN leaves with the cookie alone
+      attempt.synDataBytes = 0;
+    } else attempt.synDataBytes = info.bytesSent;
+    return SYN_PENDING;
+  }
+  if (info.state === TCP_CLOSE) {
+    const err = b.getsockoptInt(attempt.fd, b.constants.SOL_SOCKET, b.constants.SO_ERROR);
+    return err > 0 ? -err : SYN_PENDING; // error already taken by someone else: the watcher reports what it finds
+  }
+  // Established: the count is exact when the SYN's data was acknowledged (nothing was resent).
+  if (synDataAccepted(info)) attempt.synDataBytes = info.bytesSent;
+  return 0;
+}

@@ -2,22 +2,39 @@
 // connections (one round trip saved: HTTPS time to first byte 2 RTT, not 3).
 //
 // tls.connect keeps doing everything (DNS, happy eyeballs, session
-// resumption, certificate checks, errors). tfo only gives each connection
-// attempt's handle a socket with TCP_FASTOPEN_CONNECT on. With a cookie
-// cached the kernel defers the connect; libuv sees the socket writable at
-// once, TLS starts, and its first write — the ClientHello — is what sends the
-// SYN. Without a cookie the SYN asks for one and the ClientHello follows the
-// handshake, exactly as without tfo. The outcome is read from TCP_INFO at
-// 'secureConnect', when the TCP connection is surely established.
+// resumption, certificate checks, 'connect', errors). tfo adds, per
+// connection attempt:
+//
+//  1. On 'connectionAttempt' (net emits it right before the handle's
+//     connect()), the TCP handle gets a socket with TCP_FASTOPEN_CONNECT on,
+//     and tfo takes the connect request net is about to hand to libuv.
+//  2. With a cookie cached the kernel defers the connect and libuv reports it
+//     complete at once, before any packet left. tfo keeps that report from
+//     net: it starts the TLS handshake itself (TLSSocket#_start, as net's
+//     'connect' would), so libuv writes the ClientHello into the deferred
+//     socket and it leaves in the SYN.
+//  3. net learns of the connection when the kernel does: at the SYN-ACK (a
+//     zero-length write on a duplicate descriptor completes when the kernel
+//     reports the socket established, or fails with the connection's error).
+//     Then net's own completion runs with that status, so 'connect', 'ready',
+//     reading and `connect ECONNREFUSED host:port` are net's, at net's
+//     moments. Without a cookie (the SYN asks for one) nothing is held back.
+//
+// The outcome is read from TCP_INFO when the connection is established,
+// before 'connect'.
+import * as net from 'node:net';
+import { constants as osConstants } from 'node:os';
 import * as tls from 'node:tls';
 
-import { exceptionWithHostPort } from '../base/errors';
-import { tcpHandleOf } from '../base/internals';
+import { captureNextConnect, fdOfHandle, startTlsHandshakeNow, tcpHandleOf, type ConnectRequest } from '../base/internals';
+import { native } from '../base/native';
 import {
+  afterSynWrite,
   finishAttempt,
   normalizeFastOpenOption,
   readCookieState,
   startAttempt,
+  SYN_PENDING,
   type Attempt,
   type ClientFastOpenOptions,
   type FastOpenOption,
@@ -27,87 +44,134 @@ import type { FastOpenInfo } from '../core/outcome';
 /** `tls.ConnectionOptions` plus `fastOpen` (`false`: plain TCP; `{ noCookie }` as for tfo.connect). */
 export type ConnectionOptions = tls.ConnectionOptions & { fastOpen?: FastOpenOption };
 
-/** A TLSSocket opened through tfo: its `fastOpen` says what TFO did (null until 'secureConnect'). */
+/** A TLSSocket opened through tfo: its `fastOpen` says what TFO did (null until 'connect'). */
 export type FastOpenTLSSocket = tls.TLSSocket & { readonly fastOpen: FastOpenInfo | null };
 
-const kInfo = Symbol('tfo.tlsFastOpen');
+const EMPTY = Buffer.alloc(0);
+const noop = (): void => {};
+const { EBADF, EPIPE } = osConstants.errno;
 
-
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+interface State {
+  options: ClientFastOpenOptions | false;
+  info: FastOpenInfo | null;
+  attempt: Attempt | null;
+  /** Stops the wait for the SYN-ACK of the current attempt (null when not waiting). */
+  stopWaiting: (() => void) | null;
+}
 
 /**
- * With a deferred connect libuv reports the socket connected before the SYN
- * has even left (the kernel says "writable" so the ClientHello can go in the
- * SYN). TLS must start writing then, but the user-visible 'connect' and
- * 'ready' are held back until 'secureConnect' proves the connection is
- * established, and a refusal surfaces as tls.connect's own
- * `connect ECONNREFUSED host:port`, not as a read error.
+ * Calls `done(status)` once the kernel reports the socket `fd` established
+ * (status 0) or failed (a negative errno, as libuv reports a connect), and
+ * returns a function that stops waiting. The wait is a zero-length write on
+ * a duplicate descriptor: in SYN_SENT it cannot proceed (EAGAIN, so libuv
+ * polls for writability), once established it completes, and after a
+ * refusal, reset or timeout it fails with the socket's error. The duplicate
+ * is never read from and never shut down, only closed: the connection stays
+ * the original descriptor's.
  */
-function holdConnectUntilSecure(socket: tls.TLSSocket, address: string, port: number): void {
-  const start = (tls.TLSSocket.prototype as unknown as { _start: () => void })._start;
-  const held: [string | symbol, unknown[]][] = [];
-  const protoEmit = tls.TLSSocket.prototype.emit as (this: tls.TLSSocket, event: string | symbol, ...args: unknown[]) => boolean;
-  const own = socket as unknown as { emit: tls.TLSSocket['emit']; _start: () => void; _read: (n: number) => void };
-  const release = () => {
-    delete (own as Partial<typeof own>).emit; // back to the prototype's emit: no cost afterwards
+function waitEstablished(fd: number, done: (status: number) => void): () => void {
+  const b = native.binding;
+  const copy = b ? b.dup(fd) : -1;
+  if (copy < 0 || !b) {
+    process.nextTick(done, copy < 0 ? copy : -EBADF);
+    return noop;
+  }
+  let watcher: net.Socket;
+  try {
+    watcher = new net.Socket({ fd: copy, readable: false });
+  } catch {
+    b.close(copy);
+    process.nextTick(done, -EBADF /* no libuv handle could take the descriptor */);
+    return noop;
+  }
+  b.release(copy); // libuv's now
+  let settled = false;
+  watcher.on('error', noop); // its write's error is the answer, given to the callback below
+  watcher.write(EMPTY, (err?: Error | null) => {
+    if (settled) return;
+    settled = true;
+    watcher.destroy();
+    const errno = (err as NodeJS.ErrnoException | null | undefined)?.errno;
+    // After the rest of this poll round: the original descriptor's own writability event
+    // came in the same round (libuv then writes the part of the ClientHello that did not
+    // fit in the SYN) and is handled first, as it would be before net's 'connect'.
+    setImmediate(done, err ? (typeof errno === 'number' && errno < 0 ? errno : -EPIPE) : 0);
+  });
+  return () => {
+    if (settled) return;
+    settled = true;
+    watcher.destroy();
   };
-  own.emit = function emit(this: tls.TLSSocket, event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'connect' || event === 'ready') {
-      if (event === 'connect') {
-        // What must not wait: TLS writes its ClientHello (it is what sends the
-        // SYN), and reading starts (net's own 'connect' listeners would start
-        // it; they run again on release and find it started).
-        if (socket.listeners('connect').includes(start)) {
-          socket.removeListener('connect', start);
-          own._start();
+}
+
+function stopWaiting(state: State): void {
+  const stop = state.stopWaiting;
+  state.stopWaiting = null;
+  if (stop) stop();
+}
+
+/**
+ * Takes the completion of one attempt's connect request: net's own
+ * completion (afterConnect / afterConnectMultiple) runs when the kernel
+ * reports the connection established or failed, never earlier.
+ */
+function hookCompletion(socket: tls.TLSSocket, state: State, attempt: Attempt, req: ConnectRequest): void {
+  const netComplete = req.oncomplete;
+  if (typeof netComplete !== 'function') return;
+  const complete = netComplete;
+  const established = () => {
+    // libuv made the socket itself when tfo did not (fastOpen: false, no addon, backoff).
+    state.info = finishAttempt(attempt, fdOfHandle(attempt.handle) >= 0 ? fdOfHandle(attempt.handle) : attempt.fd);
+  };
+  function hooked(this: ConnectRequest, ...args: unknown[]): unknown {
+    const current = state.attempt === attempt && !socket.destroyed;
+    if (current && args[0] === 0) {
+      // Deferred connect (a cookie is cached): libuv called it complete, but no packet has left.
+      if (attempt.tfo && readCookieState(attempt) === 'sent' && startTlsHandshakeNow(socket)) {
+        // The ClientHello has been written: it went out in the SYN.
+        const progress = afterSynWrite(attempt);
+        if (progress === SYN_PENDING) {
+          const onTimeout = () => stopWaiting(state);
+          socket.once('connectionAttemptTimeout', onTimeout); // net gives up on this attempt (happy eyeballs)
+          state.stopWaiting = waitEstablished(attempt.fd, (status) => {
+            state.stopWaiting = null;
+            socket.off('connectionAttemptTimeout', onTimeout);
+            // net may have given up on the attempt meanwhile (its timeout clears req.oncomplete).
+            if (req.oncomplete !== hooked || state.attempt !== attempt || socket.destroyed) return;
+            if (status === 0) established();
+            args[0] = status;
+            Reflect.apply(complete, this, args);
+          });
+          return undefined;
         }
-        own._read(socket.readableHighWaterMark);
+        args[0] = progress;
       }
-      held.push([event, args]);
-      return true;
+      if (args[0] === 0) established();
     }
-    if (event === 'secureConnect' || event === 'close') {
-      release();
-      if (event === 'secureConnect') for (const [e, a] of held) protoEmit.call(this, e, ...a);
-    } else if (event === 'error') {
-      const err = args[0] as (Error & { code?: string; errno?: number; syscall?: string }) | undefined;
-      if (err && (err.syscall === 'read' || err.syscall === 'write') && CONNECT_ERRORS.has(err.code ?? '') && err.errno) {
-        args[0] = exceptionWithHostPort(err.errno, 'connect', address, port);
-      }
-    }
-    return protoEmit.call(this, event, ...args);
-  } as tls.TLSSocket['emit'];
+    return Reflect.apply(complete, this, args);
+  }
+  req.oncomplete = hooked;
 }
 
 function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): void {
-  const state: { info: FastOpenInfo | null; attempt: Attempt | null } = { info: null, attempt: null };
-  (socket as unknown as Record<symbol, unknown>)[kInfo] = state;
+  const state: State = { options, info: null, attempt: null, stopWaiting: null };
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
   const onAttempt = (address: string, port: number, family: number) => {
+    stopWaiting(state);
     // The TLSSocket's handle is the TLS wrap; the TCP handle is its parent.
     const tcp = tcpHandleOf(socket);
     if (!tcp) return;
-    const attempt = startAttempt(tcp, address, port, family, options);
+    const attempt = startAttempt(tcp, address, port, family, state.options);
     state.attempt = attempt;
-    if (attempt.tfo) {
-      // Before the loop polls: did the kernel defer (cookie cached) or send a cookie request?
-      process.nextTick(() => {
-        if (state.attempt !== attempt) return;
-        if (readCookieState(attempt) === 'sent') holdConnectUntilSecure(socket, address, port);
-      });
-      attempt.synDataBytes = null; // libuv writes the ClientHello: the count is not ours to know
-    }
+    captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
   socket.on('connectionAttempt', onAttempt);
-  socket.once('secureConnect', () => {
+  socket.once('connect', () => socket.off('connectionAttempt', onAttempt));
+  socket.once('close', () => {
     socket.off('connectionAttempt', onAttempt);
-    const attempt = state.attempt;
-    if (!attempt) return;
-    const tcp = tcpHandleOf(socket);
-    state.info = finishAttempt(attempt, typeof tcp?.fd === 'number' ? tcp.fd : attempt.fd);
+    stopWaiting(state);
   });
-  socket.once('close', () => socket.off('connectionAttempt', onAttempt));
 }
 
 /**
@@ -116,8 +180,9 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
  * `options.socket` (a socket you connected yourself) TLS runs over it as
  * given: pass a `tfo.Socket` there if you want TFO for it.
  *
- * Events keep tls.connect's order and meaning ('connect', 'ready',
- * 'secureConnect'); connection errors keep its shape (`connect ECONNREFUSED`).
+ * Events keep tls.connect's order and moments: 'connect' and 'ready' when
+ * the TCP connection is established (the SYN-ACK), then 'secureConnect';
+ * connection errors keep its shape (`connect ECONNREFUSED`).
  */
 export function connect(options: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
 export function connect(port: number, host?: string, options?: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
