@@ -42,6 +42,7 @@ Napi::Object Constants(Napi::Env env) {
   C(SO_REUSEADDR);
   C(SO_REUSEPORT);
   C(SO_DOMAIN);
+  C(SO_ACCEPTCONN);
   C(IPPROTO_TCP);
   C(IPPROTO_IPV6);
   C(IPV6_V6ONLY);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
  * The constants the addon takes from the C headers. Optional ones depend on the headers it was built with.
  *
  * Some are tools rather than parts of tfo: nothing in lib/ reads `SO_ERROR`,
- * `SO_DOMAIN`, `SO_KEEPALIVE`, `AF_NETLINK`, `TCP_NODELAY`, `MSG_FASTOPEN` or
+ * `SO_DOMAIN`, `SO_ACCEPTCONN`, `SO_KEEPALIVE`, `AF_NETLINK`, `TCP_NODELAY`, `MSG_FASTOPEN` or
  * `MSG_PEEK`. They go with the tool functions of {@link NativeBinding}
  * (`connect`, `sendto`, `recv`, `getsockoptBytes`): the tests use them to drive
  * and check a TCP Fast Open exchange on the kernel directly, without lib/, and
@@ -27,6 +27,8 @@ export interface NativeConstants {
   SO_REUSEPORT: number;
   /** Tool: a socket's address family. */
   SO_DOMAIN: number;
+  /** Tool: whether a socket is listening (the tests check that closing a `dup()` leaves it so). */
+  SO_ACCEPTCONN: number;
   IPPROTO_TCP: number;
   IPPROTO_IPV6: number;
   IPV6_V6ONLY: number;
