@@ -567,3 +567,16 @@ t.test('backoff channels over a path that drops SYNs carrying data (50 ms RTT)',
   t.match(healed.seen[0], { destination: dest, reason: 'expired', failures: 1, until: start.until, cause: start.cause })
   t.same(await client.eval('return tfo.backoffEntries()'), [])
 })
+
+// ---------------------------------------------------------------- the cost benchmark runs
+
+t.test('bench/diagnostics.js --micro and the --diag-subscribers preload run (no timing judged)', async (t) => {
+  const { execFileSync } = require('node:child_process')
+  const out = execFileSync(process.execPath, [path.join(ROOT, 'bench', 'diagnostics.js'), '--runs', '0', '--micro'], { encoding: 'utf8', timeout: 120000 })
+  for (const hook of ['clientConnected', 'serverAccepted', 'backoffStarted', 'backoffEnded', 'keysRotated']) {
+    t.match(out, new RegExp(`${hook} +no subscriber +[\\d.]+ ns +one subscriber +[\\d.]+ ns`), `${hook}: both figures`)
+  }
+  const preload = execFileSync(process.execPath, ['--require', path.join(ROOT, 'bench', 'lib', 'diag-subscriber.js'), '-e',
+    `const tfo = require(${JSON.stringify(ROOT)}); const dc = require('node:diagnostics_channel'); console.log(Object.values(tfo.diagnostics.channels).every((n) => dc.channel(n).hasSubscribers))`], { encoding: 'utf8' })
+  t.equal(preload.trim(), 'true', 'the preload subscribes to every channel tfo names')
+})
