@@ -50,6 +50,8 @@ Options:
   --mem-rounds N      fresh-process rounds per arm for memory (default 5)
   --json-out FILE     where to write the JSON (default bench/results/<timestamp>.json)
   --cpu-prof          run the Node children with --cpu-prof (profiles next to the JSON)
+  --diag-subscribers  every Node child subscribes to tfo's diagnostics_channel channels
+                      (bench/lib/diag-subscriber.js): what an APM subscriber costs
   --fail-on-miss      exit 1 when a target is missed (default: exit 0 once complete)
   -h, --help          this text
 
@@ -58,7 +60,7 @@ Environment: TFO_BENCH_LIB=<dir> benchmarks another build of tfo (default: this 
 // ---- options --------------------------------------------------------------------
 
 function parseArgs (argv) {
-  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, failOnMiss: false, help: false }
+  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, diagSubscribers: false, failOnMiss: false, help: false }
   const num = (name, v, { min = -Infinity, max = Infinity, int = false } = {}) => {
     const x = Number(v)
     if (v === undefined || v === '' || !Number.isFinite(x) || x < min || x > max || (int && !Number.isInteger(x))) throw new Error(`${name} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`)
@@ -90,6 +92,7 @@ function parseArgs (argv) {
       case '--mem-rounds': o.memRounds = num('--mem-rounds', val(), { min: 1, max: 1000, int: true }); break
       case '--json-out': o.jsonOut = val(); if (!o.jsonOut) throw new Error('--json-out needs a file name'); break
       case '--cpu-prof': o.cpuProf = true; break
+      case '--diag-subscribers': o.diagSubscribers = true; break
       case '--fail-on-miss': o.failOnMiss = true; break
       case '-h': case '--help': o.help = true; break
       default: throw new Error(`unknown option ${a} (see --help)`)
@@ -206,6 +209,7 @@ class Bench {
       fs.mkdirSync(this.profDir, { recursive: true })
       this.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${this.profDir}`]
     }
+    if (opts.diagSubscribers) this.nodeArgs.push('--require', path.join(LIB, 'diag-subscriber.js'))
     this.env = { ...process.env }
     for (const k of Object.keys(this.env)) if (/_proxy$/i.test(k)) delete this.env[k] // curl must not go through a proxy
   }
@@ -602,7 +606,7 @@ class Bench {
       config: {
         quick: o.quick, rtts: o.rtts, n: o.n, warmup: o.warmup, loss: o.loss, dropSynData: o.dropSynData, only: [...o.only],
         bulkN: o.bulkN, bulkBytes: o.bulkBytes, connCount: o.connCount, connConc: o.connConc, connMaxMs: o.connMaxMs, memConns: o.memConns, memRounds: o.memRounds,
-        root: this.root, cpuProf: this.profDir || null,
+        root: this.root, cpuProf: this.profDir || null, diagSubscribers: o.diagSubscribers,
       },
       wan: this.wanInfo,
       loopback: this.loopback,

@@ -45,6 +45,16 @@ export {
   type BackoffEntry,
 } from './core/backoff';
 export {
+  diagnostics,
+  type DiagnosticsChannels,
+  type ClientConnectMessage,
+  type ServerAcceptMessage,
+  type BackoffStartMessage,
+  type BackoffEndMessage,
+  type BackoffEndReason,
+  type KeysRotateMessage,
+} from './core/diagnostics';
+export {
   counters,
   diffCounters,
   parseNetstat,

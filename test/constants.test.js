@@ -52,6 +52,7 @@ const ALLOWED = {
     30: 'the largest doubling exponent', 31: '2^31-1 ms: the longest setting', 1000: 'ms per second', 4096: 'default destinations remembered',
     60000: 'default first pause (1 min)', 3600000: 'default longest pause (1 h)',
   },
+  'lib/core/diagnostics.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6" },
   'lib/core/keys.ts': {
     8: 'bytes of the int64 window number in the HKDF info', 24: 'hours per day', 60: 'minutes, seconds', 366: 'days: the longest period', 1000: 'ms per second',
   },

@@ -64,6 +64,21 @@ export function acceptingServerOf(socket: net.Socket): net.Server | null {
   return (socket as unknown as { server?: net.Server | null }).server ?? null;
 }
 
+/** Node's `owner_symbol` (a symbol of its own, not in the global registry), found on the first handle asked about. */
+let ownerSymbol: symbol | undefined;
+
+/**
+ * The socket that owns a libuv handle (`handle[owner_symbol]`, set by net and
+ * by tls on the TCP handle it wraps: the net.Socket or the TLSSocket), or
+ * null. tfo's diagnostics hand subscribers the socket of a connect attempt,
+ * which knows only its handle.
+ */
+export function ownerOf(handle: object): object | null {
+  ownerSymbol ??= Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
+  const owner = ownerSymbol === undefined ? undefined : (handle as Record<symbol, unknown>)[ownerSymbol];
+  return owner !== null && typeof owner === 'object' ? owner : null;
+}
+
 /** net.Socket's own `_write` / `_writev`: what a subclass calls to hand bytes to libuv. */
 export const netWrite: NetWrite = net.Socket.prototype as unknown as NetWrite;
 

@@ -11,7 +11,7 @@
 //                    the SYN) or send a SYN asking for a cookie?
 //   sendInSyn()      the one send() whose bytes ride in a deferred SYN;
 //   finishAttempt()  once established: the outcome from TCP_INFO, counted in
-//                    the stats and reported to the backoff.
+//                    the stats, published (./diagnostics) and reported to the backoff.
 import { errnoName, invalidArgType, validateBoolean, validateObject } from '../base/errors';
 import type { TcpHandle } from '../base/internals';
 import { native } from '../base/native';
@@ -19,6 +19,7 @@ import { live as stats } from '../observe/stats';
 import { clientOptionFailure } from '../system/support';
 import { decodeClientFail, readTcpInfo, synDataAccepted, type FastOpenFailure } from '../system/tcpinfo';
 import { backoff } from './backoff';
+import { clientConnected } from './diagnostics';
 import type { FastOpenInfo } from './outcome';
 
 /** Per-connection TFO options for clients. */
@@ -182,7 +183,7 @@ export function sendInSyn(attempt: Attempt, data: Buffer): void {
   if (n > 0) attempt.synDataBytes = n;
 }
 
-/** @internal Builds the outcome from TCP_INFO once established, counts it, and tells the backoff. */
+/** @internal Builds the outcome from TCP_INFO once established, counts it, publishes it (diagnostics) and tells the backoff. */
 export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
   const b = native.binding;
   let synData = false;
@@ -220,6 +221,7 @@ export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
     const key = attempt.reason.startsWith('backoff:') ? 'backoff' : attempt.reason.split(' (')[0];
     c.notAttempted[key] = (c.notAttempted[key] ?? 0) + 1;
   }
+  clientConnected(attempt, outcome);
   backoff.report(attempt.address, attempt.port, outcome, Date.now(), attempt.startedAt);
   return outcome;
 }

@@ -21,6 +21,7 @@
 // nor count as "in a row". Without that, a burst of N parallel connections
 // over a bad path would double the pause N times at once (straight to maxMs).
 import { outOfRange, validateBoolean, validateInteger, validateObject } from '../base/errors';
+import { backoffCounted, backoffEnded, backoffForgotten, backoffStarted, type BackoffEndReason } from './diagnostics';
 import type { FastOpenInfo } from './outcome';
 
 /** Backoff settings (all durations in milliseconds). */
@@ -49,6 +50,8 @@ export interface BackoffEntry {
 interface State {
   /** `addr:port` as shown to users. */
   destination: string;
+  address: string;
+  port: number;
   until: number;
   failures: number;
   notAcked: number;
@@ -57,6 +60,8 @@ interface State {
   pausedAt: number;
   /** When the last not-acknowledged report was counted (0: none). */
   notAckedAt: number;
+  /** A pause was set and its end not yet published (./diagnostics: every start has one end). */
+  open: boolean;
 }
 
 /** `addr:port`, with IPv6 addresses in brackets as in URLs. */
@@ -86,18 +91,41 @@ class Backoff {
       throw maxMs !== undefined
         ? outOfRange('options.maxMs', `>= options.initialMs (${first})`, bound)
         : outOfRange('options.initialMs', `<= options.maxMs (${bound})`, first);
+    const was = this.enabled;
     if (enabled !== undefined) this.enabled = enabled;
     if (initialMs !== undefined) this.initialMs = initialMs;
     if (maxMs !== undefined) this.maxMs = maxMs;
     if (maxEntries !== undefined) this.maxEntries = maxEntries;
     this.#trim();
+    if (was !== this.enabled) this.#switched(Date.now());
+  }
+
+  /** Off: every pause ends ('disabled'); on again: the pauses still running start again. */
+  #switched(now: number): void {
+    for (const s of this.#map.values()) {
+      if (!this.enabled && s.open) this.#close(s, 'disabled', now);
+      else if (this.enabled && s.until > now) {
+        s.open = true;
+        backoffStarted(s, now);
+      }
+    }
+  }
+
+  /** A pause is over: published once (as 'expired' when it had run out anyway). */
+  #close(s: State, reason: BackoffEndReason, now: number): void {
+    s.open = false;
+    backoffEnded(s, s.until <= now ? 'expired' : reason);
   }
 
   /** Null when TFO may be attempted to address:port, else the reason it is paused. */
   blockedReason(address: string, port: number, now = Date.now()): string | null {
     if (!this.enabled || this.#map.size === 0) return null;
     const s = this.#map.get(`${address}|${port}`);
-    if (!s || s.until <= now) return null;
+    if (!s) return null;
+    if (s.until <= now) {
+      if (s.open) this.#close(s, 'expired', now);
+      return null;
+    }
     return `backoff: TFO to ${formatDestination(address, port)} paused for ${Math.ceil((s.until - now) / 1000)} s after ${s.cause}`;
   }
 
@@ -111,7 +139,12 @@ class Backoff {
     if (!this.enabled || !info.attempted) return;
     const key = `${address}|${port}`;
     if (info.synData) {
-      this.#map.delete(key);
+      const known = this.#map.size === 0 ? undefined : this.#map.get(key);
+      if (known) {
+        this.#map.delete(key);
+        if (known.open) this.#close(known, 'recovered', now);
+        else backoffForgotten(known);
+      }
       return;
     }
     const retransmitted = info.failure === 'syn-retransmitted';
@@ -119,12 +152,15 @@ class Backoff {
     if (!retransmitted && !notAcked) return;
     const s = this.#map.get(key) ?? {
       destination: formatDestination(address, port),
+      address,
+      port,
       until: 0,
       failures: 0,
       notAcked: 0,
       cause: '',
       pausedAt: 0,
       notAckedAt: 0,
+      open: false,
     };
     // Already paused, or started before the pause was set: the same failure seen again.
     if (s.until > now || startedAt < s.pausedAt) return;
@@ -140,28 +176,33 @@ class Backoff {
       if (s.notAcked >= 2) cause = 'SYN data not acknowledged twice in a row';
     }
     if (!cause) {
-      this.#set(key, s);
+      this.#set(key, s, now);
+      backoffCounted(s, 'data-not-acked', 2);
       return;
     }
+    if (s.open) this.#close(s, 'expired', now);
     s.failures++;
     s.notAcked = 0;
     s.notAckedAt = 0;
     s.cause = cause;
     s.pausedAt = now;
     s.until = now + Math.min(this.maxMs, this.initialMs * 2 ** Math.min(s.failures - 1, 30));
-    this.#set(key, s);
+    s.open = true;
+    this.#set(key, s, now);
+    backoffStarted(s, now);
   }
 
-  #set(key: string, s: State): void {
+  #set(key: string, s: State, now: number): void {
     this.#map.delete(key);
     this.#map.set(key, s);
-    this.#trim();
+    this.#trim(now);
   }
 
-  #trim(): void {
+  #trim(now = Date.now()): void {
     while (this.#map.size > this.maxEntries) {
-      const oldest = this.#map.keys().next().value as string;
+      const [oldest, s] = this.#map.entries().next().value as [string, State];
       this.#map.delete(oldest);
+      if (s.open) this.#close(s, 'evicted', now);
     }
   }
 
@@ -175,6 +216,8 @@ class Backoff {
   }
 
   clear(): void {
+    const now = Date.now();
+    for (const s of this.#map.values()) if (s.open) this.#close(s, 'cleared', now);
     this.#map.clear();
   }
 }

@@ -29,6 +29,7 @@ import { native } from '../base/native';
 import { live as stats } from '../observe/stats';
 import * as sysctl from '../system/sysctl';
 import { readTcpInfo, synDataAccepted } from '../system/tcpinfo';
+import { serverAccepted } from './diagnostics';
 import { packServerOutcome, unpackServerOutcome } from './outcome';
 import type { FastOpenInfo } from './outcome';
 
@@ -258,6 +259,7 @@ function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
     stats.server.accepted++;
     if (synData) stats.server.synData++;
   }
+  serverAccepted(socket, this, packed);
 }
 
 /**
@@ -283,7 +285,7 @@ export function enableFastOpen(server: net.Server, options?: ServerFastOpenOptio
 /** @internal used by tfo.Server (which also accepts `fastOpen: false`). */
 export function install(server: TaggedServer, opts: NormalizedServerOptions | false): ServerFastOpenState {
   const first = !server[kState];
-  const keys = (server[kKeys] ??= new ListenerKeys());
+  const keys = (server[kKeys] ??= new ListenerKeys(server));
   const state: ServerFastOpenState = server[kState] ?? {
     requested: false,
     enabled: false,
