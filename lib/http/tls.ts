@@ -166,12 +166,20 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
     state.attempt = attempt;
     captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
-  socket.on('connectionAttempt', onAttempt);
-  socket.once('connect', () => socket.off('connectionAttempt', onAttempt));
-  socket.once('close', () => {
+  // tfo's listeners live only while connecting: once connected (or closed)
+  // the socket carries none of them, as a socket from tls.connect.
+  const onClose = () => {
     socket.off('connectionAttempt', onAttempt);
+    socket.off('connect', onConnect);
     stopWaiting(state);
-  });
+  };
+  const onConnect = () => {
+    socket.off('connectionAttempt', onAttempt);
+    socket.off('close', onClose);
+  };
+  socket.on('connectionAttempt', onAttempt);
+  socket.once('connect', onConnect);
+  socket.once('close', onClose);
 }
 
 /**
