@@ -273,7 +273,14 @@ function formatMarkdown (report) {
   const esc = (x) => String(x).replace(/\|/g, '\\|')
   const out = []
   out.push(`Measured ${report.startedAt.slice(0, 10)} on ${m.os} ${m.kernel} (${m.arch}${m.virtualization ? ', virtualization: ' + m.virtualization : ''}), ${m.cpus}× ${m.cpuModel}, ${Math.round(m.memoryMB / 1024)} GB RAM; Node ${m.node}; ${m.nginx ? 'nginx ' + m.nginx + '; ' : ''}${m.curl ? m.curl.split(' ').slice(0, 2).join(' ') : ''}.`)
-  out.push(`All figures come from one run (\`npm run bench\`, ${Math.round(report.durationS / 60)} min), tfo and net measured side by side, interleaved per iteration; ratios are tfo/net of the medians (bulk throughput: the median of per-iteration ratios, marked "paired"). N = ${report.config.n} per arm and cell (bulk throughput: ${report.config.bulkN ?? report.config.n} pairs; memory: ${report.config.memRounds} rounds × ${report.config.memConns.toLocaleString('en-US')} connections).`)
+  const onlyLoss = report.rows.length > 0 && report.rows.every((r) => r.scenario.startsWith('loss.'))
+  if (onlyLoss) {
+    out.push(`All figures come from one run (\`npm run bench -- --only loss\`, ${Math.round(report.durationS / 60)} min), tfo and net measured side by side, interleaved per iteration; ratios are tfo/net of the medians.`)
+  } else {
+    out.push(`All figures come from one run (\`npm run bench\`, ${Math.round(report.durationS / 60)} min), tfo and net measured side by side, interleaved per iteration; ratios are tfo/net of the medians (bulk throughput: the median of per-iteration ratios, marked "paired"). N = ${report.config.n} per arm and cell (bulk throughput: ${report.config.bulkN ?? report.config.n} pairs; memory: ${report.config.memRounds} rounds × ${report.config.memConns.toLocaleString('en-US')} connections).`)
+  }
+  const m1 = m.loadavgStart
+  if (onlyLoss && m1) out.push(`Load average (1 min) at start ${m1[0].toFixed(2)}, at end ${m.loadavgEnd ? m.loadavgEnd[0].toFixed(2) : '?'} on ${m.cpus} CPUs.`)
   const lossText = lossHeader(report)
   if (lossText) out.push(lossText)
   out.push('')
