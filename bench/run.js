@@ -7,6 +7,8 @@
 //   http   HTTP GET TTFB: tfo (agent or createConnection) vs Node's default agent
 //   https  HTTPS (TLS 1.3) TTFB: tfo vs Node's default agent (pending without tfo.tls)
 //   curl   reference rows: curl --tcp-fastopen vs curl against nginx fastopen=256 / plain
+// Lossy paths (root; `--only loss`, not in --quick): bench/lib/loss.js
+//   loss   1% and 3% random loss at 100 ms, a dropped first SYN, a path that drops SYN data
 // Loopback (private namespace as root, else the current one):
 //   throughput, connrate, accept, memory
 // Output: progress on stderr, the table on stdout, every figure in a JSON file.
@@ -21,12 +23,14 @@ const { Progress } = require('./lib/progress')
 const { jsonChannel, ask, stop, spawnTracked, killAllSync } = require('./lib/proc')
 const { startNginx, nginxInfo } = require('./lib/nginx')
 const { makeCert } = require('./lib/tls')
+const { runLoss, lossDefaults } = require('./lib/loss')
 
 const ROOT = path.join(__dirname, '..')
 const LIB = path.join(__dirname, 'lib')
 const WAN_SCENARIOS = ['tcp', 'http', 'https', 'curl']
 const LOOPBACK_SCENARIOS = ['throughput', 'connrate', 'accept', 'memory']
-const ALL = [...WAN_SCENARIOS, ...LOOPBACK_SCENARIOS]
+const LOSS_SCENARIOS = ['loss'] // lossy paths: their own group, not in `wan`, not in --quick by default
+const ALL = [...WAN_SCENARIOS, ...LOOPBACK_SCENARIOS, ...LOSS_SCENARIOS]
 const PORTS = {
   node: { tcp: { tfo: 7001, net: 7002 }, http: { tfo: 7003, net: 7004 }, https: { tfo: 7005, net: 7006 } },
   nginx: { http: { tfo: 8080, net: 8081 }, https: { tfo: 8443, net: 8444 } },
@@ -44,7 +48,13 @@ Options:
   --n N               samples per cell, each arm (default 80; --quick 5)
   --loss P            packet loss on the delay line, 0..1 (default 0)
   --drop-syn-data     the delay line drops TCP SYNs that carry data
-  --only LIST         scenarios: ${ALL.join(',')} (or the groups wan, loopback)
+  --only LIST         scenarios: ${ALL.join(',')} (or the groups wan, loopback);
+                      loss = the lossy-path rows (~3 min; not in --quick unless named)
+  --loss-n N          loss rows: samples per arm and loss rate (default 200; --quick 10)
+  --loss-rates LIST   loss rows: random loss rates (default 0.01,0.03)
+  --loss-rtt MS       loss rows: RTT (default 100)
+  --loss-seed N       loss rows: seed of the delay line's loss streams (default 1)
+  --loss-lanes K      loss rows: connection pairs at a time (default 4)
   --bulk-n N          bulk-transfer pairs per direction (default 2 x --n = 160; --quick 5)
   --mem-conns N       idle connections for the memory scenario (default 10000)
   --mem-rounds N      fresh-process rounds per arm for memory (default 5)
@@ -60,7 +70,7 @@ Environment: TFO_BENCH_LIB=<dir> benchmarks another build of tfo (default: this 
 // ---- options --------------------------------------------------------------------
 
 function parseArgs (argv) {
-  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, diagSubscribers: false, failOnMiss: false, help: false }
+  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, diagSubscribers: false, failOnMiss: false, help: false, lossCfg: {} }
   const num = (name, v, { min = -Infinity, max = Infinity, int = false } = {}) => {
     const x = Number(v)
     if (v === undefined || v === '' || !Number.isFinite(x) || x < min || x > max || (int && !Number.isInteger(x))) throw new Error(`${name} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`)
@@ -77,6 +87,11 @@ function parseArgs (argv) {
       case '--bulk-n': o.bulkN = num('--bulk-n', val(), { min: 1, max: 100000, int: true }); break
       case '--loss': o.loss = num('--loss', val(), { min: 0, max: 1 }); break
       case '--drop-syn-data': o.dropSynData = true; break
+      case '--loss-n': o.lossCfg.n = num('--loss-n', val(), { min: 1, max: 100000, int: true }); break
+      case '--loss-rates': o.lossCfg.rates = String(val()).split(',').map((x) => num('--loss-rates', x, { min: 0, max: 0.5 })); break
+      case '--loss-rtt': o.lossCfg.rtt = num('--loss-rtt', val(), { min: 0, max: 5000 }); break
+      case '--loss-seed': o.lossCfg.seed = num('--loss-seed', val(), { min: 0, max: Number.MAX_SAFE_INTEGER, int: true }); break
+      case '--loss-lanes': o.lossCfg.lanes = num('--loss-lanes', val(), { min: 1, max: 64, int: true }); break
       case '--only': {
         const list = String(val()).split(',').map((s) => s.trim()).filter(Boolean)
         o.only = []
@@ -103,7 +118,8 @@ function parseArgs (argv) {
     ...o,
     rtts: o.rtts || (q ? [50] : [10, 50, 100]),
     n: o.n || (q ? 5 : 80),
-    only: new Set(o.only || ALL),
+    only: new Set(o.only || (q ? ALL.filter((s) => !LOSS_SCENARIOS.includes(s)) : ALL)),
+    lossCfg: { ...lossDefaults(q), ...o.lossCfg },
     memConns: o.memConns || (q ? 2000 : 10000),
     memRounds: o.memRounds || (q ? 1 : 5),
     warmup: q ? 1 : 5,
@@ -607,6 +623,7 @@ class Bench {
         quick: o.quick, rtts: o.rtts, n: o.n, warmup: o.warmup, loss: o.loss, dropSynData: o.dropSynData, only: [...o.only],
         bulkN: o.bulkN, bulkBytes: o.bulkBytes, connCount: o.connCount, connConc: o.connConc, connMaxMs: o.connMaxMs, memConns: o.memConns, memRounds: o.memRounds,
         root: this.root, cpuProf: this.profDir || null, diagSubscribers: o.diagSubscribers,
+        lossRows: this.want('loss') ? o.lossCfg : null,
       },
       wan: this.wanInfo,
       loopback: this.loopback,
@@ -690,6 +707,7 @@ async function main () {
   try {
     if (!bench.root) bench.progress.note('note: not root: the emulated-WAN scenarios need root and are skipped; loopback scenarios run in the current network namespace')
     await bench.runWan()
+    if (bench.want('loss')) await runLoss(bench, { counters, diff })
     await bench.guard(() => bench.runLoopback(), () => LOOPBACK_SCENARIOS.filter((s) => bench.want(s)).map((s) => skippedRow({ id: s, scenario: s, title: s, unit: '', better: 'higher' })))
   } catch (e) {
     bench.progress.done()

@@ -4,7 +4,11 @@
 // connect()/request() call to the first response byte (process.hrtime).
 // Arms are interleaved: tfo, net, tfo, net, ...
 //
-// config: { scenario: 'tcp'|'http'|'https', host, ports: { tfo, net }, n, warmup, timeoutMs }
+// config: { scenario: 'tcp'|'http'|'https', host, ports: { tfo, net }, n, warmup, timeoutMs,
+//           lanes (1: pairs one after another; K: K pairs at a time, each lane tfo then net),
+//           backoff (options for tfo.configureBackoff, e.g. { enabled: false }),
+//           hold (after the warm-up send {"warm": true} and wait for a "go" line on stdin:
+//           the parent changes the path and reads its counters in between) }
 // stdout: {"first": sample} (first contact, excluded), {"progress": i, "of": n},
 //         {"pending": {tfo: reason}}, then {"result": {tfo: [sample], net: [sample], via}}
 // A sample: { ms, synData, cookie, failure, synDataBytes, rttMs, error }
@@ -110,6 +114,7 @@ function httpOnce (arm, port, secure, client) {
 async function main () {
   exitWithParent()
   const { scenario, ports, n, warmup } = cfg
+  if (cfg.backoff) tfo.configureBackoff(cfg.backoff)
   let once
   let via = null
   const pending = {}
@@ -132,10 +137,34 @@ async function main () {
   // Untimed warm-up of both arms (JIT, caches).
   for (let i = 0; i < warmup; i++) for (const arm of arms) await once(arm, ports[arm])
 
+  if (cfg.hold) {
+    const go = new Promise((resolve) => process.stdin.once('data', resolve))
+    send({ warm: true })
+    await go
+  }
+
   const result = { tfo: [], net: [] }
-  for (let i = 0; i < n; i++) {
-    for (const arm of arms) result[arm].push(await once(arm, ports[arm]))
-    send({ progress: i + 1, of: n })
+  if ((cfg.lanes || 1) > 1) {
+    // Loss scenarios: K independent lanes, each a sequence of (tfo, net) pairs;
+    // pair i keeps index i in both arms, so paired ratios still line up.
+    const t0 = process.hrtime.bigint()
+    let next = 0
+    let done = 0
+    const lane = async () => {
+      for (let i = next++; i < n; i = next++) {
+        for (const arm of arms) {
+          const startMs = Number(process.hrtime.bigint() - t0) / 1e6
+          result[arm][i] = { ...(await once(arm, ports[arm])), startMs }
+        }
+        send({ progress: ++done, of: n })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(cfg.lanes, n) }, lane))
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (const arm of arms) result[arm].push(await once(arm, ports[arm]))
+      send({ progress: i + 1, of: n })
+    }
   }
   send({ result, via, pending })
   process.exit(0)
