@@ -42,7 +42,9 @@ if (process.env.TFO_DIAG_CHILD === '1') {
     backoff.report('192.0.2.1', 443, info({ failure: 'data-not-acked' }), t0 + 1, t0 + 1) // twice in a row: pause
     backoff.blockedReason('192.0.2.1', 443, t0 + 5000) // ran out: end (expired)
     backoff.report('192.0.2.1', 443, info({ synData: true }), t0 + 5001) // acknowledged: forgotten
-    backoff.report('2001:db8::1', 443, info({ failure: 'syn-retransmitted' })) // pause at once
+    const t1 = Date.now()
+    backoff.report('2001:db8::1', 443, info({ failure: 'syn-retransmitted' }), t1, t1) // counted, no pause yet
+    backoff.report('2001:db8::1', 443, info({ failure: 'syn-retransmitted' }), t1 + 1, t1 + 1) // twice in a row: pause
     tfo.clearBackoff() // end (cleared)
     await closeServer(server)
     await closeServer(server6)
@@ -279,10 +281,12 @@ t.test('backoff channels: every pause has one start and one end, with its reason
   const now = Date.now()
   const RETRANSMITTED = info({ failure: 'syn-retransmitted' })
 
-  // A pause, then it runs out: 'expired' when the next connect looks.
-  backoff.report('192.0.2.1', 443, RETRANSMITTED, now)
+  // A pause (two retransmitted SYNs in a row), then it runs out: 'expired' when the next connect looks.
+  backoff.report('192.0.2.1', 443, RETRANSMITTED, now - 2, now - 3)
+  t.equal(starts.length, 0, 'one retransmitted SYN is not a pause')
+  backoff.report('192.0.2.1', 443, RETRANSMITTED, now, now - 1)
   t.same(starts.messages(), [{
-    destination: '192.0.2.1:443', address: '192.0.2.1', port: 443, cause: 'a retransmitted SYN (the path may drop SYNs that carry data)', failures: 1, until: now + 1000, pauseMs: 1000,
+    destination: '192.0.2.1:443', address: '192.0.2.1', port: 443, cause: 'two retransmitted SYNs in a row (the path may drop SYNs that carry data)', failures: 1, until: now + 1000, pauseMs: 1000,
   }])
   backoff.report('192.0.2.1', 443, RETRANSMITTED, now + 10, now + 5) // the same burst: no news
   t.equal(backoff.blockedReason('192.0.2.1', 443, now + 999) !== null, true)
@@ -291,7 +295,7 @@ t.test('backoff channels: every pause has one start and one end, with its reason
   t.same(ends.messages(), [{ destination: '192.0.2.1:443', address: '192.0.2.1', port: 443, reason: 'expired', cause: starts[0].message.cause, failures: 1, until: now + 1000 }])
   backoff.blockedReason('192.0.2.1', 443, now + 1001)
   t.equal(ends.length, 1, 'one end per pause')
-  // Failing again doubles it; SYN data acknowledged (a connection started before the pause) forgets it: 'recovered'.
+  // Failing again after the pause doubles it (once is enough then); SYN data acknowledged (a connection started before the pause) forgets it: 'recovered'.
   backoff.report('192.0.2.1', 443, RETRANSMITTED, now + 2000, now + 1500)
   t.match(starts[1].message, { failures: 2, until: now + 4000, pauseMs: 2000 })
   backoff.report('192.0.2.1', 443, info({ synData: true }), now + 2100, now + 1600)
@@ -312,8 +316,11 @@ t.test('backoff channels: every pause has one start and one end, with its reason
   tfo.clearBackoff()
   t.match(ends[3].message, { destination: '[2001:db8::1]:80', reason: 'cleared' })
   tfo.configureBackoff({ maxEntries: 1 })
-  backoff.report('192.0.2.7', 443, RETRANSMITTED)
-  backoff.report('192.0.2.8', 443, RETRANSMITTED)
+  for (const addr of ['192.0.2.7', '192.0.2.8']) {
+    const at = Date.now()
+    backoff.report(addr, 443, RETRANSMITTED, at, at)
+    backoff.report(addr, 443, RETRANSMITTED, at + 1, at + 1)
+  }
   t.match(ends[4].message, { destination: '192.0.2.7:443', reason: 'evicted' })
   t.equal(starts.length, 6)
   t.equal(ends.length, 5, 'each start but the running one has its end')
@@ -389,8 +396,9 @@ t.test('no subscriber: no message and no line is built; subscribing and unsubscr
     await exchangeJson(port, host)
     tfo.clearBackoff() // (no pause running: nothing to publish)
     const at = Date.now()
-    backoff.report('192.0.2.50', 443, info({ failure: 'syn-retransmitted' }), at)
-    backoff.blockedReason('192.0.2.50', 443, at + 1000)
+    backoff.report('192.0.2.50', 443, info({ failure: 'syn-retransmitted' }), at, at)
+    backoff.report('192.0.2.50', 443, info({ failure: 'syn-retransmitted' }), at + 1, at + 1)
+    backoff.blockedReason('192.0.2.50', 443, at + 1001)
     now += HOUR
     tfo.setFastOpenKey(server, rotation)
   }
@@ -498,10 +506,11 @@ t.test('NODE_DEBUG=tfo: one greppable line per decision, no key material', async
     ['backoff start', '192.0.2.1:443', { failures: '1', pause: '1000ms', until: /^\d+$/, cause: 'SYN data not acknowledged twice in a row' }],
     ['backoff end', '192.0.2.1:443', { reason: 'expired', failures: '1', cause: 'SYN data not acknowledged twice in a row' }],
     ['backoff forget', '192.0.2.1:443', { failures: '1', inARow: '0' }],
-    ['backoff start', '[2001:db8::1]:443', { failures: '1', pause: '1000ms', cause: /retransmitted SYN/ }],
+    ['backoff count', '[2001:db8::1]:443', { failure: 'syn-retransmitted', inARow: '1', pauseAt: '2' }],
+    ['backoff start', '[2001:db8::1]:443', { failures: '1', pause: '1000ms', cause: /two retransmitted SYNs in a row/ }],
     ['backoff end', '[2001:db8::1]:443', { reason: 'cleared' }],
   ])
-  t.equal(b.length, 6)
+  t.equal(b.length, 7)
 
   // No key material, in any form, anywhere in the child's output.
   const derived = [...cfg.times.map((time) => tfo.fastOpenKeysAt({ secret: SECRET, periodMs: HOUR }, time))]
@@ -548,9 +557,12 @@ t.test('backoff channels over a path that drops SYNs carrying data (50 ms RTT)',
   t.same(kinds(first.seen), [CH.clientConnect], 'first contact: a client message, no backoff')
   t.match(first.seen[0], { socket: 'TfoSocket', address: host, port: 7000, family: 4, fastOpen: { cookie: 'requested' } })
 
+  const once = await connect()
+  t.match(once.info, { cookie: 'sent', failure: 'syn-retransmitted' })
+  t.same(kinds(once.seen), [CH.clientConnect], 'one retransmitted SYN: the outcome, no pause (random loss looks the same)')
   const dropped = await connect()
   t.match(dropped.info, { cookie: 'sent', failure: 'syn-retransmitted' })
-  t.same(kinds(dropped.seen), [CH.clientConnect, CH.backoffStart], 'the outcome, then the pause it caused')
+  t.same(kinds(dropped.seen), [CH.clientConnect, CH.backoffStart], 'the second in a row: the outcome, then the pause it caused')
   const start = dropped.seen[1]
   t.match(start, { destination: dest, address: host, port: 7000, failures: 1, pauseMs: PAUSE_MS, cause: /retransmitted SYN/ })
   t.ok(start.until > start.at && start.until <= start.at + PAUSE_MS, 'until: when the pause ends (epoch ms, set just before it was received)')

@@ -210,7 +210,8 @@ class Backoff {
     }
     if (!cause) {
       this.#set(key, s, now);
-      backoffCounted(s, 'data-not-acked', 2);
+      if (retransmitted) backoffCounted(s, 'syn-retransmitted', s.retransmitted, 2);
+      else backoffCounted(s, 'data-not-acked', s.notAcked, 2);
       return;
     }
     if (s.open) this.#close(s, 'expired', now);

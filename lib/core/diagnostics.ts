@@ -153,6 +153,7 @@ interface BackoffView {
   failures: number;
   until: number;
   notAcked: number;
+  retransmitted: number;
 }
 
 /** A window schedule of derived keys (core/keys). */
@@ -233,11 +234,11 @@ export const build = {
   backoffEndLine(s: BackoffView, reason: BackoffEndReason): string {
     return `backoff end ${s.destination} reason=${reason} failures=${s.failures} until=${s.until} cause=${text(s.cause)}`;
   },
-  backoffCountedLine(s: BackoffView, failure: string, pauseAt: number): string {
-    return `backoff count ${s.destination} failure=${failure} inARow=${s.notAcked} pauseAt=${pauseAt}`;
+  backoffCountedLine(s: BackoffView, failure: string, inARow: number, pauseAt: number): string {
+    return `backoff count ${s.destination} failure=${failure} inARow=${inARow} pauseAt=${pauseAt}`;
   },
   backoffForgetLine(s: BackoffView): string {
-    return `backoff forget ${s.destination} failures=${s.failures} inARow=${s.notAcked}`;
+    return `backoff forget ${s.destination} failures=${s.failures} inARow=${Math.max(s.notAcked, s.retransmitted)}`;
   },
   keys: keysMessage,
   keysLine(target: 'listener' | 'namespace', server: net.Server | null, st: ListenerKeyState, s: ScheduleView | null): string {
@@ -296,8 +297,8 @@ export function backoffEnded(s: BackoffView, reason: BackoffEndReason): void {
 }
 
 /** @internal core/backoff: a failure counted toward a pause without setting one yet (NODE_DEBUG only). */
-export function backoffCounted(s: BackoffView, failure: string, pauseAt: number): void {
-  if (debugOn) debug('%s', build.backoffCountedLine(s, failure, pauseAt));
+export function backoffCounted(s: BackoffView, failure: string, inARow: number, pauseAt: number): void {
+  if (debugOn) debug('%s', build.backoffCountedLine(s, failure, inARow, pauseAt));
 }
 
 /** @internal core/backoff: a destination with failures on record, not paused, was forgotten (NODE_DEBUG only). */
