@@ -1,0 +1,427 @@
+// tfo.http2.connect: http2.connect over a TCP Fast Open connection.
+//
+// http2.connect keeps doing everything (parsing the authority, validating and
+// completing the options, ALPN, servername, the ClientHttp2Session); tfo only
+// gives it its socket, made from the very arguments Node would have used:
+//
+// - https: (TLS, ALPN h2): tfo.tls.connect. On returning connections the
+//   ClientHello rides in the SYN; 'connect' and errors keep their meaning
+//   (tfo.tls holds them until the TLS handshake proves the connection).
+//   Time to the first response: 2 RTT instead of 3.
+// - http: (h2c, prior knowledge): net.connect plus tfo's connect attempt. When
+//   the kernel holds a cookie it defers the connect and reports the socket
+//   writable, so libuv reports it connected at once; the session then sets
+//   up, and its first write — the connection preface, the client SETTINGS
+//   and the requests made before 'connect' — is what sends the SYN. Time to
+//   the first response: 1 RTT instead of 2. Node's session writes straight
+//   to the libuv handle, so no JavaScript write interception could see those
+//   bytes: handing the still-deferred connect to the session is the only way
+//   for them to ride in the SYN. The session's 'connect' is held until the
+//   connection is known established (the server's first frame), so it keeps
+//   its meaning and a refused connection gives http2.connect's
+//   `connect ECONNREFUSED host:port` without 'connect'; only the work Node
+//   queued for 'connect' (those requests) runs when Node emits it. What
+//   remains different is said in README.md (HTTP/2);
+//   `fastOpen: { synData: false }` keeps exact parity.
+//
+// Requests riding in a SYN can, rarely, reach the server twice (RFC 7413 §6):
+// by default only requests with idempotent methods may (`replay`, as for
+// tfo.http.Agent); any other request made while the SYN has not left sends
+// the SYN with the cookie alone first, and everything follows the handshake.
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { promisify } from 'node:util';
+
+import { exceptionWithHostPort, invalidArgType, invalidArgValue } from '../base/errors';
+import { interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
+import {
+  connectDeferred,
+  finishAttempt,
+  normalizeFastOpenOption,
+  readCookieState,
+  sendInSyn,
+  startAttempt,
+  type Attempt,
+  type ClientFastOpenOptions,
+} from '../core/attempt';
+import type { FastOpenInfo } from '../core/outcome';
+import { IDEMPOTENT_METHODS } from './http';
+import { connect as tlsConnect } from './tls';
+
+/** What a replay predicate is told about a request made before the SYN left (h2c). */
+export interface RequestInfo {
+  /** `:method` (default `'GET'`). */
+  method: string;
+  /** `:path` (default `'/'`). */
+  path: string;
+  /** `:authority`, or the session's `host:port`. */
+  authority: string;
+}
+
+/**
+ * Which h2c requests may ride in the SYN with the connection preface:
+ * `'idempotent'` (default: GET, HEAD, OPTIONS, TRACE, PUT, DELETE), `'all'`,
+ * `'none'`, or a predicate. The preface and SETTINGS themselves always may
+ * (a replayed preface is harmless). With TLS the SYN carries the ClientHello
+ * and requests never ride, so this does not apply.
+ */
+export type ReplayPolicy = 'idempotent' | 'all' | 'none' | ((request: RequestInfo) => boolean);
+
+/** TFO options for an HTTP/2 session: those of tfo.connect / tfo.tls.connect, plus `replay`. */
+export type Http2FastOpenOptions = Omit<ClientFastOpenOptions, 'synData'> & {
+  /**
+   * `false`: nothing rides in the SYN (TFO still sends and refreshes the
+   * cookie; h2c then behaves exactly as http2.connect, event for event).
+   * Default true. (Not a function here: the session's bytes never pass
+   * through JavaScript.)
+   */
+  synData?: boolean;
+  /** Which h2c requests may ride in the SYN. Default `'idempotent'`. */
+  replay?: ReplayPolicy;
+};
+
+/** `true` (default) or options: TFO; `false`: plain TCP. */
+export type FastOpenOption = boolean | Http2FastOpenOptions;
+
+/** `http2.connect`'s options (`SecureClientSessionOptions` for `https:`), plus `fastOpen`. */
+export type ConnectOptions = http2.SecureClientSessionOptions & { fastOpen?: FastOpenOption };
+
+/** A ClientHttp2Session over TFO: `fastOpen` says what TFO did (null until the connection is known established). */
+export type FastOpenClientHttp2Session = http2.ClientHttp2Session & { readonly fastOpen: FastOpenInfo | null };
+
+interface Plan {
+  socket: ClientFastOpenOptions | false;
+  synData: boolean;
+  replay: ReplayPolicy;
+}
+
+function normalizePlan(value: unknown): Plan {
+  const socket = normalizeFastOpenOption(value); // the one validation of tfo's client options
+  let replay: ReplayPolicy = 'idempotent';
+  if (value !== null && typeof value === 'object') {
+    const { synData, replay: r } = value as { synData?: unknown; replay?: unknown };
+    if (typeof synData === 'function') throw invalidArgType('options.fastOpen.synData', 'boolean', synData);
+    if (r !== undefined) {
+      if (typeof r === 'string' && !['idempotent', 'all', 'none'].includes(r))
+        throw invalidArgValue('options.fastOpen.replay', r, "must be 'idempotent', 'all', 'none' or a function");
+      if (typeof r !== 'string' && typeof r !== 'function') throw invalidArgType('options.fastOpen.replay', ['string', 'Function'], r);
+      replay = r as ReplayPolicy;
+    }
+  }
+  return { socket, synData: socket !== false && socket.synData !== false, replay };
+}
+
+function requestMayRide(replay: ReplayPolicy, headers: unknown, authority: string): boolean {
+  if (replay === 'all') return true;
+  if (replay === 'none') return false;
+  const h = headers !== null && typeof headers === 'object' ? (headers as Record<string, unknown>) : {};
+  const method = typeof h[':method'] === 'string' ? h[':method'] : 'GET';
+  if (replay === 'idempotent') return IDEMPOTENT_METHODS.has(method);
+  try {
+    const info: RequestInfo = {
+      method,
+      path: typeof h[':path'] === 'string' ? h[':path'] : '/',
+      authority: typeof h[':authority'] === 'string' ? h[':authority'] : authority,
+    };
+    return replay(info) === true;
+  } catch {
+    return false; // a throwing predicate never lets a request into the SYN
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+// Failures of a connect that libuv reported early (deferred) surface on the
+// first read or write; they are reported as http2.connect reports them.
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+type ErrnoError = Error & { code?: string; errno?: number; syscall?: string };
+
+/** Node's own methods that queue work for 'connect' while the session is connecting. */
+const QUEUEING_METHODS = ['request', 'settings', 'goaway'] as const;
+
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+type Listener = (...args: unknown[]) => unknown;
+
+/** One h2c session's connection: the attempt, the decision, the outcome. */
+class H2cConnection {
+  readonly socket: net.Socket;
+  readonly plan: Plan;
+  session: http2.ClientHttp2Session | null = null;
+  authority = '';
+  attempt: Attempt | null = null;
+  info: FastOpenInfo | null = null;
+  /** The kernel deferred the connect and the session's first write sends the SYN. */
+  handoff = false;
+  /** The decision (next tick after the attempt) has been made. */
+  decided = false;
+  /** A request the replay policy keeps out of the SYN was made before the decision. */
+  withhold = false;
+  /** The session's 'connect' as Node emitted it, held until the connection is known established. */
+  heldConnect: unknown[] | null = null;
+  /** 'connect' listeners that Node's own methods added (queued requests, SETTINGS, GOAWAY). */
+  readonly queued = new WeakSet<Listener>();
+
+  constructor(socket: net.Socket, plan: Plan) {
+    this.socket = socket;
+    this.plan = plan;
+    const onAttempt = (address: string, port: number, family: number) => this.#onAttempt(address, port, family);
+    socket.on('connectionAttempt', onAttempt);
+    socket.once('connect', () => {
+      socket.off('connectionAttempt', onAttempt);
+      const attempt = this.attempt;
+      if (!this.handoff) this.established(); // libuv saw the handshake complete
+      // Reported while the kernel defers: the peer is known, getpeername() cannot say it yet.
+      else if (attempt) setPeername(socket, { address: attempt.address, family: attempt.family === 6 ? 'IPv6' : 'IPv4', port: attempt.port });
+    });
+    socket.once('close', () => {
+      socket.off('connectionAttempt', onAttempt);
+      this.#release(false);
+      this.attempt = null;
+    });
+    Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => this.info });
+  }
+
+  /** The connection is still being opened (net's `connecting`, from connect() to 'connect'). */
+  attemptPending(): boolean {
+    return this.socket.connecting && !this.socket.destroyed;
+  }
+
+  #onAttempt(address: string, port: number, family: number): void {
+    const tcp = tcpHandleOf(this.socket);
+    if (!tcp) return;
+    const attempt = startAttempt(tcp, address, port, family, this.plan.socket);
+    this.attempt = attempt;
+    this.decided = false;
+    if (attempt.tfo) process.nextTick(H2cConnection.#decide, this, attempt);
+    else this.#release(false);
+  }
+
+  // Next tick after the attempt: connect() has been called, libuv has not polled yet.
+  static #decide(self: H2cConnection, attempt: Attempt): void {
+    if (self.attempt !== attempt || !self.socket.connecting || self.socket.destroyed) return;
+    self.decided = true;
+    // A SYN asking for a cookie has left (first contact): data follows the handshake, as with net.
+    if (readCookieState(attempt) !== 'sent') return self.#release(false);
+    if (!self.plan.synData || self.withhold) return self.#sendBareSyn(attempt);
+    self.handoff = true;
+    attempt.synDataBytes = null; // libuv writes the preface: the count is not ours to know
+    self.#watchSocket(attempt);
+    // The server's first frame (its SETTINGS, RFC 9113 §3.4) proves the connection established;
+    // the held 'connect' goes out before any 'remoteSettings' listener of the caller's runs.
+    self.session?.prependOnceListener('remoteSettings', () => self.established());
+  }
+
+  /** The SYN leaves now with the cookie alone; the session's bytes follow the handshake. */
+  #sendBareSyn(attempt: Attempt): void {
+    attempt.synDataWithheld = true;
+    sendInSyn(attempt, EMPTY);
+    this.#release(true);
+    this.handoff = false;
+  }
+
+  /** Once established: the outcome from TCP_INFO (counted, reported to the backoff), and the held 'connect'. */
+  established(): void {
+    const attempt = this.attempt;
+    if (attempt && !this.info) {
+      this.attempt = null;
+      const tcp = tcpHandleOf(this.socket);
+      this.info = finishAttempt(attempt, typeof tcp?.fd === 'number' ? tcp.fd : attempt.fd);
+    }
+    delete (this.socket as unknown as { emit?: unknown }).emit; // the socket's own emit again (if #watchSocket wrapped it)
+    this.#release(true);
+  }
+
+  /**
+   * While the connect is deferred, a refusal (or an unreachable network, a
+   * timeout) shows up as an error on the first read or write: reported as
+   * http2.connect reports it (`connect ECONNREFUSED host:port`), to the
+   * session and its streams alike, and 'connect' is never emitted. Any other
+   * error, or the end of the stream, means the peer had accepted.
+   */
+  #watchSocket(attempt: Attempt): void {
+    const conn = this;
+    const own = this.socket as unknown as { emit: Emit };
+    const protoEmit = own.emit;
+    own.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'error') {
+        const err = args[0] as ErrnoError | undefined;
+        if (err && (err.syscall === 'read' || err.syscall === 'write') && CONNECT_ERRORS.has(err.code ?? '') && err.errno)
+          args[0] = exceptionWithHostPort(err.errno, 'connect', attempt.address, attempt.port);
+        else conn.established();
+      } else if (event === 'end') {
+        conn.established();
+      }
+      return protoEmit.call(this, event, ...args);
+    };
+  }
+
+  /**
+   * The session made over this connection. Until the connection is known
+   * established its 'connect' is held — so it keeps its meaning, and a
+   * refused connection gives 'error' without 'connect', as http2.connect —
+   * while the work Node queued for 'connect' (requests, SETTINGS, GOAWAY
+   * made before it) runs when Node emits it: that is what rides in the SYN.
+   * Requests are also checked against the replay policy while they could
+   * still ride.
+   */
+  bind(session: http2.ClientHttp2Session): void {
+    this.session = session;
+    if (!this.attemptPending() || !this.plan.synData) return; // nothing can be handed off
+    const conn = this;
+    const s = session as unknown as Record<string, unknown> & { emit: Emit };
+    const proto = Object.getPrototypeOf(session) as Record<string, (this: unknown, ...a: unknown[]) => unknown>;
+    for (const name of QUEUEING_METHODS) {
+      const original = proto[name];
+      if (typeof original !== 'function') continue;
+      s[name] = function (this: http2.ClientHttp2Session, ...args: unknown[]) {
+        if (name === 'request' && !requestMayRide(conn.plan.replay, args[0], conn.authority)) conn.#keepOutOfSyn();
+        const before = this.rawListeners('connect');
+        const result = original.apply(this, args);
+        for (const l of this.rawListeners('connect')) if (!before.includes(l)) conn.queued.add(l as Listener);
+        return result;
+      };
+    }
+    const protoEmit = s.emit;
+    s.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'connect' && conn.handoff && !session.destroyed && conn.heldConnect === null) {
+        conn.heldConnect = args;
+        for (const l of session.rawListeners('connect')) if (conn.queued.has(l as Listener)) (l as Listener).apply(session, args);
+        return session.listenerCount('connect') > 0;
+      }
+      return protoEmit.call(this, event, ...args);
+    };
+  }
+
+  /** Stops holding: emits the held 'connect' if `emit` (the connection is established), and unwraps the session. */
+  #release(emit: boolean): void {
+    const session = this.session;
+    if (!session) return;
+    const s = session as unknown as Record<string, unknown>;
+    for (const name of [...QUEUEING_METHODS, 'emit']) if (Object.prototype.hasOwnProperty.call(s, name)) delete s[name];
+    const held = this.heldConnect;
+    this.heldConnect = null;
+    if (emit && held && !session.destroyed) session.emit('connect', ...held);
+  }
+
+  #keepOutOfSyn(): void {
+    const attempt = this.attempt;
+    if (!this.decided || !attempt) {
+      this.withhold = true; // the decision will send a bare SYN
+      return;
+    }
+    // Handed off: if the kernel still defers, the SYN leaves bare now, before this request is written.
+    if (this.handoff && connectDeferred(attempt)) {
+      attempt.synDataWithheld = true;
+      sendInSyn(attempt, EMPTY);
+    }
+  }
+}
+
+const FACTORIES = [net, tls] as unknown as readonly SocketFactoryModule[];
+
+/**
+ * Drop-in for `http2.connect(authority[, options][, listener])`: the same
+ * options, events and errors, plus `fastOpen`. With `https:` the TLS
+ * ClientHello rides in the SYN of returning connections; with `http:` (h2c)
+ * the connection preface, SETTINGS and the requests made before or on
+ * 'connect' do. With your own `createConnection`, Node uses your socket as
+ * given (pass a tfo socket there for TFO).
+ */
+export function connect(authority: string | URL, listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void): FastOpenClientHttp2Session;
+export function connect(
+  authority: string | URL,
+  options?: ConnectOptions,
+  listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void,
+): FastOpenClientHttp2Session;
+export function connect(authority: unknown, options?: unknown, listener?: unknown): FastOpenClientHttp2Session {
+  if (typeof options === 'function') {
+    listener = options;
+    options = undefined;
+  }
+  let rest = options;
+  let fastOpen: unknown;
+  // Anything but an object is left to http2.connect, which rejects it with its own error.
+  if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+    const { fastOpen: value, ...others } = options as Record<string, unknown>;
+    fastOpen = value;
+    rest = others;
+  }
+  const plan = normalizePlan(fastOpen); // validate before anything connects
+  const nodeConnect = http2.connect as (...a: unknown[]) => http2.ClientHttp2Session;
+
+  let made: net.Socket | null = null;
+  let h2c: H2cConnection | null = null;
+  const userCreate = (rest as { createConnection?: unknown } | undefined)?.createConnection;
+  let session: http2.ClientHttp2Session;
+  if (typeof userCreate === 'function') {
+    // The caller makes the socket: Node uses it as given; its fastOpen (a tfo socket's) is reported.
+    (rest as { createConnection: unknown }).createConnection = (...a: unknown[]) => (made = userCreate(...a) as net.Socket);
+    session = nodeConnect(authority, rest, listener);
+  } else {
+    session = interceptSocketFactory(
+      FACTORIES,
+      (module, original, args) => {
+        if (module === (tls as unknown)) {
+          // tls.connect(port, host, options): the same, through tfo.tls.
+          const i = args.findIndex((a) => a !== null && typeof a === 'object');
+          const withTfo = i < 0 ? [...args, { fastOpen: plan.socket }] : args.map((a, j) => (j === i ? { ...(a as object), fastOpen: plan.socket } : a));
+          made = (tlsConnect as (...a: unknown[]) => net.Socket)(...withTfo);
+        } else {
+          // net.connect({ port, host, ...options }): Node's own socket, with tfo's connect attempt.
+          made = (original as (...a: unknown[]) => net.Socket).apply(module, args);
+          h2c = new H2cConnection(made, plan);
+        }
+        return made;
+      },
+      () => nodeConnect(authority, rest, listener),
+    ).result;
+  }
+  const conn = h2c as H2cConnection | null;
+  if (conn) {
+    conn.authority = authorityOf(authority);
+    conn.bind(session);
+  }
+  const socket = made as net.Socket | null;
+  Object.defineProperty(session, 'fastOpen', {
+    configurable: true,
+    enumerable: false,
+    get: () => (conn ? conn.info : ((socket as { fastOpen?: FastOpenInfo | null } | null)?.fastOpen ?? null)),
+  });
+  return session as FastOpenClientHttp2Session;
+}
+
+/** `host:port` of an authority http2.connect accepted (only for the replay predicate). */
+function authorityOf(authority: unknown): string {
+  try {
+    const url = typeof authority === 'string' ? new URL(authority) : (authority as URL);
+    return url.host || String(url.hostname ?? '');
+  } catch {
+    return '';
+  }
+}
+
+// As http2.connect: util.promisify(connect) resolves with the session on 'connect'.
+Object.defineProperty(connect, promisify.custom, {
+  configurable: true,
+  value: (authority: string | URL, options?: ConnectOptions) =>
+    new Promise<FastOpenClientHttp2Session>((resolve, reject) => {
+      const session = connect(authority, options, () => {
+        session.removeListener('error', reject);
+        resolve(session);
+      });
+      session.once('error', reject);
+    }),
+});
+
+export {
+  constants,
+  createServer,
+  createSecureServer,
+  getDefaultSettings,
+  getPackedSettings,
+  getUnpackedSettings,
+  sensitiveHeaders,
+  Http2ServerRequest,
+  Http2ServerResponse,
+} from 'node:http2';
