@@ -277,6 +277,50 @@ function h2Frames (data) {
   return frames
 }
 
+t.test('h2c with a cookie: what the caller does early gives http2.connect\'s events', async (t) => {
+  const host = h2cAddr()
+  const srv = await h2Server(t, { secure: false, host })
+  await session(tfo.http2, srv.url) // first contact: the cookie
+  const actions = {
+    'close() at once': (s) => s.close(),
+    'destroy() at once': (s) => s.destroy(),
+    "destroy() in 'connect'": (s) => s.on('connect', () => s.destroy()),
+    "close() in 'connect'": (s) => s.on('connect', () => s.close()),
+    'settings() before connect': (s, log) => s.settings({ enablePush: false }, () => log.push('settings acknowledged')),
+    'ping() before connect': (s, log) => s.ping(Buffer.alloc(8), (err) => log.push(`ping ${err ? err.code : 'ok'}`)),
+    "ping() in 'connect'": (s, log) => s.on('connect', () => s.ping(Buffer.alloc(8), (err) => log.push(`ping ${err ? err.code : 'ok'}`))),
+  }
+  const once_ = (mod, act) => new Promise((resolve) => {
+    const log = []
+    const stream = []
+    const s = mod.connect(srv.url)
+    for (const e of ['connect', 'remoteSettings', 'localSettings', 'goaway', 'close']) s.on(e, () => log.push(e))
+    s.on('error', (e) => log.push(`error ${e.code}`))
+    const req = s.request({ ':path': '/' })
+    for (const e of ['ready', 'response', 'close']) req.on(e, () => stream.push(e))
+    req.on('error', (e) => stream.push(`error ${e.code}`))
+    req.resume()
+    req.end()
+    req.on('close', () => { if (!s.closed && !s.destroyed) s.close() })
+    act(s, log)
+    s.on('close', () => setImmediate(() => resolve({ log, stream, info: s.fastOpen })))
+  })
+  for (const [name, act] of Object.entries(actions)) {
+    const plain = await once_(http2, act)
+    const ours = await once_(tfo.http2, act)
+    t.same(ours.log, plain.log, `${name}: session events and callbacks (${plain.log.join(', ')})`)
+    if (name === "close() in 'connect'") {
+      // Not an event-order matter: http2.connect sends the request with close()'s GOAWAY, and
+      // Node's server refuses it (NGHTTP2_REFUSED_STREAM); here the request went in the SYN,
+      // before the GOAWAY, and is answered.
+      t.same(plain.stream.filter((e) => e !== 'ready'), ['error ERR_HTTP2_STREAM_ERROR', 'close'])
+      t.same(ours.stream.filter((e) => e !== 'ready'), ['response', 'close'], `${name}: the request, already sent, is answered`)
+      continue
+    }
+    t.same(ours.stream.filter((e) => e !== 'ready'), plain.stream.filter((e) => e !== 'ready'), `${name}: stream events (${plain.stream.join(', ')}), but for when 'ready' comes`)
+  }
+})
+
 t.test('what rides in the SYN: tcpdump on lo', async (t) => {
   if (!haveTcpdump(t)) return
   for (const secure of [false, true]) {

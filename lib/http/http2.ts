@@ -207,8 +207,9 @@ class H2cConnection {
     self.handoff = true;
     attempt.synDataBytes = null; // libuv writes the preface: the count is not ours to know
     self.#watchSocket(attempt);
-    // The server's first frame (its SETTINGS, RFC 9113 §3.4) proves the connection established;
-    // the held 'connect' goes out before any 'remoteSettings' listener of the caller's runs.
+    // The server's first frame (its SETTINGS, RFC 9113 §3.4) proves the connection established
+    // (see bind(): the held 'connect' goes out before 'remoteSettings' is emitted). Node reports
+    // SETTINGS frames only to a session with a 'remoteSettings' listener: this one.
     self.session?.prependOnceListener('remoteSettings', () => self.established());
   }
 
@@ -284,10 +285,17 @@ class H2cConnection {
     }
     const protoEmit = s.emit;
     s.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'connect' && conn.handoff && !session.destroyed && conn.heldConnect === null) {
+      // (A session closed before it connected has nothing to send: its 'connect' is not held.)
+      if (event === 'connect' && conn.handoff && !session.closed && !session.destroyed && conn.heldConnect === null) {
         conn.heldConnect = args;
         for (const l of session.rawListeners('connect')) if (conn.queued.has(l as Listener)) (l as Listener).apply(session, args);
         return session.listenerCount('connect') > 0;
+      }
+      if (event === 'remoteSettings' && conn.heldConnect !== null) {
+        // The server's first frame: 'connect' goes first, as it did on http2.connect's
+        // socket 'connect'; a session a 'connect' listener destroyed hears no more.
+        conn.established();
+        if (session.destroyed) return false;
       }
       return protoEmit.call(this, event, ...args);
     };
