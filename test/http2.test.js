@@ -367,7 +367,7 @@ t.test('h2c replay guard: only requests that may be replayed ride in the SYN', a
   t.match(all.info, { synData: true }, "replay: 'all': the POST rides too")
   const seen = []
   const pred = await session(tfo.http2, srv.url, { fastOpen: { replay: (r) => { seen.push(r); return r.path === '/p' } } })
-  t.same(seen, [{ method: 'GET', path: '/p', authority: `${host}:${srv.port}` }], 'the predicate is told the method, path and authority')
+  t.same(seen, [{ method: 'GET', host, port: srv.port, path: '/p', retry: false }], "the predicate is told what the agents' is: method, host, port, path, retry")
   t.match(pred.info, { synData: true })
   const none = await session(tfo.http2, srv.url, { fastOpen: { replay: 'none' } })
   t.match(none.info, { synData: false, synDataWithheld: true, cookie: 'sent' }, "replay: 'none': no request rides")
@@ -376,6 +376,32 @@ t.test('h2c replay guard: only requests that may be replayed ride in the SYN', a
   const off = await session(tfo.http2, srv.url, { fastOpen: false })
   t.match(off.info, { attempted: false, synData: false, cookie: 'none', reason: /fastOpen: false/ }, 'fastOpen: false: plain TCP')
   t.same(srv.streams.map((s) => [s.method, s.synData]), [['GET', false], ['POST', false], ['POST', true], ['GET', true], ['GET', false], ['GET', false]], 'what the server saw, stream by stream')
+})
+
+t.test('h2c retry rule: after a failed connection to the origin, the next session\'s requests do not ride', async (t) => {
+  const host = h2cAddr()
+  const srv = await h2Server(t, { secure: false, host })
+  const port = srv.port
+  await session(tfo.http2, srv.url) // first contact: the cookie
+  srv.server.close()
+  await once(srv.server, 'close')
+  const failed = await session(tfo.http2, srv.url)
+  t.match(failed.error, { code: 'ECONNREFUSED' }, 'a failed connection to the origin')
+  // The server is back, on the same port.
+  const again = http2.createServer()
+  tfo.enableFastOpen(again)
+  again.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('again') })
+  const sessions = new Set()
+  again.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)) })
+  await listen(again, port, host)
+  t.teardown(async () => { for (const s of sessions) s.destroy(); if (again.listening) { again.close(); await once(again, 'close') } })
+  const url = `http://${host}:${port}`
+  const retry = await session(tfo.http2, url)
+  t.equal(retry.body, 'again')
+  t.match(retry.info, { cookie: 'sent', synData: false, synDataWithheld: true }, 'the next session is a retry: its GET follows the handshake')
+  const after = await session(tfo.http2, url)
+  t.match(after.info, { cookie: 'sent', synData: true, synDataWithheld: false }, 'the retry was answered: the next GET rides again')
+  t.throws(() => tfo.http2.connect(url, { fastOpen: { retryWindowMs: -1 } }), { code: 'ERR_OUT_OF_RANGE' })
 })
 
 t.test('util.promisify(tfo.http2.connect) resolves with the session on connect, rejects with its error', async (t) => {

@@ -33,7 +33,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 
-import { exceptionWithHostPort, invalidArgType, invalidArgValue } from '../base/errors';
+import { exceptionWithHostPort, invalidArgType } from '../base/errors';
 import { interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
 import {
   connectDeferred,
@@ -46,29 +46,12 @@ import {
   type ClientFastOpenOptions,
 } from '../core/attempt';
 import type { FastOpenInfo } from '../core/outcome';
-import { IDEMPOTENT_METHODS } from './http';
+import { Failures, mayRide, normalizePolicy, watchesRetries, type Policy, type ReplayPolicy } from './replay';
 import { connect as tlsConnect } from './tls';
 
-/** What a replay predicate is told about a request made before the SYN left (h2c). */
-export interface RequestInfo {
-  /** `:method` (default `'GET'`). */
-  method: string;
-  /** `:path` (default `'/'`). */
-  path: string;
-  /** `:authority`, or the session's `host:port`. */
-  authority: string;
-}
+export type { ReplayInfo, ReplayPolicy } from './replay';
 
-/**
- * Which h2c requests may ride in the SYN with the connection preface:
- * `'idempotent'` (default: GET, HEAD, OPTIONS, TRACE, PUT, DELETE), `'all'`,
- * `'none'`, or a predicate. The preface and SETTINGS themselves always may
- * (a replayed preface is harmless). With TLS the SYN carries the ClientHello
- * and requests never ride, so this does not apply.
- */
-export type ReplayPolicy = 'idempotent' | 'all' | 'none' | ((request: RequestInfo) => boolean);
-
-/** TFO options for an HTTP/2 session: those of tfo.connect / tfo.tls.connect, plus `replay`. */
+/** TFO options for an HTTP/2 session: those of tfo.connect / tfo.tls.connect, plus `replay` and `retryWindowMs` as for the agents. */
 export type Http2FastOpenOptions = Omit<ClientFastOpenOptions, 'synData'> & {
   /**
    * `false`: nothing rides in the SYN (TFO still sends and refreshes the
@@ -77,8 +60,17 @@ export type Http2FastOpenOptions = Omit<ClientFastOpenOptions, 'synData'> & {
    * through JavaScript.)
    */
   synData?: boolean;
-  /** Which h2c requests may ride in the SYN. Default `'idempotent'`. */
+  /**
+   * Which h2c requests may ride in the SYN with the connection preface, as
+   * for tfo.http.Agent: `'idempotent'` (default: GET, HEAD, OPTIONS, TRACE,
+   * PUT, DELETE, not on a retry), `'all'`, `'none'`, or a predicate. The
+   * preface and SETTINGS themselves always may (a replayed preface is
+   * harmless). With TLS the SYN carries the ClientHello and requests never
+   * ride, so this does not apply.
+   */
   replay?: ReplayPolicy;
+  /** How long after a failed connection the next session to that origin counts as a retry. Default 30 000 ms. */
+  retryWindowMs?: number;
 };
 
 /** `true` (default) or options: TFO; `false`: plain TCP. */
@@ -93,42 +85,33 @@ export type FastOpenClientHttp2Session = http2.ClientHttp2Session & { readonly f
 interface Plan {
   socket: ClientFastOpenOptions | false;
   synData: boolean;
-  replay: ReplayPolicy;
+  policy: Policy | false;
 }
 
 function normalizePlan(value: unknown): Plan {
-  const socket = normalizeFastOpenOption(value); // the one validation of tfo's client options
-  let replay: ReplayPolicy = 'idempotent';
-  if (value !== null && typeof value === 'object') {
-    const { synData, replay: r } = value as { synData?: unknown; replay?: unknown };
-    if (typeof synData === 'function') throw invalidArgType('options.fastOpen.synData', 'boolean', synData);
-    if (r !== undefined) {
-      if (typeof r === 'string' && !['idempotent', 'all', 'none'].includes(r))
-        throw invalidArgValue('options.fastOpen.replay', r, "must be 'idempotent', 'all', 'none' or a function");
-      if (typeof r !== 'string' && typeof r !== 'function') throw invalidArgType('options.fastOpen.replay', ['string', 'Function'], r);
-      replay = r as ReplayPolicy;
-    }
-  }
-  return { socket, synData: socket !== false && socket.synData !== false, replay };
+  const socket = normalizeFastOpenOption(value); // the connect attempt's options (noCookie, synData, ...)
+  const policy = normalizePolicy(value); // the replay guard's (replay, retryWindowMs), as for the agents
+  const synData = value !== null && typeof value === 'object' ? (value as { synData?: unknown }).synData : undefined;
+  if (typeof synData === 'function') throw invalidArgType('options.fastOpen.synData', 'boolean', synData);
+  return { socket, synData: socket !== false && socket.synData !== false, policy };
 }
 
-function requestMayRide(replay: ReplayPolicy, headers: unknown, authority: string): boolean {
-  if (replay === 'all') return true;
-  if (replay === 'none') return false;
+/** The one replay decision (./replay), for a request made on an h2c session before its SYN left. */
+function requestMayRide(conn: H2cConnection, headers: unknown): boolean {
+  const policy = conn.plan.policy;
+  if (policy === false) return false;
   const h = headers !== null && typeof headers === 'object' ? (headers as Record<string, unknown>) : {};
-  const method = typeof h[':method'] === 'string' ? h[':method'] : 'GET';
-  if (replay === 'idempotent') return IDEMPOTENT_METHODS.has(method);
-  try {
-    const info: RequestInfo = {
-      method,
-      path: typeof h[':path'] === 'string' ? h[':path'] : '/',
-      authority: typeof h[':authority'] === 'string' ? h[':authority'] : authority,
-    };
-    return replay(info) === true;
-  } catch {
-    return false; // a throwing predicate never lets a request into the SYN
-  }
+  return mayRide(policy, {
+    method: typeof h[':method'] === 'string' ? h[':method'] : 'GET',
+    host: conn.origin.host,
+    port: conn.origin.port,
+    path: typeof h[':path'] === 'string' ? h[':path'] : '/',
+    retry: conn.retry,
+  });
 }
+
+/** Failures of h2c connections by origin (the retry rule: never let a request ride right after one). */
+const failures = new Failures();
 
 const EMPTY = Buffer.alloc(0);
 // Failures of a connect that libuv reported early (deferred) surface on the
@@ -148,7 +131,10 @@ class H2cConnection {
   readonly socket: net.Socket;
   readonly plan: Plan;
   session: http2.ClientHttp2Session | null = null;
-  authority = '';
+  /** The origin as http2.connect understood it (host, port): for the replay decision and the retry rule. */
+  origin = { host: '', port: 0 };
+  /** A connection to this origin failed (before any answer) within the policy's retry window. */
+  retry = false;
   attempt: Attempt | null = null;
   info: FastOpenInfo | null = null;
   /** The kernel deferred the connect and the session's first write sends the SYN. */
@@ -174,12 +160,31 @@ class H2cConnection {
       // Reported while the kernel defers: the peer is known, getpeername() cannot say it yet.
       else if (attempt) setPeername(socket, { address: attempt.address, family: attempt.family === 6 ? 'IPv6' : 'IPv4', port: attempt.port });
     });
+    if (watchesRetries(plan.policy)) {
+      // The retry rule's memory: a connection that failed before any answer (at its error, so the
+      // next session knows at once), or the answered retry that ends it (at close).
+      socket.once('error', (err: Error) => failures.ended(this.#originKey(), socket, err));
+      socket.once('close', () => failures.ended(this.#originKey(), socket, null));
+    }
     socket.once('close', () => {
       socket.off('connectionAttempt', onAttempt);
       this.#release(false);
       this.attempt = null;
     });
     Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => this.info });
+  }
+
+  #originKey(): string {
+    return `${this.origin.host}:${this.origin.port}`;
+  }
+
+  /** Records the origin, and whether this session is a retry (then it is the one whose answer ends the retry state). */
+  setOrigin(authority: unknown): void {
+    this.origin = originOf(authority);
+    const policy = this.plan.policy;
+    if (!watchesRetries(policy)) return;
+    this.retry = failures.isRetry(this.#originKey(), policy.retryWindowMs);
+    if (this.retry) failures.opened(this.#originKey(), this.socket);
   }
 
   /** The connection is still being opened (net's `connecting`, from connect() to 'connect'). */
@@ -276,7 +281,7 @@ class H2cConnection {
       const original = proto[name];
       if (typeof original !== 'function') continue;
       s[name] = function (this: http2.ClientHttp2Session, ...args: unknown[]) {
-        if (name === 'request' && !requestMayRide(conn.plan.replay, args[0], conn.authority)) conn.#keepOutOfSyn();
+        if (name === 'request' && !requestMayRide(conn, args[0])) conn.#keepOutOfSyn();
         const before = this.rawListeners('connect');
         const result = original.apply(this, args);
         for (const l of this.rawListeners('connect')) if (!before.includes(l)) conn.queued.add(l as Listener);
@@ -387,7 +392,7 @@ export function connect(authority: unknown, options?: unknown, listener?: unknow
   }
   const conn = h2c as H2cConnection | null;
   if (conn) {
-    conn.authority = authorityOf(authority);
+    conn.setOrigin(authority);
     conn.bind(session);
   }
   const socket = made as net.Socket | null;
@@ -399,13 +404,16 @@ export function connect(authority: unknown, options?: unknown, listener?: unknow
   return session as FastOpenClientHttp2Session;
 }
 
-/** `host:port` of an authority http2.connect accepted (only for the replay predicate). */
-function authorityOf(authority: unknown): string {
+/** The host and port of an authority http2.connect accepted, as it reads them. */
+function originOf(authority: unknown): { host: string; port: number } {
   try {
-    const url = typeof authority === 'string' ? new URL(authority) : (authority as URL);
-    return url.host || String(url.hostname ?? '');
+    const url = (typeof authority === 'string' ? new URL(authority) : authority) as Partial<URL>;
+    let host = url.hostname || url.host || 'localhost';
+    if (host.startsWith('[')) host = host.slice(1, -1);
+    const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+    return { host, port };
   } catch {
-    return '';
+    return { host: '', port: 0 };
   }
 }
 
