@@ -25,7 +25,8 @@
 //   `fastOpen: { synData: false }` keeps exact parity.
 //
 // Requests riding in a SYN can, rarely, reach the server twice (RFC 7413 §6):
-// by default only requests with idempotent methods may (`replay`, as for
+// by default only requests with idempotent methods, and not on a retry, may
+// (`replay`, `retryWindowMs`: the one decision of ./replay.ts, as for
 // tfo.http.Agent); any other request made while the SYN has not left sends
 // the SYN with the cookie alone first, and everything follows the handshake.
 import * as http2 from 'node:http2';
