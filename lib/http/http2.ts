@@ -338,8 +338,8 @@ const FACTORIES = [net, tls] as unknown as readonly SocketFactoryModule[];
  * Drop-in for `http2.connect(authority[, options][, listener])`: the same
  * options, events and errors, plus `fastOpen`. With `https:` the TLS
  * ClientHello rides in the SYN of returning connections; with `http:` (h2c)
- * the connection preface, SETTINGS and the requests made before or on
- * 'connect' do. With your own `createConnection`, Node uses your socket as
+ * the connection preface, SETTINGS and the requests made before 'connect'
+ * do ('connect' itself waits for the server, as with http2.connect). With your own `createConnection`, Node uses your socket as
  * given (pass a tfo socket there for TFO).
  */
 export function connect(authority: string | URL, listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void): FastOpenClientHttp2Session;
