@@ -60,6 +60,7 @@ interface State {
 }
 
 /**
+ * @internal (also used by tfo.http2 for h2c)
  * Calls `done(status)` once the kernel reports the socket `fd` established
  * (status 0) or failed (a negative errno, as libuv reports a connect), and
  * returns a function that stops waiting. The wait is a zero-length write on
@@ -69,7 +70,7 @@ interface State {
  * is never read from and never shut down, only closed: the connection stays
  * the original descriptor's.
  */
-function waitEstablished(fd: number, done: (status: number) => void): () => void {
+export function waitEstablished(fd: number, done: (status: number) => void): () => void {
   const b = native.binding;
   const copy = b ? b.dup(fd) : -1;
   if (copy < 0 || !b) {
