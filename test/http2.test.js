@@ -192,7 +192,7 @@ for (const secure of [false, true]) {
       t.equal(r.session.alpnProtocol, secure ? 'h2' : 'h2c')
       t.match(r.infoAtResponse, { synData: r.info.synData }, 'tfo.fastOpenInfo(session.socket) says the same')
       // The one difference (README, HTTP/2): with h2c and a cookie, the request made before 'connect'
-      // was written with the preface, in the SYN; 'connect' waited for the server's first frame.
+      // was written with the preface, in the SYN; 'connect' waited for the connection.
       const expected = !secure && i > 0 ? ['stream:ready', ...plain.timeline.filter((e) => e !== 'stream:ready')] : plain.timeline
       t.same(r.timeline, expected, `${label}: everything in http2.connect's order${expected !== plain.timeline ? ", but the stream's 'ready' (its HEADERS went in the SYN) before 'connect'" : ''}`)
     }
@@ -201,7 +201,8 @@ for (const secure of [false, true]) {
 
     t.match(runs[0].info, { role: 'client', attempted: true, synData: false, cookie: 'requested', failure: 'cookie-unavailable', reason: null }, 'first contact: a cookie was requested')
     for (const r of runs.slice(1)) {
-      t.match(r.info, { role: 'client', attempted: true, synData: true, cookie: 'sent', failure: null, synDataWithheld: false, synDataBytes: null }, 'returning: the SYN carried data the server acknowledged')
+      t.match(r.info, { role: 'client', attempted: true, synData: true, cookie: 'sent', failure: null, synDataWithheld: false }, 'returning: the SYN carried data the server acknowledged')
+      t.ok(r.info.synDataBytes > 0, `returning: synDataBytes ${r.info.synDataBytes}`)
     }
     t.equal(srv.streams.length, 5, 'the server answered five streams')
     t.same(srv.streams.map((s) => s.synData), [false, false, true, true, false], 'server (TCP_INFO via stream.session.socket): SYN data on the returning tfo sessions only')
@@ -321,6 +322,27 @@ t.test('h2c with a cookie: what the caller does early gives http2.connect\'s eve
   }
 })
 
+t.test("h2c: a peer that accepts and never sends gets 'connect' as from http2.connect", async (t) => {
+  const host = h2cAddr()
+  const silent = tfo.createServer((s) => { s.resume(); s.on('error', () => {}) })
+  const { port } = await listen(silent, 0, host)
+  t.teardown(async () => { silent.close(); await once(silent, 'close') })
+  const url = `http://${host}:${port}`
+  const run = (mod) => new Promise((resolve) => {
+    const log = []
+    const s = mod.connect(url)
+    s.on('connect', () => { log.push('connect'); s.destroy() })
+    s.on('error', (e) => log.push(`error ${e.code}`))
+    s.on('close', () => { log.push('close'); resolve({ log, info: s.fastOpen }) })
+  })
+  const first = await run(tfo.http2)
+  t.match(first.info, { cookie: 'requested' })
+  const plain = await run(http2)
+  const ours = await run(tfo.http2)
+  t.same(ours.log, plain.log, `events: ${plain.log.join(', ')}`)
+  t.match(ours.info, { cookie: 'sent', synData: true }, 'the preface rode in the SYN')
+})
+
 t.test('what rides in the SYN: tcpdump on lo', async (t) => {
   if (!haveTcpdump(t)) return
   for (const secure of [false, true]) {
@@ -345,7 +367,7 @@ t.test('what rides in the SYN: tcpdump on lo', async (t) => {
       t.ok(frames.some((f) => f.type === 1 && f.stream === 1), 'and the request made before \'connect\': HEADERS on stream 1', { frames })
       const late = syns[2].payload
       t.equal(late.subarray(0, 24).toString('latin1'), 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', "a request made in 'connect': the SYN still carries the preface")
-      t.notOk(h2Frames(late).some((f) => f.type === 1), "but not the request ('connect' waits for the server's first frame)", { frames: h2Frames(late) })
+      t.notOk(h2Frames(late).some((f) => f.type === 1), "but not the request ('connect' waits for the connection)", { frames: h2Frames(late) })
     } else {
       t.equal(data[0], 0x16, 'a TLS handshake record')
       t.equal(data[5], 0x01, 'holding the ClientHello')

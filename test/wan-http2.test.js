@@ -4,8 +4,9 @@
 // deferred connect to the session means is only visible here: 'connect'
 // still waits for the connection (a round trip), the request made before it
 // rides in the SYN with the preface (the response comes one round trip after
-// connect(), not two), and a refused connection whose SYN carried the
-// preface still fails as http2.connect's does.
+// connect(), not two), 'connect' comes at the SYN-ACK even from a silent
+// peer, and a refused connection whose SYN carried the preface still fails
+// as http2.connect's does.
 const t = require('tap')
 const path = require('node:path')
 
@@ -33,7 +34,9 @@ const h2c = http2.createServer().on('stream', onStream)
 const secure = http2.createSecureServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }).on('stream', onStream)
 tfo.enableFastOpen(h2c)
 tfo.enableFastOpen(secure)
-h2c.listen(7000, host, () => secure.listen(7443, host, () => console.log(JSON.stringify({ listening: true }))))
+// Accepts (with TFO) and never sends a byte: not an HTTP/2 server, but a connection.
+const silent = tfo.createServer((s) => { s.resume(); s.on('error', () => {}) })
+h2c.listen(7000, host, () => secure.listen(7443, host, () => silent.listen(7001, host, () => console.log(JSON.stringify({ listening: true })))))
 `
 
 // Sessions in the client namespace, one JSON line each.
@@ -58,7 +61,7 @@ function run (name, mod, url, { request = 'now' } = {}) {
       q.on('close', () => { r.body = body; if (!s.destroyed) s.close() })
       q.end()
     }
-    s.on('connect', () => { r.connectMs = ms(); if (request === 'onConnect') req() })
+    s.on('connect', () => { r.connectMs = ms(); if (request === 'onConnect') req(); if (request === 'none') s.destroy() })
     for (const e of ['connect', 'remoteSettings', 'close']) s.on(e, () => r.timeline.push(e))
     s.on('error', (e) => { r.timeline.push('error'); r.error = { code: e.code, syscall: e.syscall, message: e.message, address: e.address, port: e.port } })
     s.on('close', () => { r.info = s.fastOpen; done(r) })
@@ -77,6 +80,8 @@ function run (name, mod, url, { request = 'now' } = {}) {
   await run('tls-returning', tfo.http2, h2)
   // The kernel keeps cookies per address, not per port: a port nothing listens
   // on gets the preface in a SYN, and answers with a reset a round trip later.
+  await run('silent-plain', http2, 'http://' + host + ':7001', { request: 'none' })
+  await run('silent', tfo.http2, 'http://' + host + ':7001', { request: 'none' })
   await run('refused-plain', http2, 'http://' + host + ':7009')
   await run('refused', tfo.http2, 'http://' + host + ':7009')
 })()
@@ -138,6 +143,10 @@ t.test('h2c and TLS over a 50 ms path', async (t) => {
   t.match(tlsRet.info, { cookie: 'sent', synData: true })
   t.equal(seen['tls-returning'], true, 'the server: the ClientHello rode in the SYN')
   t.comment(`TLS time to first byte: http2.connect ${tlsPlain.ttfbMs.toFixed(1)} ms, tfo returning ${tlsRet.ttfbMs.toFixed(1)} ms`)
+
+  // A peer that accepts and stays silent: 'connect' is the kernel's word, not the server's first frame.
+  t.same(res.silent.timeline, res['silent-plain'].timeline, `a silent peer: http2.connect's events (${res['silent-plain'].timeline.join(', ')})`)
+  t.ok(res.silent.connectMs >= RTT * 0.8, `a silent peer: 'connect' at the SYN-ACK (${res.silent.connectMs.toFixed(1)} ms)`)
 
   const refusedPlain = res['refused-plain']
   const refused = res.refused

@@ -17,8 +17,9 @@
 //   to the libuv handle, so no JavaScript write interception could see those
 //   bytes: handing the still-deferred connect to the session is the only way
 //   for them to ride in the SYN. The session's 'connect' is held until the
-//   connection is known established (the server's first frame), so it keeps
-//   its meaning and a refused connection gives http2.connect's
+//   kernel reports the connection established (the SYN-ACK, learnt as
+//   tfo.tls learns it; or the server's first frame, if that is handled
+//   first), so it keeps its meaning and a refused connection gives http2.connect's
 //   `connect ECONNREFUSED host:port` without 'connect'; only the work Node
 //   queued for 'connect' (those requests) runs when Node emits it. What
 //   remains different is said in README.md (HTTP/2);
@@ -37,18 +38,20 @@ import { promisify } from 'node:util';
 import { exceptionWithHostPort, invalidArgType } from '../base/errors';
 import { interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
 import {
+  afterSynWrite,
   connectDeferred,
   finishAttempt,
   normalizeFastOpenOption,
   readCookieState,
   sendInSyn,
   startAttempt,
+  SYN_PENDING,
   type Attempt,
   type ClientFastOpenOptions,
 } from '../core/attempt';
 import type { FastOpenInfo } from '../core/outcome';
 import { Failures, mayRide, normalizePolicy, watchesRetries, type Policy, type ReplayPolicy } from './replay';
-import { connect as tlsConnect } from './tls';
+import { connect as tlsConnect, waitEstablished } from './tls';
 
 export type { ReplayInfo, ReplayPolicy } from './replay';
 
@@ -148,6 +151,10 @@ class H2cConnection {
   heldConnect: unknown[] | null = null;
   /** 'connect' listeners that Node's own methods added (queued requests, SETTINGS, GOAWAY). */
   readonly queued = new WeakSet<Listener>();
+  /** Stops the wait for the SYN-ACK (null when not waiting). */
+  stopWaiting: (() => void) | null = null;
+  /** The socket's 'end', held while waiting (see #watchSocket). */
+  heldEnd: (() => void) | null = null;
 
   constructor(socket: net.Socket, plan: Plan) {
     this.socket = socket;
@@ -169,6 +176,7 @@ class H2cConnection {
     }
     socket.once('close', () => {
       socket.off('connectionAttempt', onAttempt);
+      this.#stopWaiting();
       this.#release(false);
       this.attempt = null;
     });
@@ -213,9 +221,10 @@ class H2cConnection {
     self.handoff = true;
     attempt.synDataBytes = null; // libuv writes the preface: the count is not ours to know
     self.#watchSocket(attempt);
-    // The server's first frame (its SETTINGS, RFC 9113 §3.4) proves the connection established
-    // (see bind(): the held 'connect' goes out before 'remoteSettings' is emitted). Node reports
-    // SETTINGS frames only to a session with a 'remoteSettings' listener: this one.
+    // The server's first frame (its SETTINGS, RFC 9113 §3.4) also proves the connection
+    // established, and may be handled before the kernel's word (see bind(): the held 'connect'
+    // goes out before 'remoteSettings' is emitted). Node reports SETTINGS frames only to a
+    // session with a 'remoteSettings' listener: this one.
     self.session?.prependOnceListener('remoteSettings', () => self.established());
   }
 
@@ -227,8 +236,47 @@ class H2cConnection {
     this.handoff = false;
   }
 
+  /**
+   * After the session's first write (Node writes in a native immediate, which
+   * runs before JavaScript's in the same turn): the SYN has left with the
+   * preface; 'connect' is released when the kernel reports the connection
+   * established (the SYN-ACK), or at the server's first frame if that is
+   * handled first.
+   */
+  static #afterFirstWrite(self: H2cConnection, attempt: Attempt): void {
+    if (self.attempt !== attempt || self.heldConnect === null || self.socket.destroyed) return;
+    const progress = afterSynWrite(attempt);
+    if (progress === 0) return self.established(); // loopback: established inside the write
+    if (progress !== SYN_PENDING) return self.#failed(attempt, progress); // refused already (loopback)
+    self.stopWaiting = waitEstablished(attempt.fd, (status) => {
+      self.stopWaiting = null;
+      const heldEnd = self.heldEnd;
+      self.heldEnd = null;
+      if (self.attempt !== attempt || self.socket.destroyed) return;
+      if (status !== 0) return self.#failed(attempt, status);
+      self.established();
+      if (heldEnd) heldEnd();
+    }, true);
+  }
+
+  /**
+   * The connect failed (the kernel's error was taken by afterSynWrite or the
+   * wait, so no read reports it): the socket fails as net's read of it would,
+   * with http2.connect's error, which Node hands to the session and its streams.
+   */
+  #failed(attempt: Attempt, errno: number): void {
+    this.socket.destroy(exceptionWithHostPort(errno, 'connect', attempt.address, attempt.port));
+  }
+
+  #stopWaiting(): void {
+    const stop = this.stopWaiting;
+    this.stopWaiting = null;
+    if (stop) stop();
+  }
+
   /** Once established: the outcome from TCP_INFO (counted, reported to the backoff), and the held 'connect'. */
   established(): void {
+    this.#stopWaiting();
     const attempt = this.attempt;
     if (attempt && !this.info) {
       this.attempt = null;
@@ -253,10 +301,17 @@ class H2cConnection {
     own.emit = function emit(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'error') {
         const err = args[0] as ErrnoError | undefined;
-        if (err && (err.syscall === 'read' || err.syscall === 'write') && CONNECT_ERRORS.has(err.code ?? '') && err.errno)
+        const connectFailure = err !== undefined && err !== null && CONNECT_ERRORS.has(err.code ?? '');
+        if (connectFailure && (err.syscall === 'read' || err.syscall === 'write') && err.errno)
           args[0] = exceptionWithHostPort(err.errno, 'connect', attempt.address, attempt.port);
-        else conn.established();
+        else if (!connectFailure || err.syscall !== 'connect') conn.established();
       } else if (event === 'end') {
+        // Waiting for the kernel's word: an end of stream now may be a refusal whose error the
+        // wait took (the two descriptors share it); the wait decides, and the end follows a success.
+        if (conn.stopWaiting) {
+          conn.heldEnd = () => protoEmit.call(this, event, ...args);
+          return true;
+        }
         conn.established();
       }
       return protoEmit.call(this, event, ...args);
@@ -295,6 +350,7 @@ class H2cConnection {
       if (event === 'connect' && conn.handoff && !session.closed && !session.destroyed && conn.heldConnect === null) {
         conn.heldConnect = args;
         for (const l of session.rawListeners('connect')) if (conn.queued.has(l as Listener)) (l as Listener).apply(session, args);
+        if (conn.attempt) setImmediate(H2cConnection.#afterFirstWrite, conn, conn.attempt);
         return session.listenerCount('connect') > 0;
       }
       if (event === 'remoteSettings' && conn.heldConnect !== null) {
