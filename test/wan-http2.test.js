@@ -84,6 +84,8 @@ function run (name, mod, url, { request = 'now' } = {}) {
   await run('silent', tfo.http2, 'http://' + host + ':7001', { request: 'none' })
   await run('refused-plain', http2, 'http://' + host + ':7009')
   await run('refused', tfo.http2, 'http://' + host + ':7009')
+  await run('tls-refused-plain', http2, 'https://' + host + ':7444')
+  await run('tls-refused', tfo.http2, 'https://' + host + ':7444')
 })()
 `
 
@@ -156,4 +158,11 @@ t.test('h2c and TLS over a 50 ms path', async (t) => {
   t.same(refused.timeline.filter((e) => e.startsWith('stream:')), ['stream:ready', 'stream:error', 'stream:close'], 'the request had been written (documented), and fails')
   t.equal(refused.streamError, 'ECONNREFUSED')
   t.equal(refused.info, null)
+
+  // The same over TLS: the ClientHello rode in the SYN (tfo.tls).
+  const tlsRefusedPlain = res['tls-refused-plain']
+  const tlsRefused = res['tls-refused']
+  t.match(tlsRefusedPlain.error, { code: 'ECONNREFUSED', syscall: 'connect', port: 7444 })
+  t.same(tlsRefused.error, tlsRefusedPlain.error, "TLS refused after the SYN carried the ClientHello: http2.connect's error")
+  t.same(tlsRefused.timeline, tlsRefusedPlain.timeline, `TLS refused: http2.connect's events (${tlsRefusedPlain.timeline.join(', ')})`)
 })
