@@ -6,6 +6,8 @@
 //   tcp    raw request/response TTFB, tfo vs net, fresh connection each time
 //   http   HTTP GET TTFB: tfo (agent or createConnection) vs Node's default agent
 //   https  HTTPS (TLS 1.3) TTFB: tfo vs Node's default agent (pending without tfo.tls)
+//   h2     HTTP/2 over TLS 1.3 (ALPN h2) TTFB, fresh session: tfo.http2.connect vs http2.connect
+//   h2c    HTTP/2 cleartext (prior knowledge) TTFB, fresh session: the same
 //   curl   reference rows: curl --tcp-fastopen vs curl against nginx fastopen=256 / plain
 // Lossy paths (root; `--only loss`, not in --quick): bench/lib/loss.js
 //   loss   1% and 3% random loss at 100 ms, a dropped first SYN, a path that drops SYN data
@@ -27,12 +29,14 @@ const { runLoss, lossDefaults } = require('./lib/loss')
 
 const ROOT = path.join(__dirname, '..')
 const LIB = path.join(__dirname, 'lib')
-const WAN_SCENARIOS = ['tcp', 'http', 'https', 'curl']
+const WAN_SCENARIOS = ['tcp', 'http', 'https', 'h2', 'h2c', 'curl']
+const NODE_WAN_SCENARIOS = ['tcp', 'http', 'https', 'h2', 'h2c'] // served by lib/wan-server.js
+const TLS_SCENARIOS = ['https', 'h2']
 const LOOPBACK_SCENARIOS = ['throughput', 'connrate', 'accept', 'memory']
 const LOSS_SCENARIOS = ['loss'] // lossy paths: their own group, not in `wan`, not in --quick by default
 const ALL = [...WAN_SCENARIOS, ...LOOPBACK_SCENARIOS, ...LOSS_SCENARIOS]
 const PORTS = {
-  node: { tcp: { tfo: 7001, net: 7002 }, http: { tfo: 7003, net: 7004 }, https: { tfo: 7005, net: 7006 } },
+  node: { tcp: { tfo: 7001, net: 7002 }, http: { tfo: 7003, net: 7004 }, https: { tfo: 7005, net: 7006 }, h2: { tfo: 7007, net: 7008 }, h2c: { tfo: 7009, net: 7010 } },
   nginx: { http: { tfo: 8080, net: 8081 }, https: { tfo: 8443, net: 8444 } },
 }
 
@@ -249,7 +253,7 @@ class Bench {
     }
     const { createWan } = require('./lib/wan')
     let cert = null
-    if (this.want('https') || this.want('curl')) {
+    if (TLS_SCENARIOS.some((s) => this.want(s)) || this.want('curl')) {
       cert = makeCert(this.tmp, '198.18.0.2')
       if (cert.error) this.progress.note(`note: HTTPS rows skipped: ${cert.error}`)
     }
@@ -271,10 +275,10 @@ class Bench {
       let server = null
       try {
         const tls = cert && !cert.error ? cert : null
-        if (this.want('tcp') || this.want('http') || this.want('https')) server = await this.startWanServer(wan, tls)
-        for (const s of ['tcp', 'http', 'https']) {
+        if (NODE_WAN_SCENARIOS.some((s) => this.want(s))) server = await this.startWanServer(wan, tls)
+        for (const s of NODE_WAN_SCENARIOS) {
           if (!this.want(s)) continue
-          if (s === 'https' && !tls) { this.rows.push(...this.skippedWanRows(s, rtt, cert.error)); continue }
+          if (TLS_SCENARIOS.includes(s) && !tls) { this.rows.push(...this.skippedWanRows(s, rtt, cert.error)); continue }
           await this.guard(() => this.ttfbCell(wan, server, s, rtt), () => this.skippedWanRows(s, rtt, null, 'error'))
         }
         if (this.want('curl')) {
@@ -312,7 +316,7 @@ class Bench {
   }
 
   async startWanServer (wan, tls) {
-    const cfg = { host: wan.server.addr, ports: { tcp: PORTS.node.tcp, http: PORTS.node.http, https: tls ? PORTS.node.https : null }, tls }
+    const cfg = { host: wan.server.addr, ports: { tcp: PORTS.node.tcp, http: PORTS.node.http, https: tls ? PORTS.node.https : null, h2: tls ? PORTS.node.h2 : null, h2c: PORTS.node.h2c }, tls }
     const child = wan.spawn('server', process.execPath, [...this.nodeArgs, path.join(LIB, 'wan-server.js'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: this.env })
     child.stdin.on('error', () => {})
     const channel = jsonChannel(child, { name: 'WAN server' })
@@ -355,13 +359,15 @@ class Bench {
     const srvTfo = srv[`${name}Tfo`] || { serverMs: [], synData: 0, accepted: 0 }
     const srvNet = srv[`${name}Net`] || { serverMs: [], synData: 0, accepted: 0 }
     const serverMs = { tfo: summarize(srvTfo.serverMs).median, net: summarize(srvNet.serverMs).median }
-    const rtts = s === 'https' ? { tfo: 2, net: 3 } : { tfo: 1, net: 2 }
+    const rtts = TLS_SCENARIOS.includes(s) ? { tfo: 2, net: 3 } : { tfo: 1, net: 2 }
     const idealTfo = rtts.tfo * rtt + (serverMs.tfo || 0)
     const idealNet = rtts.net * rtt + (serverMs.net || 0)
     const label = {
       tcp: ['tfo.connect → tfo.createServer', 'net.connect → net.createServer'],
       http: [`tfo: ${via}`, 'http.get, default agent'],
       https: [`tfo: ${via || 'pending'}`, 'https.get, default agent'],
+      h2: [`tfo: ${via || 'pending'}`, 'http2.connect'],
+      h2c: [`tfo: ${via || 'pending'}`, 'http2.connect'],
     }[s]
     const tfoArm = pending && pending.tfo
       ? pendingArm(label[0], pending.tfo)
@@ -651,6 +657,8 @@ const TITLES = {
   tcp: 'TCP req/resp TTFB, fresh conn',
   http: 'HTTP GET TTFB, fresh conn',
   https: 'HTTPS GET TTFB (TLS 1.3), fresh conn',
+  h2: 'HTTP/2 GET TTFB (TLS 1.3, h2), fresh session',
+  h2c: 'HTTP/2 GET TTFB (h2c), fresh session',
   'curl.http': 'ref: curl+nginx HTTP TTFB',
   'curl.https': 'ref: curl+nginx HTTPS TTFB',
 }

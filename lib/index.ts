@@ -76,7 +76,7 @@ export type { SystemError, NodeCodedError } from './base/errors';
 export * as sysctl from './system/sysctl';
 export * as cookies from './system/cookies';
 
-// The integrations (http, https, tls, undici) load on first use, so a program
+// The integrations (http, https, tls, undici, http2) load on first use, so a program
 // that only uses the net drop-in pays nothing for them: each is a getter on
 // this module (CommonJS), and an entry point of its own (`tfo/http`, ...)
 // for ES modules, whose named exports cannot be lazy.
@@ -84,6 +84,7 @@ import type * as HttpModule from './http/http';
 import type * as HttpsModule from './http/https';
 import type * as TlsModule from './http/tls';
 import type * as UndiciModule from './http/undici';
+import type * as Http2Module from './http/http2';
 /** `http.Agent` with TCP Fast Open (loaded on first use). */
 export declare const http: typeof HttpModule;
 /** `https.Agent` with the TLS ClientHello in the SYN (loaded on first use). */
@@ -92,6 +93,8 @@ export declare const https: typeof HttpsModule;
 export declare const tls: typeof TlsModule;
 /** A TFO connector for undici and `fetch` (loaded on first use). */
 export declare const undici: typeof UndiciModule;
+/** `http2.connect` over TCP Fast Open (loaded on first use). */
+export declare const http2: typeof Http2Module;
 
 function lazy(name: string, load: () => unknown): void {
   Object.defineProperty(exports, name, {
@@ -109,6 +112,7 @@ lazy('http', () => require('./http/http'));
 lazy('https', () => require('./http/https'));
 lazy('tls', () => require('./http/tls'));
 lazy('undici', () => require('./http/undici'));
+lazy('http2', () => require('./http/http2'));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 import { Socket as TfoSocketClass } from './core/socket';

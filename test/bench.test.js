@@ -33,7 +33,7 @@ function run (args) {
 
 const isNum = (x) => typeof x === 'number' && Number.isFinite(x)
 
-const WAN_ROWS = ['tcp@50', 'http@50', 'https@50', 'curl.http@50', 'curl.https@50']
+const WAN_ROWS = ['tcp@50', 'http@50', 'https@50', 'h2@50', 'h2c@50', 'curl.http@50', 'curl.https@50']
 const LOOPBACK_ROWS = ['throughput.upload', 'throughput.download', 'connrate', 'connrate.clientCpu', 'connrate.serverCpu', 'accept', 'accept.serverCpu', 'memory.client', 'memory.server']
 const TARGET_ROWS = ['tcp@50', 'http@50', 'https@50', 'throughput.upload', 'throughput.download', 'connrate', 'memory.client', 'memory.server']
 

@@ -4,7 +4,7 @@
 // connect()/request() call to the first response byte (process.hrtime).
 // Arms are interleaved: tfo, net, tfo, net, ...
 //
-// config: { scenario: 'tcp'|'http'|'https', host, ports: { tfo, net }, n, warmup, timeoutMs,
+// config: { scenario: 'tcp'|'http'|'https'|'h2'|'h2c', host, ports: { tfo, net }, n, warmup, timeoutMs,
 //           lanes (1: pairs one after another; K: K pairs at a time, each lane tfo then net),
 //           backoff (options for tfo.configureBackoff, e.g. { enabled: false }),
 //           hold (after the warm-up send {"warm": true} and wait for a "go" line on stdin:
@@ -15,6 +15,7 @@
 const net = require('node:net')
 const http = require('node:http')
 const https = require('node:https')
+const http2 = require('node:http2')
 const { send, config, loadTfo, exitWithParent } = require('./child')
 
 const tfo = loadTfo()
@@ -111,6 +112,32 @@ function httpOnce (arm, port, secure, client) {
   })
 }
 
+// ---- one fresh HTTP/2 session (TLS or h2c), one request ----------------------
+// The request is made at once, before 'connect' (as Node's documentation
+// shows): with h2c and tfo it rides in the SYN with the connection preface.
+function h2Once (arm, port, secure) {
+  return new Promise((resolve) => {
+    const mod = arm === 'tfo' ? tfo.http2 : http2
+    let ms = null
+    let error = null
+    const t0 = process.hrtime.bigint()
+    const session = mod.connect(`${secure ? 'https' : 'http'}://${cfg.host}:${port}`, secure ? { rejectUnauthorized: false } : {})
+    const timer = setTimeout(() => { error = error || 'timeout'; session.destroy() }, cfg.timeoutMs)
+    session.on('error', (e) => { error = error || e.code || e.message })
+    const req = session.request({ ':path': '/' })
+    req.on('response', () => { ms = Number(process.hrtime.bigint() - t0) / 1e6 })
+    req.on('error', (e) => { error = error || e.code || e.message })
+    req.resume()
+    req.on('close', () => session.close())
+    // After the session's 'close' its socket is gone too: sessions never overlap.
+    session.on('close', () => {
+      clearTimeout(timer)
+      const o = arm === 'tfo' ? outcome({ fastOpen: session.fastOpen }) : { synData: null }
+      resolve({ ms, error, ...o })
+    })
+  })
+}
+
 async function main () {
   exitWithParent()
   const { scenario, ports, n, warmup } = cfg
@@ -121,6 +148,11 @@ async function main () {
   if (scenario === 'tcp') {
     once = tcpOnce
     via = 'tfo.connect / net.connect'
+  } else if (scenario === 'h2' || scenario === 'h2c') {
+    const secure = scenario === 'h2'
+    if (!tfo.http2 || typeof tfo.http2.connect !== 'function') pending.tfo = 'tfo.http2 not available'
+    else via = 'tfo.http2.connect'
+    once = (arm, port) => h2Once(arm, port, secure)
   } else {
     const secure = scenario === 'https'
     const client = secure ? tfoHttpsClient() : tfoHttpClient()

@@ -240,3 +240,61 @@ export function startTlsHandshakeNow(socket: net.Socket): boolean {
   }
   return true;
 }
+
+/** A module whose `connect` makes sockets: node:net or node:tls. */
+export interface SocketFactoryModule {
+  connect: (...args: never[]) => net.Socket;
+}
+
+/**
+ * Runs `call` with the `connect` of each of `modules` (node:net, node:tls)
+ * wrapped for the duration of that synchronous call. Node's `http2.connect`
+ * makes its socket with `net.connect({ port, host, ...options })` (`http:`)
+ * or `tls.connect(port, host, options)` (`https:`), looked up on those
+ * module objects when it runs (internal/http2/core, Node 20–26), after its
+ * own option processing (ALPN, servername, validation). tfo.http2 gives that
+ * one call its own socket: the first `connect` called inside `call` goes to
+ * `make(module, original, args)` instead, with every original put back
+ * before `make` runs; in any case all are back when this returns. Returns
+ * what `call` returned (`made` is false when Node did not call either, e.g.
+ * with the caller's own `createConnection`).
+ */
+export function interceptSocketFactory<R>(
+  modules: readonly SocketFactoryModule[],
+  make: (module: SocketFactoryModule, original: SocketFactoryModule['connect'], args: unknown[]) => net.Socket,
+  call: () => R,
+): { result: R; made: boolean } {
+  const originals = modules.map((m) => m.connect);
+  const wrapped: number[] = [];
+  let made = false;
+  const restore = () => {
+    for (const i of wrapped.splice(0)) modules[i].connect = originals[i];
+  };
+  try {
+    modules.forEach((m, i) => {
+      m.connect = function connect(...args: unknown[]): net.Socket {
+        restore();
+        made = true;
+        return make(m, originals[i], args);
+      } as SocketFactoryModule['connect'];
+      wrapped.push(i);
+    });
+  } catch {
+    restore(); // a frozen module: Node makes its own socket (no TFO)
+  }
+  try {
+    return { result: call(), made };
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * Sets net's cache of the peer address (`socket._peername`, what
+ * `remoteAddress`/`remotePort`/`remoteFamily` read), for a socket whose
+ * kernel still defers the connect: getpeername() fails with ENOTCONN until
+ * the handshake completes, and net would report no peer meanwhile.
+ */
+export function setPeername(socket: net.Socket, peer: { address: string; family: 'IPv4' | 'IPv6'; port: number }): void {
+  (socket as unknown as { _peername?: unknown })._peername = peer;
+}

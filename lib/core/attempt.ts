@@ -151,12 +151,18 @@ function setNoCookie(attempt: Attempt): string | null {
  * the handshake may even be complete). Recorded on the attempt.
  */
 export function readCookieState(attempt: Attempt): 'sent' | 'requested' {
+  attempt.cookie = connectDeferred(attempt) ? 'sent' : 'requested';
+  return attempt.cookie;
+}
+
+/**
+ * @internal Whether the kernel still defers this attempt's connect: SYN_SENT
+ * with no segment out yet, so the next send on the socket carries the SYN.
+ */
+export function connectDeferred(attempt: Attempt): boolean {
   const b = native.binding;
   const ti = b ? readTcpInfo(b, attempt.fd) : -1;
-  const deferred =
-    b !== null && typeof ti !== 'number' && ti.state === b.constants.tcpStates.TCP_SYN_SENT && ti.segsOut === 0;
-  attempt.cookie = deferred ? 'sent' : 'requested';
-  return attempt.cookie;
+  return b !== null && typeof ti !== 'number' && ti.state === b.constants.tcpStates.TCP_SYN_SENT && ti.segsOut === 0;
 }
 
 /** @internal Whether the `synData` option lets these first bytes ride in the SYN. */

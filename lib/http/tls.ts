@@ -60,6 +60,7 @@ interface State {
 }
 
 /**
+ * @internal (also used by tfo.http2 for h2c)
  * Calls `done(status)` once the kernel reports the socket `fd` established
  * (status 0) or failed (a negative errno, as libuv reports a connect), and
  * returns a function that stops waiting. The wait is a zero-length write on
@@ -67,9 +68,11 @@ interface State {
  * polls for writability), once established it completes, and after a
  * refusal, reset or timeout it fails with the socket's error. The duplicate
  * is never read from and never shut down, only closed: the connection stays
- * the original descriptor's.
+ * the original descriptor's. With `sync`, `done` runs in the write's own
+ * callback, before the original descriptor's events of the same poll round
+ * (tfo.http2: the duplicate may have taken a refusal's error from it).
  */
-function waitEstablished(fd: number, done: (status: number) => void): () => void {
+export function waitEstablished(fd: number, done: (status: number) => void, sync = false): () => void {
   const b = native.binding;
   const copy = b ? b.dup(fd) : -1;
   if (copy < 0 || !b) {
@@ -95,7 +98,9 @@ function waitEstablished(fd: number, done: (status: number) => void): () => void
     // After the rest of this poll round: the original descriptor's own writability event
     // came in the same round (libuv then writes the part of the ClientHello that did not
     // fit in the SYN) and is handled first, as it would be before net's 'connect'.
-    setImmediate(done, err ? (typeof errno === 'number' && errno < 0 ? errno : -EPIPE) : 0);
+    const status = err ? (typeof errno === 'number' && errno < 0 ? errno : -EPIPE) : 0;
+    if (sync) done(status);
+    else setImmediate(done, status);
   });
   return () => {
     if (settled) return;
