@@ -298,3 +298,42 @@ export function interceptSocketFactory<R>(
 export function setPeername(socket: net.Socket, peer: { address: string; family: 'IPv4' | 'IPv6'; port: number }): void {
   (socket as unknown as { _peername?: unknown })._peername = peer;
 }
+
+/** What `net._normalizeArgs` returns: `[options, callback | null]`, marked with net's private symbol. */
+export type NormalizedArgs = [Record<string, unknown>, ((...a: unknown[]) => void) | null];
+
+/**
+ * `net._normalizeArgs`: how net.connect() turns its arguments into what it
+ * passes to `socket.connect()`. tfo.connect passes the very same array, so
+ * code that wraps `net.Socket.prototype.connect` (APM agents) sees what it
+ * sees with net.
+ */
+export const normalizeArgs = (net as unknown as { _normalizeArgs: (args: unknown[]) => NormalizedArgs })._normalizeArgs;
+
+/** net's private `normalizedArgsSymbol`, read off an array `_normalizeArgs` made (there is no other way to it). */
+const normalizedArgsSymbol: symbol | undefined = Object.getOwnPropertySymbols(normalizeArgs([]))[0];
+
+/** Whether `value` is an array made by `net._normalizeArgs` (net's Socket#connect takes it as is). */
+export function isNormalizedArgs(value: unknown): value is NormalizedArgs {
+  return (
+    Array.isArray(value) &&
+    normalizedArgsSymbol !== undefined &&
+    (value as unknown as Record<symbol, unknown>)[normalizedArgsSymbol] === true
+  );
+}
+
+/** One write waiting in a Writable's buffer. */
+export interface BufferedWrite {
+  chunk: unknown;
+  encoding: BufferEncoding | 'buffer';
+}
+
+/**
+ * The writes waiting in a socket's Writable buffer behind the one being
+ * written (`writable.writableBuffer`, undocumented; net's own `bytesWritten`
+ * reads it): tfo offers them to the SYN with the first one, without taking
+ * them out of the buffer.
+ */
+export function writableBufferOf(socket: net.Socket): readonly BufferedWrite[] {
+  return (socket as unknown as { writableBuffer?: BufferedWrite[] }).writableBuffer ?? [];
+}
