@@ -119,24 +119,12 @@ import { Socket as TfoSocketClass } from './core/socket';
 /** Alias of `Socket`, as `net.Stream` is of `net.Socket`. */
 export const Stream = TfoSocketClass;
 
-// The rest of net, unchanged.
-export {
-  isIP,
-  isIPv4,
-  isIPv6,
-  BlockList,
-  SocketAddress,
-  getDefaultAutoSelectFamily,
-  setDefaultAutoSelectFamily,
-  getDefaultAutoSelectFamilyAttemptTimeout,
-  setDefaultAutoSelectFamilyAttemptTimeout,
-} from 'node:net';
-export type {
-  AddressInfo,
-  ListenOptions,
-  SocketReadyState,
-  LookupFunction,
-  IpcNetConnectOpts,
-  TcpNetConnectOpts,
-  OnReadOpts,
-} from 'node:net';
+// The rest of net, unchanged: every property of the running Node's `net`
+// that tfo does not replace (above: Socket, Stream, Server, connect,
+// createConnection, createServer), underscore ones included
+// (`_normalizeArgs`, `_createServerHandle`, `_setSimultaneousAccepts` where
+// Node still has it, `BoundSocket` on Node 24+, ...), so `require('tfo')` can
+// stand in for `require('net')`. Computed when tfo loads, from net's own keys
+// (a getter each, the same value as net's: BlockList and SocketAddress stay
+// lazy); typed as net's types. Last in the file: tfo's own names win.
+export * from 'node:net';
