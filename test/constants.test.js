@@ -62,7 +62,7 @@ const ALLOWED = {
     8: 'a bit position', 29: 'bits of the server RTT (a Smi)', 31: 'bits of a Smi-sized word', 1000: 'µs per ms',
   },
   'lib/core/reuseport.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6", 511: "Node's default listen backlog", 65535: 'the largest TCP port' },
-  'lib/core/socket.ts': { 1000: 'µs per ms' },
+  'lib/core/socket.ts': { 1000: 'µs per ms', 64: 'KiB: the most bytes of queued writes offered to a SYN (not an ABI value)', 1024: 'bytes per KiB' },
   'lib/http/agent.ts': { 5000: 'the global agents\' idle timeout (ms), as Node\'s' },
   'lib/http/http2.ts': { 6: "net's family number for IPv6", 80: "http2.connect's default port for http:", 443: "http2.connect's default port for https:" },
   'lib/http/replay.ts': { 31: '2^31-1 ms: the longest window', 4096: 'failure table size', 8192: 'longest request line read (bytes)', 30000: 'default retry window (ms)' },
