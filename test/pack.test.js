@@ -5,7 +5,7 @@
 // scripts/smoke.js there: CommonJS, ESM, the TypeScript declarations, real TCP
 // Fast Open in a private network namespace, and the plain-TCP fallback with
 // TFO_DISABLE_NATIVE=1. The prebuilds are (re)built first with
-// `npm run prebuild` when missing or older than src/, binding.gyp or
+// `npm run build:prebuilds` when missing or older than src/, binding.gyp or
 // scripts/prebuild.js. Every temp dir is removed at the end.
 const t = require('tap')
 const { spawnSync } = require('node:child_process')
@@ -98,9 +98,9 @@ t.test('prebuilds are built and current', async (t) => {
     return files.length === 0 || files.some((f) => fs.statSync(f).mtimeMs < newest)
   })
   if (stale.length) {
-    t.comment(`prebuilds missing or older than the sources for ${stale.join(', ')}: npm run prebuild`)
-    const r = run('npm', ['run', 'prebuild'], { cwd: root, timeout: 600_000 })
-    t.equal(r.status, 0, 'npm run prebuild succeeds', { output: r.output_ })
+    t.comment(`prebuilds missing or older than the sources for ${stale.join(', ')}: npm run build:prebuilds`)
+    const r = run('npm', ['run', 'build:prebuilds'], { cwd: root, timeout: 600_000 })
+    t.equal(r.status, 0, 'npm run build:prebuilds succeeds', { output: r.output_ })
     for (const line of `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.startsWith('prebuild:'))) t.comment(line)
   } else {
     t.comment(`prebuilds for ${arches.join(', ')} are newer than the sources`)
