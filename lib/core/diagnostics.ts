@@ -17,7 +17,6 @@ import * as dc from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 
-import { ownerOf } from '../base/internals';
 import type { ListenerKeyState } from './keys';
 import { unpackServerOutcome, type FastOpenInfo } from './outcome';
 
@@ -138,7 +137,7 @@ const debugOn = debug.enabled;
 
 /** What a hook knows about a client attempt (core/attempt's Attempt). */
 interface AttemptView {
-  handle: object;
+  socket: object;
   address: string;
   port: number;
   family: 4 | 6;
@@ -185,7 +184,7 @@ function listenerName(server: net.Server | null): string {
 export const build = {
   client(a: AttemptView, info: FastOpenInfo): ClientConnectMessage {
     return {
-      socket: ownerOf(a.handle) as net.Socket,
+      socket: a.socket as net.Socket,
       address: a.address,
       port: a.port,
       family: a.family,

@@ -36,7 +36,7 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 
 import { exceptionWithHostPort, invalidArgType } from '../base/errors';
-import { interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
+import { attemptHandleOf, interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
 import {
   afterSynWrite,
   connectDeferred,
@@ -202,9 +202,7 @@ class H2cConnection {
   }
 
   #onAttempt(address: string, port: number, family: number): void {
-    const tcp = tcpHandleOf(this.socket);
-    if (!tcp) return;
-    const attempt = startAttempt(tcp, address, port, family, this.plan.socket);
+    const attempt = startAttempt(attemptHandleOf(this.socket), address, port, family, this.plan.socket, this.socket);
     this.attempt = attempt;
     this.decided = false;
     if (attempt.tfo) process.nextTick(H2cConnection.#decide, this, attempt);

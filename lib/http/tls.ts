@@ -26,7 +26,18 @@ import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import * as tls from 'node:tls';
 
-import { captureNextConnect, fdOfHandle, startTlsHandshakeNow, tcpHandleOf, type ConnectRequest } from '../base/internals';
+import {
+  attemptHandleOf,
+  captureNextConnect,
+  checkTlsSocket,
+  fdOfHandle,
+  P,
+  privateOk,
+  probeGroup,
+  startTlsHandshakeNow,
+  TLS_PARTS,
+  type ConnectRequest,
+} from '../base/internals';
 import { native } from '../base/native';
 import {
   afterSynWrite,
@@ -46,6 +57,8 @@ export type ConnectionOptions = tls.ConnectionOptions & { fastOpen?: FastOpenOpt
 
 /** A TLSSocket opened through tfo: its `fastOpen` says what TFO did (null until 'connect'). */
 export type FastOpenTLSSocket = tls.TLSSocket & { readonly fastOpen: FastOpenInfo | null };
+
+probeGroup('tls'); // the Node private parts tfo.tls relies on, checked now that node:tls is loaded
 
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => {};
@@ -162,14 +175,13 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   const state: State = { options, info: null, attempt: null, stopWaiting: null };
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
+  checkTlsSocket(socket); // first use: the TLS wrap's parts tfo.tls relies on (TLS_PARTS)
   const onAttempt = (address: string, port: number, family: number) => {
     stopWaiting(state);
     // The TLSSocket's handle is the TLS wrap; the TCP handle is its parent.
-    const tcp = tcpHandleOf(socket);
-    if (!tcp) return;
-    const attempt = startAttempt(tcp, address, port, family, state.options);
+    const attempt = startAttempt(attemptHandleOf(socket), address, port, family, state.options, socket, TLS_PARTS);
     state.attempt = attempt;
-    captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
+    if (privateOk(P.tlsWrapConnect)) captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
   // tfo's listeners live only while connecting: once connected (or closed)
   // the socket carries none of them, as a socket from tls.connect.
@@ -181,6 +193,9 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   const onConnect = () => {
     socket.off('connectionAttempt', onAttempt);
     socket.off('close', onClose);
+    // Where the connect request could not be taken (TLS_PARTS missing), the outcome is read here.
+    const attempt = state.attempt;
+    if (state.info === null && attempt) state.info = finishAttempt(attempt, fdOfHandle(attempt.handle) >= 0 ? fdOfHandle(attempt.handle) : attempt.fd);
   };
   socket.on('connectionAttempt', onAttempt);
   socket.once('connect', onConnect);
