@@ -17,7 +17,6 @@ import * as dc from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 
-import type { ListenerKeyState } from './keys';
 import { unpackServerOutcome, type FastOpenInfo } from './outcome';
 
 /** The names of tfo's `diagnostics_channel` channels. */
@@ -155,6 +154,14 @@ interface BackoffView {
   retransmitted: number;
 }
 
+/** What a hook knows about a listener's keys (core/keys' ListenerKeyState: keys imports this module, not the reverse). */
+interface KeyStateView {
+  source: 'namespace' | 'own' | 'derived';
+  backup: 'previous' | 'next' | 'own' | null;
+  periodMs: number | null;
+  reason: string | null;
+}
+
 /** A window schedule of derived keys (core/keys). */
 interface ScheduleView {
   window: number;
@@ -240,7 +247,7 @@ export const build = {
     return `backoff forget ${s.destination} failures=${s.failures} inARow=${Math.max(s.notAcked, s.retransmitted)}`;
   },
   keys: keysMessage,
-  keysLine(target: 'listener' | 'namespace', server: net.Server | null, st: ListenerKeyState, s: ScheduleView | null): string {
+  keysLine(target: 'listener' | 'namespace', server: net.Server | null, st: KeyStateView, s: ScheduleView | null): string {
     const m = keysMessage(target, server, st, s);
     const subject = target === 'listener' ? `listener ${listenerName(server)}` : 'namespace';
     return (
@@ -253,7 +260,7 @@ export const build = {
 function keysMessage(
   target: 'listener' | 'namespace',
   server: net.Server | null,
-  st: ListenerKeyState,
+  st: KeyStateView,
   s: ScheduleView | null,
 ): KeysRotateMessage {
   return {
@@ -309,7 +316,7 @@ export function backoffForgotten(s: BackoffView): void {
 export function keysRotated(
   target: 'listener' | 'namespace',
   server: net.Server | null,
-  state: ListenerKeyState,
+  state: KeyStateView,
   schedule: ScheduleView | null,
 ): void {
   if (keysRotate.hasSubscribers) keysRotate.publish(build.keys(target, server, state, schedule));
