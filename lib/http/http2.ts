@@ -51,7 +51,8 @@ import {
 } from '../core/attempt';
 import type { FastOpenInfo } from '../core/outcome';
 import { Failures, mayRide, normalizePolicy, watchesRetries, type Policy, type ReplayPolicy } from './replay';
-import { connect as tlsConnect, waitEstablished } from './tls';
+import { waitEstablished } from './established';
+import { connect as tlsConnect } from './tls';
 
 export type { ReplayInfo, ReplayPolicy } from './replay';
 
