@@ -173,11 +173,13 @@ class TfoSocket extends net.Socket {
   // swapping them on the instance would push every socket into V8's slow
   // dictionary mode (measured: twice net's memory per connection).
 
+  /** @internal stream.Writable's hook, overridden (not part of tfo's API; the type is Writable's). */
   override _write(chunk: unknown, encoding: BufferEncoding, cb: WriteCb): void {
     if ((this.#state & WRITES) === 0) netWrite(this, chunk, encoding, cb);
     else this.#divert(toBuffer(chunk, encoding), cb);
   }
 
+  /** @internal as `_write`. */
   override _writev(chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: WriteCb): void {
     if ((this.#state & WRITES) === 0) netWritev(this, chunks, cb);
     else this.#divert(concatChunks(chunks), cb);
