@@ -126,6 +126,47 @@ t.test('the registry: one entry per part, each saying what it is for and what ha
   t.not(tfo.support().internals[0].ok, 'changed', 'each call returns new objects')
 })
 
+/** Every part, by name, with when it is checked: a part added to or dropped from the registry must be added or dropped here. */
+const PARTS = {
+  'net._normalizeArgs': 'load',
+  'net.Socket.prototype._write': 'load',
+  'net.Socket.prototype._writev': 'load',
+  'net.Socket#_pendingData': 'load',
+  'net.Socket.prototype.bytesWritten (accessor)': 'load',
+  'stream.Writable#writableBuffer': 'load',
+  'net.Socket#_peername': 'load',
+  'net.Socket#_handle, net.Server#_handle': 'first use',
+  'TCP handle #fd': 'first use',
+  'TCP handle #open(fd)': 'first use',
+  'net.Socket#server': 'first use',
+  'tls.TLSSocket.prototype._start': 'load',
+  'TLS wrap #start()': 'first use',
+  'TLS wrap #_parent': 'first use',
+  'TLS wrap #connect(req) / #connect6(req), req.oncomplete': 'first use',
+  'tls.TLSSocket#_parent': 'tests',
+  'https.Agent: options._agentKey': 'load',
+  'https.Agent#_getSession, #_cacheSession, #_evictSession': 'load',
+  "https: Symbol('per-request checkServerIdentity')": 'tests',
+  'http.Agent[kProxyConfig]': 'load',
+  'http2.connect: net.connect / tls.connect read off the module objects': 'first use',
+  'cluster primary: round-robin server (net.createServer(assert.fail))': 'first use',
+}
+
+t.test('the registry is this list of parts, by name', async (t) => {
+  t.same(Object.fromEntries(tfo.support().internals.map((p) => [p.name, p.checked])), PARTS)
+})
+
+t.test('each part in internals.ts has a one-line comment saying what it is and why tfo needs it', async (t) => {
+  const src = fs.readFileSync(INTERNALS, 'utf8')
+  const table = src.slice(src.indexOf('export const P = {'), src.indexOf('} as const;'))
+  const lines = table.split('\n')
+  const keys = Object.keys(internals.P)
+  for (const key of keys) {
+    const i = lines.findIndex((l) => l.startsWith(`  ${key}: `))
+    t.match(lines[i - 1] ?? '', /^ {2}\/\/ \S.{20,}$/, `P.${key} (${internals.P[key]})`)
+  }
+})
+
 // ---- each part on the running Node ----
 
 const { key, cert } = selfSigned()

@@ -46,27 +46,49 @@ export interface NodePrivate {
 
 /** The parts, by name (one spelling everywhere). @internal */
 export const P = {
+  // net's argument reader: tfo.connect hands socket.connect() what net.connect would (APM wrappers see the same).
   normalizeArgs: 'net._normalizeArgs',
+  // net's write to libuv: tfo.Socket holds the first write while connecting (for the SYN), then calls net's own.
   write: 'net.Socket.prototype._write',
+  // as `write`, for corked/multiple chunks.
   writev: 'net.Socket.prototype._writev',
+  // the write net keeps while connecting: bytesWritten counts tfo's held write as net counts its own.
   pendingData: 'net.Socket#_pendingData',
+  // net's byte count: tfo's adds the bytes that left in the SYN (they bypassed libuv).
   bytesWritten: 'net.Socket.prototype.bytesWritten (accessor)',
+  // the writes queued behind the first while connecting: offered to the SYN with it (one segment).
   writableBuffer: 'stream.Writable#writableBuffer',
+  // net's cached peer: tfo.http2 (h2c) sets it while the kernel still defers the connect (getpeername: ENOTCONN).
   peername: 'net.Socket#_peername',
+  // the libuv handle of a socket/server: how tfo reaches the descriptor at 'connectionAttempt' and at listen/accept.
   handle: 'net.Socket#_handle, net.Server#_handle',
+  // the handle's descriptor: TCP_FASTOPEN_CONNECT, TCP_FASTOPEN, keys and TCP_INFO are set/read on it.
   handleFd: 'TCP handle #fd',
+  // uv_tcp_open: the handle adopts tfo's socket (made with TCP_FASTOPEN_CONNECT) before net connects.
   handleOpen: 'TCP handle #open(fd)',
+  // the server that accepted a socket: fastOpenInfo() reports role 'server' for it.
   acceptingServer: 'net.Socket#server',
+  // TLSSocket's handshake start: tfo.tls starts it while connecting, so the ClientHello goes into the deferred SYN.
   tlsStart: 'tls.TLSSocket.prototype._start',
+  // the TLS wrap's start() (writes the ClientHello, once per handle): the later call net's 'connect' makes is a no-op.
   tlsWrapStart: 'TLS wrap #start()',
+  // the TCP handle under a TLS wrap: the one the connect attempt gives TCP_FASTOPEN_CONNECT.
   tlsWrapParent: 'TLS wrap #_parent',
+  // the connect request net hands the TLS wrap: held until the kernel says established, so 'connect' keeps its meaning.
   tlsWrapConnect: 'TLS wrap #connect(req) / #connect6(req), req.oncomplete',
+  // the net.Socket under a server-side TLS socket: fastOpenInfo() reads the record made when it was accepted.
   tlsParent: 'tls.TLSSocket#_parent',
+  // https.Agent's cache key in createConnection's options: tfo.https.Agent uses Node's session cache under it.
   agentKey: 'https.Agent: options._agentKey',
+  // https.Agent's session cache methods: tfo.https.Agent resumes/caches/evicts sessions as Node's agent does.
   agentSessions: 'https.Agent#_getSession, #_cacheSession, #_evictSession',
+  // Node 22+'s mark of a request with its own checkServerIdentity: no session reuse, no pooling for it, as Node.
   perRequestIdentity: "https: Symbol('per-request checkServerIdentity')",
+  // an agent's proxy configuration: an agent with a proxy connects through Node's createConnection (no TFO).
   proxyConfig: 'http.Agent[kProxyConfig]',
+  // http2.connect's net.connect/tls.connect, read off the modules when it runs: tfo.http2 supplies that one socket.
   socketFactory: 'http2.connect: net.connect / tls.connect read off the module objects',
+  // the cluster primary's round-robin listener (its 'connection' listener is Node's assert.fail): TFO is set on it.
   roundRobin: 'cluster primary: round-robin server (net.createServer(assert.fail))',
 } as const;
 
