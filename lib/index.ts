@@ -35,7 +35,7 @@ export {
   type NamespaceKeyRotation,
 } from './core/keys';
 export { enableClusterFastOpen, type ClusterFastOpenState, type ClusterListener } from './fleet/cluster';
-export { support, supported, unsupportedReason, type FastOpenSupport } from './system/support';
+export { support, supported, unsupportedReason, type FastOpenSupport, type NodePrivate } from './system/support';
 export { stats, resetStats, type FastOpenStats } from './observe/stats';
 export {
   configureBackoff,

@@ -42,8 +42,8 @@ if (process.env.TFO_CLUSTER_ROLE === 'primary') {
   // A cluster primary with two workers; reports to the test over IPC.
   const cfg = JSON.parse(process.env.TFO_CLUSTER_CONFIG)
   if (cfg.wrapListen) {
-    // As an APM agent might: net.Server#listen wrapped before tfo loads, so
-    // tfo cannot rely on Node's diagnostics channel and uses _listen2.
+    // As an APM agent might: net.Server#listen wrapped before tfo loads. Node's
+    // net.server.listen tracing channel still reports every socket the primary opens.
     const net = require('node:net')
     const listen = net.Server.prototype.listen
     net.Server.prototype.listen = function wrappedListen (...args) { return listen.apply(this, args) }
@@ -192,10 +192,10 @@ t.test('round-robin without the primary\'s call: no TFO, and no worker claims it
   t.equal(d.passive, 0)
 })
 
-t.test('round-robin where Node\'s diagnostics channel is not usable: the _listen2 hook', async (t) => {
+t.test('round-robin with net.Server#listen wrapped before tfo loads (an APM agent): the tracing channel still sees the sockets', async (t) => {
   const host = freshAddr()
   const info = await startCluster(t, { host, sched: 'rr', primaryTfo: true, wrapListen: true })
-  t.match(info.primary, { hook: '_listen2', reason: null })
+  t.match(info.primary, { hook: 'diagnostics_channel', reason: null })
   t.match(info.primary.listeners, [{ fastOpen: { enabled: true, active: true, key: { source: 'namespace' } } }])
   const port = info.primary.listeners[0].port
   await exchange(port, host) // cookie

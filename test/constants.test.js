@@ -32,6 +32,7 @@ const ALLOWED = {
   'lib/base/errors.ts': {
     25: 'Node prints at most 28 characters of a received value: the cut', 28: 'the same, the limit',
   },
+  'lib/base/internals.ts': { 3: "a probe's scratch byte count (_pendingData)", 7: "a probe's scratch peer port (_peername)" },
   'lib/cli/cookies.ts': { 60: 'seconds per minute', 1000: 'ms per second', 3600: 'seconds per hour', 86400: 'seconds per day' },
   'lib/cli/demo.ts': { 1000: 'the largest --count', 1e6: 'ns per ms (hrtime)' },
   'lib/cli/doctor.ts': {

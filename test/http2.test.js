@@ -343,6 +343,53 @@ t.test("h2c: a peer that accepts and never sends gets 'connect' as from http2.co
   t.match(ours.info, { cookie: 'sent', synData: true }, 'the preface rode in the SYN')
 })
 
+t.test("tfo.fastOpenInfo(stream.session.socket) on a server is the accepted socket's record; null once the session let go", async (t) => {
+  for (const secure of [false, true]) {
+    const server = secure ? http2.createSecureServer({ key, cert }) : http2.createServer()
+    tfo.enableFastOpen(server)
+    const seen = []
+    const sessions = []
+    server.on('session', (s) => sessions.push(s))
+    server.on('connection', (socket) => seen.push({ accepted: socket.fastOpen }))
+    const proxies = []
+    server.on('stream', (stream) => {
+      proxies.push(stream.session.socket)
+      seen[seen.length - 1].info = tfo.fastOpenInfo(stream.session.socket)
+      stream.respond({ ':status': 200 })
+      stream.end('ok')
+    })
+    const host = secure ? tlsAddr() : h2cAddr()
+    const { port } = await listen(server, 0, host)
+    const url = `${secure ? 'https' : 'http'}://${host}:${port}`
+    for (let i = 0; i < 2; i++) {
+      // The first session asks for a cookie, the second sends its first flight in the SYN.
+      const client = tfo.http2.connect(url, { ca: cert, servername: 'localhost' })
+      const req = client.request({ ':path': '/' })
+      req.resume()
+      await once(req, 'end')
+      client.close()
+      await once(client, 'close')
+    }
+    const kind = secure ? 'TLS' : 'h2c'
+    t.equal(seen.length, 2)
+    for (const s of seen) t.same(s.info, s.accepted, `${kind}: the record made when the socket was accepted`)
+    t.match(seen[0].info, { role: 'server', attempted: true, synData: false }, `${kind}: first contact`)
+    t.match(seen[1].info, { role: 'server', attempted: true, synData: true }, `${kind}: with a cookie, the SYN carried data`)
+    // Once the server's session is closed it lets go of its socket: Node's proxy (kept from
+    // before) then throws on every read, and `session.socket` is undefined. Null, no throw.
+    const last = sessions[sessions.length - 1]
+    if (!last.destroyed) { last.destroy(); await once(last, 'close') }
+    const proxy = proxies[proxies.length - 1]
+    t.throws(() => proxy.remoteAddress, { code: 'ERR_HTTP2_SOCKET_UNBOUND' }, `${kind}: Node's proxy throws now`)
+    t.equal(tfo.fastOpenInfo(proxy), null, `${kind}: the proxy of a closed session`)
+    // A destroyed session has no socket at all (undefined): that is not a socket, so argument misuse, as for any non-socket.
+    t.equal(last.socket, undefined, `${kind}: a destroyed session's socket is undefined`)
+    t.throws(() => tfo.fastOpenInfo(last.socket), { code: 'ERR_INVALID_ARG_TYPE' }, `${kind}: fastOpenInfo(undefined) is argument misuse`)
+    server.close()
+    await once(server, 'close')
+  }
+})
+
 t.test('what rides in the SYN: tcpdump on lo', async (t) => {
   if (!haveTcpdump(t)) return
   for (const secure of [false, true]) {

@@ -5,9 +5,8 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
-// The public module itself (index.ts re-exports it as `tfo.cookies`); imported
-// by path so this file compiles whether or not index.ts re-exports it yet.
-import * as cookies from '../system/cookies';
+// The CLI uses the public API only (ARCHITECTURE.md, "Layers"): `tfo.cookies`.
+import { cookies } from '../index';
 import { CliError, dim, green, printJson, table, yellow } from './output';
 
 export const cookiesHelp = `Usage: tfo cookies [--json]

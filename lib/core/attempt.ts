@@ -13,7 +13,7 @@
 //   finishAttempt()  once established: the outcome from TCP_INFO, counted in
 //                    the stats, published (./diagnostics) and reported to the backoff.
 import { errnoName, invalidArgType, validateBoolean, validateObject } from '../base/errors';
-import type { TcpHandle } from '../base/internals';
+import { CLIENT_PARTS, privatesMissing, type PrivateName, type TcpHandle } from '../base/internals';
 import { native } from '../base/native';
 import { live as stats } from '../observe/stats';
 import { clientOptionFailure } from '../system/support';
@@ -46,6 +46,8 @@ export type FastOpenOption = boolean | ClientFastOpenOptions;
 /** @internal One connection attempt, from 'connectionAttempt' to established. */
 export interface Attempt {
   handle: TcpHandle;
+  /** The socket making the attempt (tfo.Socket, the TLSSocket of tfo.tls, the net.Socket of tfo.http2). */
+  socket: object;
   fd: number;
   address: string;
   port: number;
@@ -77,7 +79,8 @@ export function normalizeFastOpenOption(value: unknown, name = 'options.fastOpen
 /**
  * @internal Starts an attempt on a handle about to connect: gives it a socket
  * with `TCP_FASTOPEN_CONNECT` on (libuv makes its socket lazily, so tfo makes
- * it), or records why TFO is not used.
+ * it), or records why TFO is not used. `needs`: the Node private parts the
+ * caller's TFO path relies on (lib/base/internals.ts); without one, plain TCP.
  */
 export function startAttempt(
   handle: TcpHandle,
@@ -85,9 +88,12 @@ export function startAttempt(
   port: number,
   family: number,
   options: ClientFastOpenOptions | false,
+  socket: object,
+  needs: readonly PrivateName[] = CLIENT_PARTS,
 ): Attempt {
   const attempt: Attempt = {
     handle,
+    socket,
     fd: typeof handle.fd === 'number' ? handle.fd : -1,
     address,
     port,
@@ -99,17 +105,19 @@ export function startAttempt(
     synDataWithheld: false,
     startedAt: Date.now(),
   };
-  attempt.reason = prepare(attempt, options);
+  attempt.reason = prepare(attempt, options, needs);
   attempt.tfo = attempt.reason === null;
   if (attempt.tfo && options && options.noCookie) attempt.reason = setNoCookie(attempt);
   return attempt;
 }
 
 /** Null when the handle's socket now has TCP_FASTOPEN_CONNECT on, else why not. */
-function prepare(attempt: Attempt, options: ClientFastOpenOptions | false): string | null {
+function prepare(attempt: Attempt, options: ClientFastOpenOptions | false, needs: readonly PrivateName[]): string | null {
   const b = native.binding;
   if (!b) return native.error;
   if (options === false) return 'disabled by the fastOpen: false option';
+  const missing = privatesMissing(needs);
+  if (missing) return missing;
   const paused = backoff.blockedReason(attempt.address, attempt.port);
   if (paused) return paused;
   const c = b.constants;

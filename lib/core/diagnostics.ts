@@ -17,8 +17,6 @@ import * as dc from 'node:diagnostics_channel';
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 
-import { ownerOf } from '../base/internals';
-import type { ListenerKeyState } from './keys';
 import { unpackServerOutcome, type FastOpenInfo } from './outcome';
 
 /** The names of tfo's `diagnostics_channel` channels. */
@@ -138,7 +136,7 @@ const debugOn = debug.enabled;
 
 /** What a hook knows about a client attempt (core/attempt's Attempt). */
 interface AttemptView {
-  handle: object;
+  socket: object;
   address: string;
   port: number;
   family: 4 | 6;
@@ -154,6 +152,14 @@ interface BackoffView {
   until: number;
   notAcked: number;
   retransmitted: number;
+}
+
+/** What a hook knows about a listener's keys (core/keys' ListenerKeyState: keys imports this module, not the reverse). */
+interface KeyStateView {
+  source: 'namespace' | 'own' | 'derived';
+  backup: 'previous' | 'next' | 'own' | null;
+  periodMs: number | null;
+  reason: string | null;
 }
 
 /** A window schedule of derived keys (core/keys). */
@@ -185,7 +191,7 @@ function listenerName(server: net.Server | null): string {
 export const build = {
   client(a: AttemptView, info: FastOpenInfo): ClientConnectMessage {
     return {
-      socket: ownerOf(a.handle) as net.Socket,
+      socket: a.socket as net.Socket,
       address: a.address,
       port: a.port,
       family: a.family,
@@ -241,7 +247,7 @@ export const build = {
     return `backoff forget ${s.destination} failures=${s.failures} inARow=${Math.max(s.notAcked, s.retransmitted)}`;
   },
   keys: keysMessage,
-  keysLine(target: 'listener' | 'namespace', server: net.Server | null, st: ListenerKeyState, s: ScheduleView | null): string {
+  keysLine(target: 'listener' | 'namespace', server: net.Server | null, st: KeyStateView, s: ScheduleView | null): string {
     const m = keysMessage(target, server, st, s);
     const subject = target === 'listener' ? `listener ${listenerName(server)}` : 'namespace';
     return (
@@ -254,7 +260,7 @@ export const build = {
 function keysMessage(
   target: 'listener' | 'namespace',
   server: net.Server | null,
-  st: ListenerKeyState,
+  st: KeyStateView,
   s: ScheduleView | null,
 ): KeysRotateMessage {
   return {
@@ -310,7 +316,7 @@ export function backoffForgotten(s: BackoffView): void {
 export function keysRotated(
   target: 'listener' | 'namespace',
   server: net.Server | null,
-  state: ListenerKeyState,
+  state: KeyStateView,
   schedule: ScheduleView | null,
 ): void {
   if (keysRotate.hasSubscribers) keysRotate.publish(build.keys(target, server, state, schedule));

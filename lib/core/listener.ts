@@ -24,7 +24,17 @@ import {
   type KeySource,
   type ListenerKeyState,
 } from './keys';
-import { acceptingServerOf, fdOf, fdOfHandle, handleOf, tlsParentOf, type FdHolder } from '../base/internals';
+import {
+  acceptingServerOf,
+  checkAcceptingServer,
+  fdOf,
+  fdOfHandle,
+  handleOf,
+  privatesMissing,
+  SERVER_PARTS,
+  tlsParentOf,
+  type FdHolder,
+} from '../base/internals';
 import { native } from '../base/native';
 import { live as stats } from '../observe/stats';
 import * as sysctl from '../system/sysctl';
@@ -164,6 +174,12 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
     if (keys?.configured) keys.state.reason = native.error;
     return;
   }
+  const missing = privatesMissing(SERVER_PARTS);
+  if (missing) {
+    state.reason = missing;
+    if (keys?.configured) keys.state.reason = missing;
+    return;
+  }
   const fd = current;
   if (fd < 0) {
     const addr = server.address();
@@ -243,6 +259,7 @@ function tagConnection(server: TaggedServer, socket: TaggedSocket): void {
   const state = server[kState];
   const b = native.binding;
   const fd = fdOf(socket);
+  checkAcceptingServer(socket, server); // first use of a part fastOpenInfo relies on
   let packed = -1;
   let synData = false;
   if (b && fd >= 0) {
@@ -421,19 +438,35 @@ export function serverFastOpenState(server: net.Server): ServerFastOpenState | n
  * record made when a TFO-enabled server accepted it. For other sockets it is
  * read from TCP_INFO now (server side: did the SYN carry data). Null when
  * there is nothing to read (closed, IPC, no addon). A TLS socket is looked
- * through to its TCP socket.
+ * through to its TCP socket; an HTTP/2 session's `socket` (Node's proxy over
+ * the session) to the session's socket, and null once the session has let
+ * go of it.
  */
 export function fastOpenInfo(socket: net.Socket): FastOpenInfo | null {
-  const s = socket as TaggedSocket & { fastOpen?: FastOpenInfo | null };
+  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function'))
+    throw invalidArgType('socket', 'net.Socket', socket);
+  try {
+    return infoOf(socket);
+  } catch (err) {
+    // http2's socket proxy once its session has let go of the socket: nothing to read.
+    if ((err as { code?: unknown } | null)?.code === 'ERR_HTTP2_SOCKET_UNBOUND') return null;
+    throw err;
+  }
+}
+
+function infoOf(socket: net.Socket): FastOpenInfo | null {
+  // Read the property, never `in`: an HTTP/2 session's `socket` is a Proxy whose reads reach the socket
+  // but whose `in` tests the session (a client session has `fastOpen` of its own, a server session none).
+  const own = (socket as { fastOpen?: FastOpenInfo | null }).fastOpen;
   const parent = tlsParentOf(socket);
   // tfo client sockets (a getter), accepted sockets and tfo TLS sockets (own properties).
-  if ('fastOpen' in s && !(parent && s.fastOpen === null)) return s.fastOpen ?? null;
-  if (parent) return fastOpenInfo(parent);
+  if (own !== undefined && !(parent && own === null)) return own;
+  if (parent) return infoOf(parent);
   const b = native.binding;
-  const fd = fdOf(s);
+  const fd = fdOf(socket);
   if (!b || fd < 0) return null;
   const ti = readTcpInfo(b, fd);
   if (typeof ti === 'number') return null;
-  const role = acceptingServerOf(s) ? 'server' : 'client';
+  const role = acceptingServerOf(socket) ? 'server' : 'client';
   return { role, attempted: false, synData: synDataAccepted(ti), rttMs: ti.rtt / 1000 };
 }

@@ -11,7 +11,7 @@ import * as dns from 'node:dns';
 import * as net from 'node:net';
 
 import { exceptionWithHostPort, socketBadPort } from '../base/errors';
-import { fdOf, handleOf } from '../base/internals';
+import { fdOf, handleOf, namesExistingHandle, privatesMissing, SERVER_PARTS } from '../base/internals';
 import { native } from '../base/native';
 
 type ReusePortOptions = net.ListenOptions & { reusePort?: boolean };
@@ -36,7 +36,9 @@ export function listenReusePort(server: net.Server, args: unknown[], after: () =
   const b = native.binding;
   // A cluster worker (documented: cluster.isWorker is NODE_UNIQUE_ID being set), without loading node:cluster.
   if (!b || process.env.NODE_UNIQUE_ID !== undefined) return false;
-  if (!('port' in o) || 'fd' in o || 'handle' in o || '_handle' in o || o.path !== undefined) return false;
+  if (!('port' in o) || namesExistingHandle(o) || o.path !== undefined) return false;
+  // Handing the socket to net needs the listening handle's fd (lib/base/internals.ts): else net's own listen().
+  if (privatesMissing(SERVER_PARTS)) return false;
   if (handleOf(server)) return false; // let net throw ERR_SERVER_ALREADY_LISTEN
   const cb = args.slice(1).find((a) => typeof a === 'function') as (() => void) | undefined;
   const port = toPort(o.port);

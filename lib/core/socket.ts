@@ -28,11 +28,15 @@ import * as net from 'node:net';
 import { callable } from '../base/callable';
 import { socketClosedBeforeConnection } from '../base/errors';
 import {
+  attemptHandleOf,
   isNormalizedArgs,
   netBytesWritten,
   netWrite,
+  netWritev,
   normalizeArgs,
   setPendingData,
+  socketWritesOk,
+  SOCKET_PARTS,
   tcpHandleOf,
   writableBufferOf,
 } from '../base/internals';
@@ -169,13 +173,15 @@ class TfoSocket extends net.Socket {
   // swapping them on the instance would push every socket into V8's slow
   // dictionary mode (measured: twice net's memory per connection).
 
+  /** @internal stream.Writable's hook, overridden (not part of tfo's API; the type is Writable's). */
   override _write(chunk: unknown, encoding: BufferEncoding, cb: WriteCb): void {
-    if ((this.#state & WRITES) === 0) netWrite._write.call(this, chunk, encoding, cb);
+    if ((this.#state & WRITES) === 0) netWrite(this, chunk, encoding, cb);
     else this.#divert(toBuffer(chunk, encoding), cb);
   }
 
+  /** @internal as `_write`. */
   override _writev(chunks: { chunk: unknown; encoding: BufferEncoding }[], cb: WriteCb): void {
-    if ((this.#state & WRITES) === 0) netWrite._writev.call(this, chunks, cb);
+    if ((this.#state & WRITES) === 0) netWritev(this, chunks, cb);
     else this.#divert(concatChunks(chunks), cb);
   }
 
@@ -183,7 +189,7 @@ class TfoSocket extends net.Socket {
     const held = this.#held;
     if (typeof held === 'number') this.#skip(held, data, cb);
     else if (held === null && this.connecting) this.#hold(data, cb);
-    else netWrite._write.call(this, data, 'buffer' as BufferEncoding, cb);
+    else netWrite(this, data, 'buffer' as BufferEncoding, cb);
   }
 
   #startInterception(): void {
@@ -242,7 +248,7 @@ class TfoSocket extends net.Socket {
       this.#state &= ~WRITES;
     }
     if (sent === held.data.length) held.cb();
-    else netWrite._write.call(this, sent > 0 ? held.data.subarray(sent) : held.data, 'buffer' as BufferEncoding, held.cb);
+    else netWrite(this, sent > 0 ? held.data.subarray(sent) : held.data, 'buffer' as BufferEncoding, held.cb);
   }
 
   // A queued write reaching _write after 'connect': its first `skip` bytes left in the SYN.
@@ -254,7 +260,7 @@ class TfoSocket extends net.Socket {
       this.#state &= ~WRITES;
     }
     if (k === data.length) cb();
-    else netWrite._write.call(this, k > 0 ? data.subarray(k) : data, 'buffer' as BufferEncoding, cb);
+    else netWrite(this, k > 0 ? data.subarray(k) : data, 'buffer' as BufferEncoding, cb);
   }
 
   static #flushTick(socket: TfoSocket, attempt: Attempt): void {
@@ -262,9 +268,7 @@ class TfoSocket extends net.Socket {
   }
 
   #onAttempt(address: string, port: number, family: number): void {
-    const handle = tcpHandleOf(this);
-    if (!handle) return;
-    const attempt = startAttempt(handle, address, port, family, this.#options);
+    const attempt = startAttempt(attemptHandleOf(this), address, port, family, this.#options, this, SOCKET_PARTS);
     this.#attempt = attempt;
     process.nextTick(TfoSocket.#flushTick, this, attempt);
   }
@@ -330,6 +334,13 @@ class TfoSocket extends net.Socket {
   }
 }
 
+// Where net's write path is not what tfo relies on (lib/base/internals.ts), tfo.Socket
+// leaves writes to net (its connections use plain TCP, SOCKET_PARTS).
+if (!socketWritesOk) {
+  delete (TfoSocket.prototype as Partial<TfoSocket>)._write;
+  delete (TfoSocket.prototype as Partial<TfoSocket>)._writev;
+}
+
 // bytesWritten must include the bytes that left in the SYN (they bypassed libuv).
 if (netBytesWritten) {
   const get = netBytesWritten;
@@ -375,7 +386,8 @@ export function connect(...args: unknown[]): TfoSocket {
   const first = args[0];
   const socket = new TfoSocket(first !== null && typeof first === 'object' ? (options as SocketConstructorOpts) : undefined);
   if (options.timeout) socket.setTimeout(options.timeout);
-  return (socket.connect as (...a: unknown[]) => TfoSocket)(normalized);
+  // (Without net's argument reading, socket.connect() reads the caller's arguments: lib/base/internals.ts.)
+  return (socket.connect as (...a: unknown[]) => TfoSocket)(...(isNormalizedArgs(normalized) ? [normalized] : args));
 }
 
 /** Alias of `connect`, as in net. */

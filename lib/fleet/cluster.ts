@@ -5,8 +5,8 @@
 // server._handle is a stand-in without an fd, so TFO can only be set in the
 // primary. `enableClusterFastOpen()` there watches for the listening sockets
 // the cluster module opens on the workers' behalf (Node's documented
-// `net.server.listen` diagnostics channel, or, where Node lacks it, the
-// `_listen2` step Node keeps for wrappers) and applies TFO and keys to them.
+// `net.server.listen` tracing channel, on every supported Node: 20.12+) and
+// applies TFO and keys to them.
 // Cluster with SCHED_NONE, or `exclusive: true`: each worker holds a real fd
 // and tfo.createServer / enableFastOpen in the worker do everything.
 import type { Cluster } from 'node:cluster';
@@ -22,7 +22,7 @@ import {
   type ServerFastOpenOptions,
   type ServerFastOpenState,
 } from '../core/listener';
-import { fdOfHandle, handleOf, type FdHolder } from '../base/internals';
+import { fdOfHandle, handleOf, isRoundRobinServer, type FdHolder } from '../base/internals';
 import { native } from '../base/native';
 
 // node:cluster is loaded when enableClusterFastOpen() is first called, not with tfo.
@@ -45,41 +45,27 @@ export interface ClusterListener {
 export interface ClusterFastOpenState {
   /** This process is the cluster primary: the only place where TFO on round-robin sockets can be set. */
   primary: boolean;
-  /** How the primary sees the sockets the cluster module opens: Node's diagnostics channel, or the `_listen2` step. */
-  hook: 'diagnostics_channel' | '_listen2' | null;
+  /** How the primary sees the sockets the cluster module opens: Node's `net.server.listen` tracing channel (null until set up). */
+  hook: 'diagnostics_channel' | null;
   /** The round-robin listening sockets opened since, still open, each with its TFO state. */
   readonly listeners: ClusterListener[];
   /** Why nothing will be done here (not the primary, no addon), or null. */
   reason: string | null;
 }
 
-type ServerWithHandle = net.Server & { _listen2?: (...args: unknown[]) => unknown };
-
 const entries: { handle: FdHolder; listener: ClusterListener }[] = [];
 let options: NormalizedServerOptions | null = null;
 let clusterState: ClusterFastOpenState | null = null;
 
-/**
- * The server a cluster primary makes for a round-robin handle: a plain
- * net.Server whose only 'connection' listener is Node's internal assertion
- * (`net.createServer(assert.fail)` in lib/internal/cluster/round_robin_handle.js).
- */
-function isRoundRobinServer(server: net.Server): boolean {
-  if (!clusterApi().isPrimary || isManaged(server)) return false;
-  const listeners = server.listeners('connection');
-  if (listeners.length !== 1) return false;
-  const fn = listeners[0] as Function;
-  return fn.name === 'fail' && Function.prototype.toString.call(fn).includes('ERR_INTERNAL_ASSERTION');
-}
-
 function onListened(server: net.Server): void {
-  if (!options || !(server instanceof net.Server) || !isRoundRobinServer(server)) return;
-  const s = server as ServerWithHandle;
-  const handle = handleOf(s);
+  if (!options || !(server instanceof net.Server)) return;
+  // The server a cluster primary makes for a round-robin handle (lib/base/internals.ts says how it is recognised).
+  if (!clusterApi().isPrimary || isManaged(server) || !isRoundRobinServer(server)) return;
+  const handle = handleOf(server);
   if (fdOfHandle(handle) < 0) return;
-  const fastOpen = install(s, options);
-  applyNow(s);
-  const addr = s.address();
+  const fastOpen = install(server, options);
+  applyNow(server);
+  const addr = server.address();
   const listener: ClusterListener =
     addr && typeof addr === 'object'
       ? { address: addr.address, port: addr.port, family: addr.family, fastOpen }
@@ -87,25 +73,13 @@ function onListened(server: net.Server): void {
   entries.push({ handle: handle!, listener });
 }
 
-function installHook(): 'diagnostics_channel' | '_listen2' {
-  const listen = Function.prototype.toString.call(net.Server.prototype.listen);
-  if (typeof dc.tracingChannel === 'function' && listen.includes('netServerListen')) {
-    // Published synchronously once the socket listens, before 'listening' and
-    // before the primary answers the worker: no connection is accepted without TFO.
-    dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => {
-      onListened((message as { server: net.Server }).server);
-    });
-    return 'diagnostics_channel';
-  }
-  // Older Node: the primary's listen goes through server._listen2 (kept by Node for wrappers).
-  const proto = net.Server.prototype as ServerWithHandle;
-  const original = proto._listen2!;
-  proto._listen2 = function (this: net.Server, ...args: unknown[]) {
-    const r = original.apply(this, args);
-    onListened(this);
-    return r;
-  };
-  return '_listen2';
+function installHook(): 'diagnostics_channel' {
+  // Published synchronously once the socket listens, before 'listening' and
+  // before the primary answers the worker: no connection is accepted without TFO.
+  dc.subscribe('tracing:net.server.listen:asyncEnd', (message) => {
+    onListened((message as { server: net.Server }).server);
+  });
+  return 'diagnostics_channel';
 }
 
 /**

@@ -9,7 +9,7 @@
 // listeners Node's would, and an error on it is never swallowed.
 import type { Duplex } from 'node:stream';
 
-import { agentProxyConfig } from '../base/internals';
+import { agentHasProxy } from '../base/internals';
 import { TfoSocket, type SocketConstructorOpts } from '../core/socket';
 import { Failures, httpFastOpen, normalizePolicy, watchesRetries, type AgentFastOpenOptions, type Policy } from './replay';
 
@@ -110,9 +110,12 @@ export class AgentFastOpen {
   readonly policy: Policy | false;
   readonly failures = new Failures();
   #proxied = false;
+  /** The agent's `proxyEnv` option, as given. */
+  #proxyEnv: unknown;
 
-  private constructor(policy: Policy | false) {
+  private constructor(policy: Policy | false, proxyEnv: unknown) {
     this.policy = policy;
+    this.#proxyEnv = proxyEnv;
   }
 
   /**
@@ -122,12 +125,12 @@ export class AgentFastOpen {
    */
   static split<O extends { fastOpen?: AgentFastOpenOptions | false }>(options: O | undefined): [AgentFastOpen, Omit<O, 'fastOpen'>] {
     const { fastOpen, ...rest } = options ?? ({} as O);
-    return [new AgentFastOpen(normalizePolicy(fastOpen)), rest];
+    return [new AgentFastOpen(normalizePolicy(fastOpen), (rest as { proxyEnv?: unknown }).proxyEnv), rest];
   }
 
   /** Called once Node's Agent constructor ran: an agent with a proxy connects through Node's own code. */
   attach(agent: object): this {
-    this.#proxied = agentProxyConfig(agent) !== null;
+    this.#proxied = agentHasProxy(agent, this.#proxyEnv);
     return this;
   }
 

@@ -7,6 +7,7 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 
+import { probeGroup } from '../base/internals';
 import { callable, type Callable } from '../base/callable';
 import { AgentFastOpen, globalAgentOptions } from './agent';
 import type { AgentFastOpenOptions } from './replay';
@@ -47,6 +48,8 @@ class TfoHttpAgent extends http.Agent {
 
 /** `http.Agent` with TCP Fast Open. Callable with or without `new`, as Node's. */
 export const Agent: Callable<typeof TfoHttpAgent> = callable(TfoHttpAgent);
+
+probeGroup('http'); // the Node private parts the agents rely on, checked now that node:http is loaded
 /** `http.Agent` with TCP Fast Open. */
 export type Agent = TfoHttpAgent;
 

@@ -36,7 +36,7 @@ import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 
 import { exceptionWithHostPort, invalidArgType } from '../base/errors';
-import { interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
+import { attemptHandleOf, interceptSocketFactory, setPeername, tcpHandleOf, type SocketFactoryModule } from '../base/internals';
 import {
   afterSynWrite,
   connectDeferred,
@@ -51,7 +51,8 @@ import {
 } from '../core/attempt';
 import type { FastOpenInfo } from '../core/outcome';
 import { Failures, mayRide, normalizePolicy, watchesRetries, type Policy, type ReplayPolicy } from './replay';
-import { connect as tlsConnect, waitEstablished } from './tls';
+import { waitEstablished } from './established';
+import { connect as tlsConnect } from './tls';
 
 export type { ReplayInfo, ReplayPolicy } from './replay';
 
@@ -202,9 +203,7 @@ class H2cConnection {
   }
 
   #onAttempt(address: string, port: number, family: number): void {
-    const tcp = tcpHandleOf(this.socket);
-    if (!tcp) return;
-    const attempt = startAttempt(tcp, address, port, family, this.plan.socket);
+    const attempt = startAttempt(attemptHandleOf(this.socket), address, port, family, this.plan.socket, this.socket);
     this.attempt = attempt;
     this.decided = false;
     if (attempt.tfo) process.nextTick(H2cConnection.#decide, this, attempt);

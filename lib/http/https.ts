@@ -18,6 +18,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 
 import {
+  probeGroup,
   agentKeyOf,
   agentSession,
   cacheAgentSession,
@@ -95,6 +96,10 @@ class TfoHttpsAgent extends https.Agent {
 
 /** `https.Agent` with the TLS ClientHello in the SYN. Callable with or without `new`, as Node's. */
 export const Agent: Callable<typeof TfoHttpsAgent> = callable(TfoHttpsAgent);
+
+// The Node private parts the agent relies on, checked now that node:https is loaded.
+probeGroup('http');
+probeGroup('https');
 /** `https.Agent` with the TLS ClientHello in the SYN. */
 export type Agent = TfoHttpsAgent;
 

@@ -22,12 +22,20 @@
 //
 // The outcome is read from TCP_INFO when the connection is established,
 // before 'connect'.
-import * as net from 'node:net';
-import { constants as osConstants } from 'node:os';
 import * as tls from 'node:tls';
 
-import { captureNextConnect, fdOfHandle, startTlsHandshakeNow, tcpHandleOf, type ConnectRequest } from '../base/internals';
-import { native } from '../base/native';
+import {
+  attemptHandleOf,
+  captureNextConnect,
+  checkTlsSocket,
+  fdOfHandle,
+  P,
+  privateOk,
+  probeGroup,
+  startTlsHandshakeNow,
+  TLS_PARTS,
+  type ConnectRequest,
+} from '../base/internals';
 import {
   afterSynWrite,
   finishAttempt,
@@ -41,15 +49,16 @@ import {
 } from '../core/attempt';
 import type { FastOpenInfo } from '../core/outcome';
 
+import { waitEstablished } from './established';
+
 /** `tls.ConnectionOptions` plus `fastOpen` (`false`: plain TCP; `{ noCookie }` as for tfo.connect). */
 export type ConnectionOptions = tls.ConnectionOptions & { fastOpen?: FastOpenOption };
 
 /** A TLSSocket opened through tfo: its `fastOpen` says what TFO did (null until 'connect'). */
 export type FastOpenTLSSocket = tls.TLSSocket & { readonly fastOpen: FastOpenInfo | null };
 
-const EMPTY = Buffer.alloc(0);
-const noop = (): void => {};
-const { EBADF, EPIPE } = osConstants.errno;
+probeGroup('tls'); // the Node private parts tfo.tls relies on, checked now that node:tls is loaded
+
 
 interface State {
   options: ClientFastOpenOptions | false;
@@ -57,56 +66,6 @@ interface State {
   attempt: Attempt | null;
   /** Stops the wait for the SYN-ACK of the current attempt (null when not waiting). */
   stopWaiting: (() => void) | null;
-}
-
-/**
- * @internal (also used by tfo.http2 for h2c)
- * Calls `done(status)` once the kernel reports the socket `fd` established
- * (status 0) or failed (a negative errno, as libuv reports a connect), and
- * returns a function that stops waiting. The wait is a zero-length write on
- * a duplicate descriptor: in SYN_SENT it cannot proceed (EAGAIN, so libuv
- * polls for writability), once established it completes, and after a
- * refusal, reset or timeout it fails with the socket's error. The duplicate
- * is never read from and never shut down, only closed: the connection stays
- * the original descriptor's. With `sync`, `done` runs in the write's own
- * callback, before the original descriptor's events of the same poll round
- * (tfo.http2: the duplicate may have taken a refusal's error from it).
- */
-export function waitEstablished(fd: number, done: (status: number) => void, sync = false): () => void {
-  const b = native.binding;
-  const copy = b ? b.dup(fd) : -1;
-  if (copy < 0 || !b) {
-    process.nextTick(done, copy < 0 ? copy : -EBADF);
-    return noop;
-  }
-  let watcher: net.Socket;
-  try {
-    watcher = new net.Socket({ fd: copy, readable: false });
-  } catch {
-    b.close(copy);
-    process.nextTick(done, -EBADF /* no libuv handle could take the descriptor */);
-    return noop;
-  }
-  b.release(copy); // libuv's now
-  let settled = false;
-  watcher.on('error', noop); // its write's error is the answer, given to the callback below
-  watcher.write(EMPTY, (err?: Error | null) => {
-    if (settled) return;
-    settled = true;
-    watcher.destroy();
-    const errno = (err as NodeJS.ErrnoException | null | undefined)?.errno;
-    // After the rest of this poll round: the original descriptor's own writability event
-    // came in the same round (libuv then writes the part of the ClientHello that did not
-    // fit in the SYN) and is handled first, as it would be before net's 'connect'.
-    const status = err ? (typeof errno === 'number' && errno < 0 ? errno : -EPIPE) : 0;
-    if (sync) done(status);
-    else setImmediate(done, status);
-  });
-  return () => {
-    if (settled) return;
-    settled = true;
-    watcher.destroy();
-  };
 }
 
 function stopWaiting(state: State): void {
@@ -162,14 +121,13 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   const state: State = { options, info: null, attempt: null, stopWaiting: null };
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
+  checkTlsSocket(socket); // first use: the TLS wrap's parts tfo.tls relies on (TLS_PARTS)
   const onAttempt = (address: string, port: number, family: number) => {
     stopWaiting(state);
     // The TLSSocket's handle is the TLS wrap; the TCP handle is its parent.
-    const tcp = tcpHandleOf(socket);
-    if (!tcp) return;
-    const attempt = startAttempt(tcp, address, port, family, state.options);
+    const attempt = startAttempt(attemptHandleOf(socket), address, port, family, state.options, socket, TLS_PARTS);
     state.attempt = attempt;
-    captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
+    if (privateOk(P.tlsWrapConnect)) captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
   // tfo's listeners live only while connecting: once connected (or closed)
   // the socket carries none of them, as a socket from tls.connect.
@@ -181,6 +139,9 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   const onConnect = () => {
     socket.off('connectionAttempt', onAttempt);
     socket.off('close', onClose);
+    // Where the connect request could not be taken (TLS_PARTS missing), the outcome is read here.
+    const attempt = state.attempt;
+    if (state.info === null && attempt) state.info = finishAttempt(attempt, fdOfHandle(attempt.handle) >= 0 ? fdOfHandle(attempt.handle) : attempt.fd);
   };
   socket.on('connectionAttempt', onAttempt);
   socket.once('connect', onConnect);

@@ -1,6 +1,8 @@
 // TCP Fast Open keys as bytes and as the kernel's text: the one parser,
 // formatter and redaction of key material. lib/system/sysctl.ts (the
 // namespace key) and lib/core/keys.ts (listener keys) both use it.
+import { inspect } from 'node:util';
+
 import { invalidArgType, invalidArgValue } from '../base/errors';
 import { native } from '../base/native';
 
@@ -30,7 +32,7 @@ export const KEY_BUF_LENGTH: number = native.binding?.constants.TCP_FASTOPEN_KEY
 export type FastOpenKeyInput = Buffer | Uint8Array | string;
 
 /** Shown instead of key material in error messages (util.inspect honours this symbol). */
-const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+const INSPECT = inspect.custom;
 
 /** Something util.inspect shows as `[<shape>, not shown]` instead of key material. */
 export function redacted(shape: string): object {

@@ -4,6 +4,7 @@
 import { constants as osConstants } from 'node:os';
 
 import { errnoName } from '../base/errors';
+import { nodePrivates, privatesMissing, SERVER_PARTS, SOCKET_PARTS, type NodePrivate } from '../base/internals';
 import { native } from '../base/native';
 import * as sysctl from './sysctl';
 
@@ -21,7 +22,17 @@ export interface FastOpenSupport {
   serverReason: string | null;
   /** `net.ipv4.tcp_fastopen` of this network namespace, decoded; null when unreadable. */
   sysctl: sysctl.FastOpenSysctl | null;
+  /**
+   * Every private part of Node that tfo uses, with what for, what tfo does
+   * without it, and whether it behaves as tfo relies on, on this Node (`ok`;
+   * null: not checked yet, see `checked`). A part that is not ok is not used:
+   * what depends on it falls back, and `clientReason` / `serverReason` (or
+   * the connection's `fastOpen.reason`) name it.
+   */
+  internals: NodePrivate[];
 }
+
+export type { NodePrivate } from '../base/internals';
 
 /** The native layer loaded: TFO can work here when the kernel settings allow it. */
 export const supported: boolean = native.binding !== null;
@@ -51,6 +62,18 @@ export function clientOptionFailure(errno: number): string {
   return `setsockopt(TCP_FASTOPEN_CONNECT) failed (${errnoName(errno)})`;
 }
 
+/** Null when a scratch socket takes `TCP_FASTOPEN_CONNECT`, else why not. */
+function clientOptionCheck(b: NonNullable<typeof native.binding>): string | null {
+  const c = b.constants;
+  if (c.TCP_FASTOPEN_CONNECT === undefined)
+    return 'the addon was built without TCP_FASTOPEN_CONNECT (kernel headers older than 4.11)';
+  const fd = b.socket(c.AF_INET);
+  if (fd < 0) return `could not create a scratch socket to test (${errnoName(fd)})`;
+  const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
+  b.close(fd);
+  return r < 0 ? clientOptionFailure(r) : null;
+}
+
 /** Checks, now, whether clients and servers in this process and namespace will use TFO. */
 export function support(): FastOpenSupport {
   let bits: sysctl.FastOpenSysctl | null = null;
@@ -61,27 +84,18 @@ export function support(): FastOpenSupport {
     sysctlError = (e as Error).message;
   }
   const b = native.binding;
+  const internals = nodePrivates();
   if (!b) {
     const reason = `${native.error}; plain TCP is used`;
-    return { native: false, client: false, server: false, clientReason: reason, serverReason: reason, sysctl: bits };
+    return { native: false, client: false, server: false, clientReason: reason, serverReason: reason, sysctl: bits, internals };
   }
-  let clientReason: string | null = null;
-  const c = b.constants;
-  if (c.TCP_FASTOPEN_CONNECT === undefined) {
-    clientReason = 'the addon was built without TCP_FASTOPEN_CONNECT (kernel headers older than 4.11)';
-  } else {
-    const fd = b.socket(c.AF_INET);
-    if (fd < 0) {
-      clientReason = `could not create a scratch socket to test (${errnoName(fd)})`;
-    } else {
-      const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
-      b.close(fd);
-      if (r < 0) clientReason = clientOptionFailure(r);
-    }
+  // A Node private part tfo.connect (or a TFO listener) needs is missing: that first, by name.
+  const clientReason = privatesMissing(SOCKET_PARTS) ?? clientOptionCheck(b);
+  let serverReason: string | null = privatesMissing(SERVER_PARTS);
+  if (serverReason === null) {
+    if (!bits) serverReason = `net.ipv4.tcp_fastopen could not be read: ${sysctlError}`;
+    else if (!bits.server) serverReason = `net.ipv4.tcp_fastopen=${bits.value} lacks the server bit (0x2) ${FIX}`;
   }
-  let serverReason: string | null = null;
-  if (!bits) serverReason = `net.ipv4.tcp_fastopen could not be read: ${sysctlError}`;
-  else if (!bits.server) serverReason = `net.ipv4.tcp_fastopen=${bits.value} lacks the server bit (0x2) ${FIX}`;
   return {
     native: true,
     client: clientReason === null,
@@ -89,5 +103,6 @@ export function support(): FastOpenSupport {
     clientReason,
     serverReason,
     sysctl: bits,
+    internals,
   };
 }
