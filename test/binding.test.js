@@ -10,7 +10,6 @@ if (enterNetns(__filename)) return
 const t = require('tap')
 const fs = require('node:fs')
 const net = require('node:net')
-const path = require('node:path')
 const { errno } = require('node:os').constants
 const tfo = require('..')
 const { listen, closeServer, sha256 } = require('./helpers/util')

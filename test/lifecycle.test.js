@@ -29,7 +29,6 @@ if (enterNetns(__filename)) return
 const t = require('tap')
 const fs = require('node:fs')
 const net = require('node:net')
-const path = require('node:path')
 const { once } = require('node:events')
 const tfo = require('..')
 

@@ -136,8 +136,8 @@ function ownHooksInvisible (t, extra, what) {
 
 t.test('Agent can be called without new, keeps instanceof and subclassing', async (t) => {
   for (const [name, ours, nodes] of [['http', tfo.http.Agent, http.Agent], ['https', tfo.https.Agent, https.Agent]]) {
-    const a = ours({ keepAlive: true, maxSockets: 3 }) // eslint-disable-line new-cap
-    const b = nodes({ keepAlive: true, maxSockets: 3 }) // eslint-disable-line new-cap
+    const a = ours({ keepAlive: true, maxSockets: 3 })
+    const b = nodes({ keepAlive: true, maxSockets: 3 })
     t.ok(a instanceof ours, `${name}: Agent() is an instance of tfo's Agent`)
     t.ok(a instanceof nodes, `${name}: ... and of Node's Agent`)
     t.same({ ...a.options }, { ...b.options }, `${name}: agent.options as Node's`)

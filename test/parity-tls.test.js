@@ -18,7 +18,7 @@ const { selfSigned } = require('./helpers/tls')
 const RTT = 50
 
 function compare (t, res, { wan }) {
-  const { first, returning } = res
+  const { first } = res
   t.match(first.tfo.fastOpen, { attempted: true, cookie: 'requested', synData: false }, 'first contact asks for a cookie')
 
   const same = (name, what = ['events']) => {

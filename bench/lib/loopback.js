@@ -16,7 +16,7 @@ const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
-const { send, config, loadTfo, exitWithParent, sleep, nowMs } = require('./child')
+const { send, config, loadTfo, exitWithParent, nowMs } = require('./child')
 const { jsonChannel, ask, stop } = require('./proc')
 
 const cfg = config()

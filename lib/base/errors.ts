@@ -64,7 +64,7 @@ export interface NodeCodedError extends Error {
   code: string;
 }
 
-function coded(Base: ErrorClass, code: string, message: string, skip: Function): NodeCodedError {
+function coded(Base: ErrorClass, code: string, message: string, skip: (...args: never[]) => unknown): NodeCodedError {
   const err = new Base(message) as NodeCodedError;
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
   // Node prints `TypeError [ERR_X]: message` in stacks and toString().
@@ -179,6 +179,6 @@ export function validateInteger(value: unknown, name: string, min: number, max: 
   if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
 }
 
-export function validateFunction(value: unknown, name: string): asserts value is Function {
+export function validateFunction(value: unknown, name: string): asserts value is (...args: never[]) => unknown {
   if (typeof value !== 'function') throw invalidArgType(name, 'Function', value);
 }

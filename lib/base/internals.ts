@@ -970,7 +970,7 @@ export function interceptSocketFactory<R>(
         restore();
         made = true;
         return make(m, originals[i], args);
-      } as SocketFactoryModule['connect'];
+      };
       wrapped.push(i);
     });
   } catch {

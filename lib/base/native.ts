@@ -217,7 +217,7 @@ function load(): NativeLoad {
   }
   try {
     // node-gyp-build prefers build/Release (a local build), then prebuilds/<platform>-<arch>.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred: loaded only on Linux, when the addon is not disabled
     const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
     const binding = gypBuild(path.join(__dirname, '..', '..')) as NativeBinding;
     return { binding, error: null };

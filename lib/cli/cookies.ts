@@ -102,7 +102,7 @@ async function flushCommand(hosts: string[], json: boolean): Promise<number> {
   }
   const lines = targets.map((t) => {
     const n = t.addresses.reduce((m, a) => m + a.flushed, 0);
-    const where = t.addresses.length === 1 && t.addresses[0]!.address === t.host ? t.host : `${t.host} (${t.addresses.map((a) => a.address).join(', ')})`;
+    const where = t.addresses.length === 1 && t.addresses[0].address === t.host ? t.host : `${t.host} (${t.addresses.map((a) => a.address).join(', ')})`;
     return n > 0 ? `flushed ${entriesWord(n)} for ${where}` : dim(`no entry for ${where}`);
   });
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -66,7 +66,7 @@ async function oneConnection(port: number, serverSeen: boolean[]): Promise<Omit<
   ]);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   socket.destroy();
-  if (err) throw new CliError(`connection failed: ${(err as Error).message}`);
+  if (err) throw new CliError(`connection failed: ${err.message}`);
   const info = socket.fastOpen;
   return {
     cookie: info?.cookie ?? 'none',

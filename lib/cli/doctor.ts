@@ -568,7 +568,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${doctorHelp}\n`);
     return 0;
   }
-  const role = values.role as string;
+  const role = values.role;
   if (role !== 'client' && role !== 'server' && role !== 'both')
     throw new CliError(`--role must be client, server or both, not '${role}'`, 2);
   const report = await diagnose(role);

@@ -87,7 +87,8 @@ export function privateNetnsAvailability(): PrivateNetnsAvailability {
   if (!r.error && r.status === 0) return { available: true, kind, reason: null };
   const said = (r.stderr ?? '').trim().split('\n')[0] ?? '';
   let reason: string;
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+  const error: NodeJS.ErrnoException | undefined = r.error;
+  if (error?.code === 'ENOENT')
     reason = 'there is no `unshare` command (util-linux) on PATH';
   else if (r.error) reason = `${command} could not run: ${r.error.message}`;
   else if (/\bip\b.*not found/.test(said)) reason = 'there is no `ip` command (iproute2) to bring up loopback in the namespace';

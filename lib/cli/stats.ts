@@ -93,7 +93,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
   // --watch: one row (or NDJSON line) of deltas per interval, on a steady beat.
   const header = ['time', ...NAMES];
   const widths = header.map((h) => Math.max(h.length, 8));
-  const row = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  const row = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
   if (!values.json) {
     process.stdout.write(
       `${bold('TCP Fast Open counters')}${dim(`: change every ${seconds} s in this network namespace${count === null ? ' (Ctrl-C to stop)' : ''}`)}\n`,

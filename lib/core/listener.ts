@@ -329,7 +329,7 @@ function hookEmit(server: net.Server): void {
 export function enableFastOpen(server: net.Server, options?: ServerFastOpenOptions): ServerFastOpenState {
   if (!(server instanceof net.Server)) throw invalidArgType('server', 'net.Server', server);
   const opts = normalizeServerOptions(options === undefined ? {} : options, 'options');
-  return install(server as TaggedServer, opts);
+  return install(server, opts);
 }
 
 /**

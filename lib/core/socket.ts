@@ -348,7 +348,7 @@ if (netBytesWritten) {
     configurable: true,
     enumerable: false,
     get(this: TfoSocket) {
-      const n = get.call(this) as number | undefined;
+      const n = get.call(this);
       return n === undefined ? n : n + this._tfoSynDataWritten;
     },
   });

@@ -294,6 +294,7 @@ class H2cConnection {
    * error, or the end of the stream, means the peer had accepted.
    */
   #watchSocket(attempt: Attempt): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the emit below has its own `this` (the socket) and needs both
     const conn = this;
     const own = this.socket as unknown as { emit: Emit };
     const protoEmit = own.emit;
@@ -329,6 +330,7 @@ class H2cConnection {
   bind(session: http2.ClientHttp2Session): void {
     this.session = session;
     if (!this.attemptPending() || !this.plan.synData) return; // nothing can be handed off
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the methods below have their own `this` (the session) and need both
     const conn = this;
     const s = session as unknown as Record<string, unknown> & { emit: Emit };
     const proto = Object.getPrototypeOf(session) as Record<string, (this: unknown, ...a: unknown[]) => unknown>;
@@ -425,7 +427,7 @@ export function connect(authority: unknown, options?: unknown, listener?: unknow
   let session: http2.ClientHttp2Session;
   if (typeof userCreate === 'function') {
     // The caller makes the socket: Node uses it as given; its fastOpen (a tfo socket's) is reported.
-    (rest as { createConnection: unknown }).createConnection = (...a: unknown[]) => (made = userCreate(...a) as net.Socket);
+    (rest as { createConnection: unknown }).createConnection = (...a: unknown[]) => (made = (userCreate as (...a: unknown[]) => net.Socket)(...a));
     session = nodeConnect(authority, rest, listener);
   } else {
     session = interceptSocketFactory(

@@ -57,7 +57,7 @@ export function normalizePolicy(value: unknown): Policy | false {
   if (value === undefined || value === true) return DEFAULT_POLICY;
   validateObject(value, 'options.fastOpen');
   const { replay = 'idempotent', retryWindowMs = 30_000, noCookie = false } = value as AgentFastOpenOptions;
-  if (typeof replay !== 'function' && !['idempotent', 'all', 'none'].includes(replay as string)) {
+  if (typeof replay !== 'function' && !['idempotent', 'all', 'none'].includes(replay)) {
     if (typeof replay === 'string') throw invalidArgValue('options.fastOpen.replay', replay, "must be 'idempotent', 'all', 'none' or a function");
     throw invalidArgType('options.fastOpen.replay', ['string', 'Function'], replay);
   }

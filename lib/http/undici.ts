@@ -112,7 +112,7 @@ export function connector(options: ConnectorOptions = {}): Connector {
         port,
         host: hostname,
       };
-      socket = connectHttp(netOptions as never, undefined, policy, failures);
+      socket = connectHttp(netOptions, undefined, policy, failures);
       if (useH2c) (socket as Socket & { alpnProtocol?: string }).alpnProtocol = 'h2';
     }
 

@@ -61,8 +61,8 @@ function fromKernel(prefix: string): MetricFamily[] {
   }
   if (!snap) return [];
   const samples = (Object.keys(COUNTER_NAMES) as CounterName[])
-    .filter((k) => snap![k] !== null)
-    .map((k) => ({ labels: { counter: COUNTER_NAMES[k] }, value: snap![k] as number }));
+    .filter((k) => snap[k] !== null)
+    .map((k) => ({ labels: { counter: COUNTER_NAMES[k] }, value: snap[k] as number }));
   return [
     family(
       `${prefix}kernel_tcpext_total`,

@@ -63,7 +63,7 @@ const U64 = BigUint64Array.BYTES_PER_ELEMENT;
 
 /** An unsigned host-order header field of `size` bytes (a sizeof from the addon) at `o`. */
 function field(b: Buffer, o: number, size: number): number {
-  if (size === U8) return b[o]!;
+  if (size === U8) return b[o];
   if (size === U16) return u16(b, o);
   if (size === U32) return u32(b, o);
   throw tfoError('TFO_NETLINK', `a netlink header field of ${size} bytes is not supported`);

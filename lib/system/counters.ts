@@ -75,14 +75,14 @@ export function parseNetstat(text: string, at: number = Date.now()): FastOpenCou
   const tcpExt = new Map<string, number>();
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   for (let i = 0; i < lines.length; i++) {
-    const names = lines[i]!.trim().split(/\s+/);
+    const names = lines[i].trim().split(/\s+/);
     if (names[0] !== 'TcpExt:') continue;
     const values = (lines[i + 1] ?? '').trim().split(/\s+/);
     if (values[0] !== 'TcpExt:' || values.length !== names.length || !values.slice(1).every((v) => /^\d+$/.test(v)))
       throw tfoError('TFO_NETSTAT_UNPARSABLE', 'the TcpExt lines of /proc/net/netstat do not pair names with values', {
         path: NETSTAT,
       });
-    for (let j = 1; j < names.length; j++) tcpExt.set(names[j]!, Number(values[j]));
+    for (let j = 1; j < names.length; j++) tcpExt.set(names[j], Number(values[j]));
     i++; // the value line is consumed
   }
   const snapshot = { at } as FastOpenCounters;

@@ -343,7 +343,7 @@ const KEY = 'net.ipv4.tcp_fastopen_key';
 export function key(): FastOpenKeys {
   const keys = read(KEY).trim().toLowerCase().split(',');
   if (keys.length > 2 || !keys.every(isKeyText)) throw unexpected(KEY, `is not in the format ${KEY_TEXT_FORM}[,backup]`);
-  return { primary: parseKey(keys[0]!), backup: keys.length === 2 ? parseKey(keys[1]!) : null };
+  return { primary: parseKey(keys[0]), backup: keys.length === 2 ? parseKey(keys[1]) : null };
 }
 
 /**
