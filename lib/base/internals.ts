@@ -796,7 +796,7 @@ define(
     createSocket.call(agent, { getHeader: () => undefined }, { host: 'h', port: 1 }, () => {});
     if (!given) return 'createSocket() did not call createConnection()';
     const key = given._agentKey;
-    return typeof key === 'string' && key === agent.getName(given as never)
+    return typeof key === 'string' && key === agent.getName(given)
       ? null
       : `the options createConnection gets carry _agentKey ${JSON.stringify(key)}, not agent.getName(options)`;
   },

@@ -41,11 +41,11 @@ export function waitEstablished(fd: number, done: (status: number) => void, sync
   b.release(copy); // libuv's now
   let settled = false;
   watcher.on('error', noop); // its write's error is the answer, given to the callback below
-  watcher.write(EMPTY, (err?: Error | null) => {
+  watcher.write(EMPTY, (err?: NodeJS.ErrnoException | null) => {
     if (settled) return;
     settled = true;
     watcher.destroy();
-    const errno = (err as NodeJS.ErrnoException | null | undefined)?.errno;
+    const errno = err?.errno;
     // After the rest of this poll round: the original descriptor's own writability event
     // came in the same round (libuv then writes the part of the ClientHello that did not
     // fit in the SYN) and is handled first, as it would be before net's 'connect'.

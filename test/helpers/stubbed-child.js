@@ -3,7 +3,6 @@
 // ./stub-private.js, and prints what happened as JSON: the reply, the
 // connection's fastOpen, and what tfo.support() says about the part.
 const { once } = require('node:events')
-const net = require('node:net')
 const tls = require('node:tls')
 const https = require('node:https')
 const http2 = require('node:http2')
