@@ -22,8 +22,14 @@ import { callable } from '../base/callable';
 import { socketClosedBeforeConnection } from '../base/errors';
 import { netBytesWritten, netWrite, setPendingData, tcpHandleOf } from '../base/internals';
 import {
+  controlReason,
+  countError,
+  countRequested,
   finishAttempt,
   normalizeFastOpenOption,
+  recordFirstByte,
+  ttfbElapsedUs,
+  ttfbStart,
   readCookieState,
   sendInSyn,
   startAttempt,
@@ -36,6 +42,7 @@ import {
   clearClientOutcome,
   packClientOutcome,
   packedSynDataBytes,
+  ttfbSeriesOf,
   unpackClientOutcome,
   type FastOpenInfo,
 } from './outcome';
@@ -79,7 +86,16 @@ class TfoSocket extends net.Socket {
    */
   #state = 0;
   #rttUs = 0;
+  /**
+   * Between connect() and 'connect': why the connection is in the control
+   * cohort (the rollout's decision), or null; then the outcome's reason.
+   */
   #reason: string | null = null;
+  /**
+   * When connect() was called (observe/ttfb's ticks, a small integer) until
+   * the first byte is read, then -1: the time to first byte.
+   */
+  #t0 = -1;
 
   constructor(options?: SocketConstructorOpts) {
     super(options);
@@ -116,13 +132,45 @@ class TfoSocket extends net.Socket {
     if (options && 'fastOpen' in options) this.#options = normalizeFastOpenOption(options.fastOpen);
 
     this.#startInterception();
+    this.#t0 = ttfbStart();
+    if (this.#options !== false && this.#options.rollout !== undefined) this.#decide(options, first, args[1]);
     try {
       (super.connect as (...a: unknown[]) => this)(...args);
     } catch (err) {
       this.#stopInterception();
       throw err;
     }
+    countRequested(this.#control());
     return this;
+  }
+
+  /** The rollout's decision for this connection (lib/core/rollout.ts), kept in #reason until the attempt. */
+  #decide(options: TcpSocketConnectOpts | null, first: unknown, second: unknown): void {
+    const host = options ? options.host : second;
+    const port = options ? options.port : first;
+    this.#reason = controlReason(this.#options, typeof host === 'string' && host !== '' ? host : 'localhost', Number(port));
+  }
+
+  /**
+   * Readable#push, through which net hands each read to the stream: the
+   * first byte read ends the time to first byte. One integer test per read;
+   * no 'data' or 'readable' listener (they would change the stream's mode).
+   */
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (this.#t0 >= 0 && chunk !== null && chunk !== undefined) this.#firstByte();
+    return super.push(chunk, encoding);
+  }
+
+  /** Whether this connection is in the control cohort: from its outcome once recorded, else from the decision. */
+  #control(): boolean {
+    const series = ttfbSeriesOf(this.#state);
+    return series >= 0 ? (series & 2) !== 0 : this.#options === false || this.#reason !== null;
+  }
+
+  #firstByte(): void {
+    const elapsed = ttfbElapsedUs(this.#t0);
+    this.#t0 = -1;
+    recordFirstByte(ttfbSeriesOf(this.#state), elapsed);
   }
 
   override destroy(error?: Error): this {
@@ -132,6 +180,11 @@ class TfoSocket extends net.Socket {
     if (#state in this && (this.#state & CORKED) !== 0 && !this.destroyed) {
       this.#state &= ~CORKED;
       this.uncork();
+    }
+    // An error before the first byte: counted per cohort (the error rate of an A/B).
+    if (error && #t0 in this && this.#t0 >= 0 && !this.destroyed) {
+      this.#t0 = -1;
+      countError(this.#control(), error);
     }
     return super.destroy(error);
   }
@@ -204,7 +257,7 @@ class TfoSocket extends net.Socket {
   #onAttempt(address: string, port: number, family: number): void {
     const handle = tcpHandleOf(this);
     if (!handle) return;
-    const attempt = startAttempt(handle, address, port, family, this.#options);
+    const attempt = startAttempt(handle, address, port, family, this.#options, this.#reason);
     this.#attempt = attempt;
     process.nextTick(TfoSocket.#flushTick, this, attempt);
   }
