@@ -30,6 +30,7 @@ import { live as stats } from '../observe/stats';
 import * as sysctl from '../system/sysctl';
 import { readTcpInfo, synDataAccepted } from '../system/tcpinfo';
 import { packServerOutcome, unpackServerOutcome } from './outcome';
+import { noteSynData } from './saved';
 import type { FastOpenInfo } from './outcome';
 
 /** Default TFO queue length (pending TFO requests) for listeners; nginx/HAProxy users use 256–1024. */
@@ -249,6 +250,7 @@ function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
     if (typeof ti !== 'number') {
       synData = synDataAccepted(ti);
       packed = packServerOutcome(state?.enabled ?? false, synData, ti.rtt);
+      if (synData && state?.enabled) noteSynData(socket, ti); // the time it saved (./saved)
     }
   }
   // The outcome is fixed at accept: read-only, computed when read.
