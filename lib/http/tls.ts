@@ -30,11 +30,18 @@ import { captureNextConnect, fdOfHandle, startTlsHandshakeNow, tcpHandleOf, type
 import { native } from '../base/native';
 import {
   afterSynWrite,
+  controlReason,
+  countError,
+  countRequested,
   finishAttempt,
   normalizeFastOpenOption,
   readCookieState,
+  recordFirstByte,
   startAttempt,
   SYN_PENDING,
+  ttfbElapsedUs,
+  ttfbSeriesOfInfo,
+  ttfbStart,
   type Attempt,
   type ClientFastOpenOptions,
   type FastOpenOption,
@@ -53,6 +60,10 @@ const { EBADF, EPIPE } = osConstants.errno;
 
 interface State {
   options: ClientFastOpenOptions | false;
+  /** Why the connection is in the control cohort (the rollout's decision), or null. */
+  control: string | null;
+  /** When tls.connect() was called (observe/ttfb's ticks) until the first byte of application data, then -1. */
+  t0: number;
   info: FastOpenInfo | null;
   attempt: Attempt | null;
   /** Stops the wait for the SYN-ACK of the current attempt (null when not waiting). */
@@ -153,8 +164,36 @@ function hookCompletion(socket: tls.TLSSocket, state: State, attempt: Attempt, r
   req.oncomplete = hooked;
 }
 
-function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): void {
-  const state: State = { options, info: null, attempt: null, stopWaiting: null };
+/**
+ * Time to first byte: from tls.connect() to the first byte of application
+ * data (decrypted, after the handshake). TLSSocket is Node's own class, so
+ * the hook is on the instance: its own `push` until the first byte, then
+ * the prototype's function again (the property stays, so the socket keeps
+ * its shape); no 'data' or 'readable' listener.
+ */
+function watchFirstByte(socket: tls.TLSSocket, state: State): void {
+  const push = socket.push;
+  Object.defineProperty(socket, 'push', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function firstByte(this: tls.TLSSocket, chunk: unknown, encoding?: BufferEncoding): boolean {
+      if (chunk !== null && chunk !== undefined) {
+        this.push = push;
+        const t0 = state.t0;
+        state.t0 = -1;
+        if (state.info && t0 >= 0) recordFirstByte(ttfbSeriesOfInfo(state.info), ttfbElapsedUs(t0));
+      }
+      return push.call(this, chunk, encoding);
+    },
+  });
+}
+
+function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, control: string | null, t0: number): void {
+  const state: State = { options, control, t0, info: null, attempt: null, stopWaiting: null };
+  const isControl = options === false || control !== null;
+  countRequested(isControl);
+  watchFirstByte(socket, state);
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
   const onAttempt = (address: string, port: number, family: number) => {
@@ -162,7 +201,7 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
     // The TLSSocket's handle is the TLS wrap; the TCP handle is its parent.
     const tcp = tcpHandleOf(socket);
     if (!tcp) return;
-    const attempt = startAttempt(tcp, address, port, family, state.options);
+    const attempt = startAttempt(tcp, address, port, family, state.options, state.control);
     state.attempt = attempt;
     captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
@@ -171,7 +210,18 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   socket.once('close', () => {
     socket.off('connectionAttempt', onAttempt);
     stopWaiting(state);
+    // An error before the first byte of application data: counted per cohort (the error rate of an A/B).
+    if (state.t0 >= 0 && socket.errored) countError(isControl, socket.errored);
   });
+}
+
+/** The rollout's decision for a new connection (null: the 'tfo' cohort), from tls.connect's arguments. */
+function decide(fastOpen: ClientFastOpenOptions | false, options: ConnectionOptions | undefined, args: unknown[]): string | null {
+  if (fastOpen === false || fastOpen.rollout === undefined) return null;
+  // As tls.connect: an options object's host and port win over the positional ones.
+  const host = options?.host ?? (typeof args[1] === 'string' ? args[1] : undefined);
+  const port = options?.port ?? (typeof args[0] === 'number' || typeof args[0] === 'string' ? args[0] : undefined);
+  return controlReason(fastOpen, typeof host === 'string' && host !== '' ? host : 'localhost', Number(port));
 }
 
 /**
@@ -188,12 +238,13 @@ export function connect(options: ConnectionOptions, secureConnectListener?: () =
 export function connect(port: number, host?: string, options?: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
 export function connect(port: number, options?: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
 export function connect(...args: unknown[]): FastOpenTLSSocket {
+  const t0 = ttfbStart();
   const options = args.find((a) => a !== null && typeof a === 'object') as ConnectionOptions | undefined;
   const { fastOpen, ...tlsOptions } = options ?? {};
   const fastOpenOptions = normalizeFastOpenOption(fastOpen); // validate before anything connects
   const rest = options ? args.map((a) => (a === options ? tlsOptions : a)) : args;
   const socket = (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...rest);
-  if (!options?.socket) attach(socket, fastOpenOptions);
+  if (!options?.socket) attach(socket, fastOpenOptions, decide(fastOpenOptions, options, args), t0);
   else Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => null });
   return socket as FastOpenTLSSocket;
 }
