@@ -6,7 +6,11 @@
 //   tcp    raw request/response TTFB, tfo vs net, fresh connection each time
 //   http   HTTP GET TTFB: tfo (agent or createConnection) vs Node's default agent
 //   https  HTTPS (TLS 1.3) TTFB: tfo vs Node's default agent (pending without tfo.tls)
+//   h2     HTTP/2 over TLS 1.3 (ALPN h2) TTFB, fresh session: tfo.http2.connect vs http2.connect
+//   h2c    HTTP/2 cleartext (prior knowledge) TTFB, fresh session: the same
 //   curl   reference rows: curl --tcp-fastopen vs curl against nginx fastopen=256 / plain
+// Lossy paths (root; `--only loss`, not in --quick): bench/lib/loss.js
+//   loss   1% and 3% random loss at 100 ms, a dropped first SYN, a path that drops SYN data
 // Loopback (private namespace as root, else the current one):
 //   throughput, connrate, accept, memory
 // Output: progress on stderr, the table on stdout, every figure in a JSON file.
@@ -21,14 +25,18 @@ const { Progress } = require('./lib/progress')
 const { jsonChannel, ask, stop, spawnTracked, killAllSync } = require('./lib/proc')
 const { startNginx, nginxInfo } = require('./lib/nginx')
 const { makeCert } = require('./lib/tls')
+const { runLoss, lossDefaults } = require('./lib/loss')
 
 const ROOT = path.join(__dirname, '..')
 const LIB = path.join(__dirname, 'lib')
-const WAN_SCENARIOS = ['tcp', 'http', 'https', 'curl']
+const WAN_SCENARIOS = ['tcp', 'http', 'https', 'h2', 'h2c', 'curl']
+const NODE_WAN_SCENARIOS = ['tcp', 'http', 'https', 'h2', 'h2c'] // served by lib/wan-server.js
+const TLS_SCENARIOS = ['https', 'h2']
 const LOOPBACK_SCENARIOS = ['throughput', 'connrate', 'accept', 'memory']
-const ALL = [...WAN_SCENARIOS, ...LOOPBACK_SCENARIOS]
+const LOSS_SCENARIOS = ['loss'] // lossy paths: their own group, not in `wan`, not in --quick by default
+const ALL = [...WAN_SCENARIOS, ...LOOPBACK_SCENARIOS, ...LOSS_SCENARIOS]
 const PORTS = {
-  node: { tcp: { tfo: 7001, net: 7002 }, http: { tfo: 7003, net: 7004 }, https: { tfo: 7005, net: 7006 } },
+  node: { tcp: { tfo: 7001, net: 7002 }, http: { tfo: 7003, net: 7004 }, https: { tfo: 7005, net: 7006 }, h2: { tfo: 7007, net: 7008 }, h2c: { tfo: 7009, net: 7010 } },
   nginx: { http: { tfo: 8080, net: 8081 }, https: { tfo: 8443, net: 8444 } },
 }
 
@@ -44,12 +52,20 @@ Options:
   --n N               samples per cell, each arm (default 80; --quick 5)
   --loss P            packet loss on the delay line, 0..1 (default 0)
   --drop-syn-data     the delay line drops TCP SYNs that carry data
-  --only LIST         scenarios: ${ALL.join(',')} (or the groups wan, loopback)
+  --only LIST         scenarios: ${ALL.join(',')} (or the groups wan, loopback);
+                      loss = the lossy-path rows (~3 min; not in --quick unless named)
+  --loss-n N          loss rows: samples per arm and loss rate (default 200; --quick 10)
+  --loss-rates LIST   loss rows: random loss rates (default 0.01,0.03)
+  --loss-rtt MS       loss rows: RTT (default 100)
+  --loss-seed N       loss rows: seed of the delay line's loss streams (default 1)
+  --loss-lanes K      loss rows: connection pairs at a time (default 4)
   --bulk-n N          bulk-transfer pairs per direction (default 2 x --n = 160; --quick 5)
   --mem-conns N       idle connections for the memory scenario (default 10000)
   --mem-rounds N      fresh-process rounds per arm for memory (default 5)
   --json-out FILE     where to write the JSON (default bench/results/<timestamp>.json)
   --cpu-prof          run the Node children with --cpu-prof (profiles next to the JSON)
+  --diag-subscribers  every Node child subscribes to tfo's diagnostics_channel channels
+                      (bench/lib/diag-subscriber.js): what an APM subscriber costs
   --fail-on-miss      exit 1 when a target is missed (default: exit 0 once complete)
   -h, --help          this text
 
@@ -58,7 +74,7 @@ Environment: TFO_BENCH_LIB=<dir> benchmarks another build of tfo (default: this 
 // ---- options --------------------------------------------------------------------
 
 function parseArgs (argv) {
-  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, failOnMiss: false, help: false }
+  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, diagSubscribers: false, failOnMiss: false, help: false, lossCfg: {} }
   const num = (name, v, { min = -Infinity, max = Infinity, int = false } = {}) => {
     const x = Number(v)
     if (v === undefined || v === '' || !Number.isFinite(x) || x < min || x > max || (int && !Number.isInteger(x))) throw new Error(`${name} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`)
@@ -75,6 +91,11 @@ function parseArgs (argv) {
       case '--bulk-n': o.bulkN = num('--bulk-n', val(), { min: 1, max: 100000, int: true }); break
       case '--loss': o.loss = num('--loss', val(), { min: 0, max: 1 }); break
       case '--drop-syn-data': o.dropSynData = true; break
+      case '--loss-n': o.lossCfg.n = num('--loss-n', val(), { min: 1, max: 100000, int: true }); break
+      case '--loss-rates': o.lossCfg.rates = String(val()).split(',').map((x) => num('--loss-rates', x, { min: 0, max: 0.5 })); break
+      case '--loss-rtt': o.lossCfg.rtt = num('--loss-rtt', val(), { min: 0, max: 5000 }); break
+      case '--loss-seed': o.lossCfg.seed = num('--loss-seed', val(), { min: 0, max: Number.MAX_SAFE_INTEGER, int: true }); break
+      case '--loss-lanes': o.lossCfg.lanes = num('--loss-lanes', val(), { min: 1, max: 64, int: true }); break
       case '--only': {
         const list = String(val()).split(',').map((s) => s.trim()).filter(Boolean)
         o.only = []
@@ -90,6 +111,7 @@ function parseArgs (argv) {
       case '--mem-rounds': o.memRounds = num('--mem-rounds', val(), { min: 1, max: 1000, int: true }); break
       case '--json-out': o.jsonOut = val(); if (!o.jsonOut) throw new Error('--json-out needs a file name'); break
       case '--cpu-prof': o.cpuProf = true; break
+      case '--diag-subscribers': o.diagSubscribers = true; break
       case '--fail-on-miss': o.failOnMiss = true; break
       case '-h': case '--help': o.help = true; break
       default: throw new Error(`unknown option ${a} (see --help)`)
@@ -100,7 +122,8 @@ function parseArgs (argv) {
     ...o,
     rtts: o.rtts || (q ? [50] : [10, 50, 100]),
     n: o.n || (q ? 5 : 80),
-    only: new Set(o.only || ALL),
+    only: new Set(o.only || (q ? ALL.filter((s) => !LOSS_SCENARIOS.includes(s)) : ALL)),
+    lossCfg: { ...lossDefaults(q), ...o.lossCfg },
     memConns: o.memConns || (q ? 2000 : 10000),
     memRounds: o.memRounds || (q ? 1 : 5),
     warmup: q ? 1 : 5,
@@ -206,6 +229,7 @@ class Bench {
       fs.mkdirSync(this.profDir, { recursive: true })
       this.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${this.profDir}`]
     }
+    if (opts.diagSubscribers) this.nodeArgs.push('--require', path.join(LIB, 'diag-subscriber.js'))
     this.env = { ...process.env }
     for (const k of Object.keys(this.env)) if (/_proxy$/i.test(k)) delete this.env[k] // curl must not go through a proxy
   }
@@ -229,7 +253,7 @@ class Bench {
     }
     const { createWan } = require('./lib/wan')
     let cert = null
-    if (this.want('https') || this.want('curl')) {
+    if (TLS_SCENARIOS.some((s) => this.want(s)) || this.want('curl')) {
       cert = makeCert(this.tmp, '198.18.0.2')
       if (cert.error) this.progress.note(`note: HTTPS rows skipped: ${cert.error}`)
     }
@@ -251,10 +275,10 @@ class Bench {
       let server = null
       try {
         const tls = cert && !cert.error ? cert : null
-        if (this.want('tcp') || this.want('http') || this.want('https')) server = await this.startWanServer(wan, tls)
-        for (const s of ['tcp', 'http', 'https']) {
+        if (NODE_WAN_SCENARIOS.some((s) => this.want(s))) server = await this.startWanServer(wan, tls)
+        for (const s of NODE_WAN_SCENARIOS) {
           if (!this.want(s)) continue
-          if (s === 'https' && !tls) { this.rows.push(...this.skippedWanRows(s, rtt, cert.error)); continue }
+          if (TLS_SCENARIOS.includes(s) && !tls) { this.rows.push(...this.skippedWanRows(s, rtt, cert.error)); continue }
           await this.guard(() => this.ttfbCell(wan, server, s, rtt), () => this.skippedWanRows(s, rtt, null, 'error'))
         }
         if (this.want('curl')) {
@@ -292,7 +316,7 @@ class Bench {
   }
 
   async startWanServer (wan, tls) {
-    const cfg = { host: wan.server.addr, ports: { tcp: PORTS.node.tcp, http: PORTS.node.http, https: tls ? PORTS.node.https : null }, tls }
+    const cfg = { host: wan.server.addr, ports: { tcp: PORTS.node.tcp, http: PORTS.node.http, https: tls ? PORTS.node.https : null, h2: tls ? PORTS.node.h2 : null, h2c: PORTS.node.h2c }, tls }
     const child = wan.spawn('server', process.execPath, [...this.nodeArgs, path.join(LIB, 'wan-server.js'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: this.env })
     child.stdin.on('error', () => {})
     const channel = jsonChannel(child, { name: 'WAN server' })
@@ -336,13 +360,15 @@ class Bench {
     const srvTfo = srv[`${name}Tfo`] || { serverMs: [], synData: 0, accepted: 0 }
     const srvNet = srv[`${name}Net`] || { serverMs: [], synData: 0, accepted: 0 }
     const serverMs = { tfo: summarize(srvTfo.serverMs).median, net: summarize(srvNet.serverMs).median }
-    const rtts = s === 'https' ? { tfo: 2, net: 3 } : { tfo: 1, net: 2 }
+    const rtts = TLS_SCENARIOS.includes(s) ? { tfo: 2, net: 3 } : { tfo: 1, net: 2 }
     const idealTfo = rtts.tfo * rtt + (serverMs.tfo || 0)
     const idealNet = rtts.net * rtt + (serverMs.net || 0)
     const label = {
       tcp: ['tfo.connect → tfo.createServer', 'net.connect → net.createServer'],
       http: [`tfo: ${via}`, 'http.get, default agent'],
       https: [`tfo: ${via || 'pending'}`, 'https.get, default agent'],
+      h2: [`tfo: ${via || 'pending'}`, 'http2.connect'],
+      h2c: [`tfo: ${via || 'pending'}`, 'http2.connect'],
     }[s]
     const tfoArm = pending && pending.tfo
       ? pendingArm(label[0], pending.tfo)
@@ -676,7 +702,8 @@ class Bench {
       config: {
         quick: o.quick, rtts: o.rtts, n: o.n, warmup: o.warmup, loss: o.loss, dropSynData: o.dropSynData, only: [...o.only],
         bulkN: o.bulkN, bulkBytes: o.bulkBytes, connCount: o.connCount, connConc: o.connConc, connMaxMs: o.connMaxMs, memConns: o.memConns, memRounds: o.memRounds,
-        root: this.root, cpuProf: this.profDir || null,
+        root: this.root, cpuProf: this.profDir || null, diagSubscribers: o.diagSubscribers,
+        lossRows: this.want('loss') ? o.lossCfg : null,
       },
       wan: this.wanInfo,
       loopback: this.loopback,
@@ -704,6 +731,8 @@ const TITLES = {
   tcp: 'TCP req/resp TTFB, fresh conn',
   http: 'HTTP GET TTFB, fresh conn',
   https: 'HTTPS GET TTFB (TLS 1.3), fresh conn',
+  h2: 'HTTP/2 GET TTFB (TLS 1.3, h2), fresh session',
+  h2c: 'HTTP/2 GET TTFB (h2c), fresh session',
   'curl.http': 'ref: curl+nginx HTTP TTFB',
   'curl.https': 'ref: curl+nginx HTTPS TTFB',
 }
@@ -760,6 +789,7 @@ async function main () {
   try {
     if (!bench.root) bench.progress.note('note: not root: the emulated-WAN scenarios need root and are skipped; loopback scenarios run in the current network namespace')
     await bench.runWan()
+    if (bench.want('loss')) await runLoss(bench, { counters, diff })
     await bench.guard(() => bench.runLoopback(), () => LOOPBACK_SCENARIOS.filter((s) => bench.want(s)).map((s) => skippedRow({ id: s, scenario: s, title: s, unit: '', better: 'higher' })))
   } catch (e) {
     bench.progress.done()

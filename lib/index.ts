@@ -61,6 +61,16 @@ export {
   type BackoffEntry,
 } from './core/backoff';
 export {
+  diagnostics,
+  type DiagnosticsChannels,
+  type ClientConnectMessage,
+  type ServerAcceptMessage,
+  type BackoffStartMessage,
+  type BackoffEndMessage,
+  type BackoffEndReason,
+  type KeysRotateMessage,
+} from './core/diagnostics';
+export {
   counters,
   diffCounters,
   parseNetstat,
@@ -83,7 +93,7 @@ export type { SystemError, NodeCodedError } from './base/errors';
 export * as sysctl from './system/sysctl';
 export * as cookies from './system/cookies';
 
-// The integrations (http, https, tls, undici) load on first use, so a program
+// The integrations (http, https, tls, undici, http2) load on first use, so a program
 // that only uses the net drop-in pays nothing for them: each is a getter on
 // this module (CommonJS), and an entry point of its own (`tfo/http`, ...)
 // for ES modules, whose named exports cannot be lazy.
@@ -91,6 +101,7 @@ import type * as HttpModule from './http/http';
 import type * as HttpsModule from './http/https';
 import type * as TlsModule from './http/tls';
 import type * as UndiciModule from './http/undici';
+import type * as Http2Module from './http/http2';
 /** `http.Agent` with TCP Fast Open (loaded on first use). */
 export declare const http: typeof HttpModule;
 /** `https.Agent` with the TLS ClientHello in the SYN (loaded on first use). */
@@ -99,6 +110,8 @@ export declare const https: typeof HttpsModule;
 export declare const tls: typeof TlsModule;
 /** A TFO connector for undici and `fetch` (loaded on first use). */
 export declare const undici: typeof UndiciModule;
+/** `http2.connect` over TCP Fast Open (loaded on first use). */
+export declare const http2: typeof Http2Module;
 
 function lazy(name: string, load: () => unknown): void {
   Object.defineProperty(exports, name, {
@@ -116,30 +129,19 @@ lazy('http', () => require('./http/http'));
 lazy('https', () => require('./http/https'));
 lazy('tls', () => require('./http/tls'));
 lazy('undici', () => require('./http/undici'));
+lazy('http2', () => require('./http/http2'));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 import { Socket as TfoSocketClass } from './core/socket';
 /** Alias of `Socket`, as `net.Stream` is of `net.Socket`. */
 export const Stream = TfoSocketClass;
 
-// The rest of net, unchanged.
-export {
-  isIP,
-  isIPv4,
-  isIPv6,
-  BlockList,
-  SocketAddress,
-  getDefaultAutoSelectFamily,
-  setDefaultAutoSelectFamily,
-  getDefaultAutoSelectFamilyAttemptTimeout,
-  setDefaultAutoSelectFamilyAttemptTimeout,
-} from 'node:net';
-export type {
-  AddressInfo,
-  ListenOptions,
-  SocketReadyState,
-  LookupFunction,
-  IpcNetConnectOpts,
-  TcpNetConnectOpts,
-  OnReadOpts,
-} from 'node:net';
+// The rest of net, unchanged: every property of the running Node's `net`
+// that tfo does not replace (above: Socket, Stream, Server, connect,
+// createConnection, createServer), underscore ones included
+// (`_normalizeArgs`, `_createServerHandle`, `_setSimultaneousAccepts` where
+// Node still has it, `BoundSocket` on Node 24+, ...), so `require('tfo')` can
+// stand in for `require('net')`. Computed when tfo loads, from net's own keys
+// (a getter each, the same value as net's: BlockList and SocketAddress stay
+// lazy); typed as net's types. Last in the file: tfo's own names win.
+export * from 'node:net';

@@ -10,6 +10,7 @@ module.exports = {
     './https': 'http/https',
     './tls': 'http/tls',
     './undici': 'http/undici',
+    './http2': 'http/http2',
   },
-  lazy: ['http', 'https', 'tls', 'undici'],
+  lazy: ['http', 'https', 'tls', 'undici', 'http2'],
 }

@@ -57,6 +57,7 @@ const ALLOWED = {
     30: 'the largest doubling exponent', 31: '2^31-1 ms: the longest setting', 1000: 'ms per second', 4096: 'default destinations remembered',
     60000: 'default first pause (1 min)', 3600000: 'default longest pause (1 h)',
   },
+  'lib/core/diagnostics.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6" },
   'lib/core/keys.ts': {
     8: 'bytes of the int64 window number in the HKDF info', 24: 'hours per day', 60: 'minutes, seconds', 366: 'days: the longest period', 1000: 'ms per second',
   },
@@ -67,8 +68,9 @@ const ALLOWED = {
   },
   'lib/core/saved.ts': { 1e6: 'µs per second' },
   'lib/core/reuseport.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6", 511: "Node's default listen backlog", 65535: 'the largest TCP port' },
-  'lib/core/socket.ts': { 1000: 'µs per ms' },
+  'lib/core/socket.ts': { 1000: 'µs per ms', 64: 'KiB: the most bytes of queued writes offered to a SYN (not an ABI value)', 1024: 'bytes per KiB' },
   'lib/http/agent.ts': { 5000: 'the global agents\' idle timeout (ms), as Node\'s' },
+  'lib/http/http2.ts': { 6: "net's family number for IPv6", 80: "http2.connect's default port for http:", 443: "http2.connect's default port for https:" },
   'lib/http/replay.ts': { 31: '2^31-1 ms: the longest window', 4096: 'failure table size', 8192: 'longest request line read (bytes)', 30000: 'default retry window (ms)' },
   'lib/http/undici.ts': {
     31: '2^31-1: the largest option', 64: 'bytes of a request line read', 80: 'the HTTP port', 100: 'default TLS session cache',

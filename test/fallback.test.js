@@ -1,6 +1,6 @@
 'use strict'
 // Every way TFO can be unavailable still gives working connections, and says
-// why: server bit off, client bit off, no addon, the legacy connect hook.
+// why: server bit off, client bit off, no addon.
 // Runs in a private namespace whose net.ipv4.tcp_fastopen this file changes.
 const { enterNetns, setTcpFastopen } = require('./helpers/netns')
 if (enterNetns(__filename, { tcpFastopen: 1 })) return

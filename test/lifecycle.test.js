@@ -1,8 +1,10 @@
 'use strict'
 // Socket lifecycle while connecting, in a private network namespace
 // (helpers/netns.js): destroy / timeout / AbortSignal during a deferred
-// connect, end() before connect (with and without data), half-close, writes
-// after end, destroy twice. Each case runs with net.connect and with
+// connect, end() before connect (with and without data), cork() across
+// SYN_SENT, half-close, writes after end, destroy twice. (State at each
+// moment, listeners, refused and DNS failures, reconnects, socket options and
+// the 50 ms WAN: test/parity-net.test.js.) Each case runs with net.connect and with
 // tfo.connect and the client's event sequences (events, write callbacks,
 // error codes, 'close' exactly once) must be the same; the server must get
 // the same bytes; fds return to the baseline.
@@ -406,6 +408,30 @@ t.test('lifecycle while connecting: as net, event for event', async (t) => {
       },
     })
     t.equal(lateEmpty.tfo.data, '0 bytes')
+  })
+
+  await t.test('cork() before connect, uncork() in SYN_SENT', async (t) => {
+    // tfo's SYN leaves without the corked bytes (net keeps them until
+    // uncork()); it is dropped, and they follow the retransmitted SYN's handshake.
+    const r = await both(t, 'cork, write, uncork() and end() in SYN_SENT, completes after a retransmitted SYN', {
+      target: dropping,
+      maxMs: 8000,
+      scenario: async (connect, rec, d) => {
+        const s = connect(d.port, d.host)
+        s.cork()
+        s.write('corked request', rec().cb('write'))
+        await sleep(50)
+        t.equal(s.connecting, true, 'in SYN_SENT at uncork()')
+        t.equal(s.writableCorked, 1, 'corked once: the program\'s own cork() only')
+        s.uncork()
+        s.end(rec().cb('end'))
+        d.release()
+        return s
+      },
+    })
+    t.equal(r.tfo.data, '14 bytes')
+    t.same(r.tfo.dest.got, ['corked request'])
+    t.match(r.tfo.socket.fastOpen, { attempted: true, cookie: 'sent', synDataBytes: 0 }, 'the corked bytes stayed out of the SYN')
   })
 
   await t.test('half-close: allowHalfOpen on both sides', async (t) => {

@@ -251,7 +251,7 @@ const resolved = import.meta.resolve ? import.meta.resolve('tfo') : null;
 if (supported !== true) fails.push('supported is ' + supported + ': ' + tfo.unsupportedReason);
 if (tfo.createServer !== createServer || tfo.connect !== connect) fails.push('named exports are not the default export\\'s');
 // The integrations load on first use: getters of the default export, and entry points of their own.
-const LAZY = ['http', 'https', 'tls', 'undici'];
+const LAZY = ${JSON.stringify(require('../scripts/entries.js').lazy)};
 const missing = Object.keys(tfo).filter((k) => /^[A-Za-z_$][\\w$]*$/.test(k) && !LAZY.includes(k) && !(k in ns));
 if (missing.length) fails.push('not exported by name: ' + missing.join(', '));
 for (const k of LAZY) {

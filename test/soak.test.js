@@ -14,9 +14,8 @@ const { spawnSync } = require('node:child_process')
 const CONNECTIONS = 40000
 const WARMUP = 20000
 // RSS after the warm-up may grow with the Node version's own allocator and
-// GC behaviour: Node 26 keeps ramping well past 10 000 connections, with net
-// exactly as with tfo (measured: +9.5 MB net, +11.5 MB tfo over the 20 000
-// connections after a 20 000 warm-up; Node 20: +4.1 and +4.2). So the RSS
+// GC behaviour even with 1 MB semi-spaces (see soak() below): Node 26 keeps
+// ramping past 10 000 connections, with net exactly as with tfo. So the RSS
 // check is side by side: the same churn with plain net in the same run sets
 // the baseline, and tfo may exceed net's growth by at most this much
 // (~500 bytes per connection after the warm-up: any leaked per-connection
@@ -32,7 +31,18 @@ function soak (module) {
     '--warmup', String(WARMUP),
     '--module', module,
     '--json',
-  ], { encoding: 'utf8', timeout: 110_000, maxBuffer: 1 << 20 })
+  ], {
+    encoding: 'utf8',
+    timeout: 110_000,
+    maxBuffer: 1 << 20,
+    // V8's young generation grows towards its largest size under this churn,
+    // and on Node 24 and 26 that alone adds 50-70 MB of RSS after the
+    // warm-up, with net as with tfo (measured): a bound on RSS would then
+    // measure V8's sizing, not a leak. With 1 MB semi-spaces both arms stay
+    // within a few MB (Node 24: net +4.8, tfo +0.4), as the benchmark's
+    // memory children run.
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=1`.trim() },
+  })
   let report = null
   try { report = JSON.parse(r.stdout.trim().split('\n').pop()) } catch {}
   return { r, report }

@@ -142,7 +142,7 @@ t.test('delay line: RTT, runtime control, TFO-hostile middlebox', async (t) => {
       t.equal(first.reply, 'pong:hello')
       const warm = await conn(host, 'tfo')
       t.ok(warm.synData, `${fam}: with a cookie the data rides in the SYN`)
-      t.ok(warm.ms < RTT * 1.5 + 2, `${fam}: TFO request/response in ≈1 RTT (${warm.ms.toFixed(1)} ms)`)
+      t.ok(warm.ms < RTT * 1.75, `${fam}: TFO request/response in 1 RTT, not 2 (${warm.ms.toFixed(1)} ms)`)
     }
 
     const ack = await wan.setDropSynData(true)
@@ -156,14 +156,14 @@ t.test('delay line: RTT, runtime control, TFO-hostile middlebox', async (t) => {
       t.equal(bad.fail, 3, `${fam}: tcpi_fastopen_client_fail = 3 (SYN retransmitted)`)
       const plain = await conn(host, 'plain')
       t.ok(near(plain.handshakeMs, RTT), `${fam}: plain handshake unaffected (${plain.handshakeMs.toFixed(1)} ms)`)
-      t.ok(plain.ms < RTT * 2.5 + 4, `${fam}: plain request/response ≈ 2 RTT (${plain.ms.toFixed(1)} ms)`)
+      t.ok(plain.ms >= RTT * 1.8 && plain.ms < 1000, `${fam}: plain request/response 2 RTT, no SYN retransmission (${plain.ms.toFixed(1)} ms)`)
     }
     const s1 = await wan.stats()
     t.equal(s1.synDataDropped - s0.synDataDropped, 2, 'one SYN with data dropped per family (the retransmitted SYN is plain)')
 
     await wan.setDropSynData(false)
     const healed = await conn(wan.server.addr, 'tfo')
-    t.ok(healed.synData && healed.ms < RTT * 1.5 + 2, `healed: TFO back to ≈1 RTT (${healed.ms.toFixed(1)} ms)`)
+    t.ok(healed.synData && healed.ms < RTT * 1.75, `healed: TFO back to 1 RTT (${healed.ms.toFixed(1)} ms)`)
   })
 
   await t.test('close() leaves no namespaces or processes behind', async (t) => {

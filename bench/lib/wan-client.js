@@ -4,7 +4,11 @@
 // connect()/request() call to the first response byte (process.hrtime).
 // Arms are interleaved: tfo, net, tfo, net, ...
 //
-// config: { scenario: 'tcp'|'http'|'https', host, ports: { tfo, net }, n, warmup, timeoutMs, control }
+// config: { scenario: 'tcp'|'http'|'https'|'h2'|'h2c', host, ports: { tfo, net }, n, warmup, timeoutMs, control,
+//           lanes (1: pairs one after another; K: K pairs at a time, each lane tfo then net),
+//           backoff (options for tfo.configureBackoff, e.g. { enabled: false }),
+//           hold (after the warm-up send {"warm": true} and wait for a "go" line on stdin:
+//           the parent changes the path and reads its counters in between) }
 // stdout: {"first": sample} (first contact, excluded), {"progress": i, "of": n},
 //         {"pending": {tfo: reason}}, then {"result": {tfo: [sample], net: [sample], control?: [sample], via}, "library": {...}}
 // With `control` (tcp, http), a third arm: tfo's rollout control cohort
@@ -15,6 +19,7 @@
 const net = require('node:net')
 const http = require('node:http')
 const https = require('node:https')
+const http2 = require('node:http2')
 const { send, config, loadTfo, exitWithParent } = require('./child')
 
 const tfo = loadTfo()
@@ -127,15 +132,47 @@ function libraryFigures () {
   return { cohorts: c.cohorts || null, buckets: tfo.TTFB_BUCKETS || null }
 }
 
+// ---- one fresh HTTP/2 session (TLS or h2c), one request ----------------------
+// The request is made at once, before 'connect' (as Node's documentation
+// shows): with h2c and tfo it rides in the SYN with the connection preface.
+function h2Once (arm, port, secure) {
+  return new Promise((resolve) => {
+    const mod = arm === 'tfo' ? tfo.http2 : http2
+    let ms = null
+    let error = null
+    const t0 = process.hrtime.bigint()
+    const session = mod.connect(`${secure ? 'https' : 'http'}://${cfg.host}:${port}`, secure ? { rejectUnauthorized: false } : {})
+    const timer = setTimeout(() => { error = error || 'timeout'; session.destroy() }, cfg.timeoutMs)
+    session.on('error', (e) => { error = error || e.code || e.message })
+    const req = session.request({ ':path': '/' })
+    req.on('response', () => { ms = Number(process.hrtime.bigint() - t0) / 1e6 })
+    req.on('error', (e) => { error = error || e.code || e.message })
+    req.resume()
+    req.on('close', () => session.close())
+    // After the session's 'close' its socket is gone too: sessions never overlap.
+    session.on('close', () => {
+      clearTimeout(timer)
+      const o = arm === 'tfo' ? outcome({ fastOpen: session.fastOpen }) : { synData: null }
+      resolve({ ms, error, ...o })
+    })
+  })
+}
+
 async function main () {
   exitWithParent()
   const { scenario, ports, n, warmup } = cfg
+  if (cfg.backoff) tfo.configureBackoff(cfg.backoff)
   let once
   let via = null
   const pending = {}
   if (scenario === 'tcp') {
     once = tcpOnce
     via = 'tfo.connect / net.connect'
+  } else if (scenario === 'h2' || scenario === 'h2c') {
+    const secure = scenario === 'h2'
+    if (!tfo.http2 || typeof tfo.http2.connect !== 'function') pending.tfo = 'tfo.http2 not available'
+    else via = 'tfo.http2.connect'
+    once = (arm, port) => h2Once(arm, port, secure)
   } else {
     const secure = scenario === 'https'
     const client = secure ? tfoHttpsClient() : tfoHttpClient()
@@ -154,13 +191,37 @@ async function main () {
   const portOf = (arm) => arm === 'control' ? ports.tfo : ports[arm]
   for (let i = 0; i < warmup; i++) for (const arm of arms) await once(arm, portOf(arm))
 
+  if (cfg.hold) {
+    const go = new Promise((resolve) => process.stdin.once('data', resolve))
+    send({ warm: true })
+    await go
+  }
+
   const result = { tfo: [], net: [] }
   if (arms.includes('control')) result.control = []
   // The library's own figures cover exactly the measured connections.
   if (typeof tfo.resetStats === 'function') tfo.resetStats()
-  for (let i = 0; i < n; i++) {
-    for (const arm of arms) result[arm].push(await once(arm, portOf(arm)))
-    send({ progress: i + 1, of: n })
+  if ((cfg.lanes || 1) > 1) {
+    // Loss scenarios: K independent lanes, each a sequence of (tfo, net) pairs;
+    // pair i keeps index i in both arms, so paired ratios still line up.
+    const t0 = process.hrtime.bigint()
+    let next = 0
+    let done = 0
+    const lane = async () => {
+      for (let i = next++; i < n; i = next++) {
+        for (const arm of arms) {
+          const startMs = Number(process.hrtime.bigint() - t0) / 1e6
+          result[arm][i] = { ...(await once(arm, portOf(arm))), startMs }
+        }
+        send({ progress: ++done, of: n })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(cfg.lanes, n) }, lane))
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (const arm of arms) result[arm].push(await once(arm, portOf(arm)))
+      send({ progress: i + 1, of: n })
+    }
   }
   send({ result, via, pending, library: libraryFigures() })
   process.exit(0)

@@ -3,6 +3,8 @@
 //   tcp   raw request/response: reads until "\r\n\r\n", answers and closes
 //   http  node:http, one short response, Connection: close
 //   https node:https (TLS 1.3 only), same response
+//   h2    node:http2 createSecureServer (TLS 1.3 only), one short response per stream
+//   h2c   node:http2 createServer (cleartext, prior knowledge), the same
 // Each in two flavours on its own port: `tfo` (tfo.createServer or
 // tfo.enableFastOpen) and `net` (plain node:net / node:http / node:https).
 //
@@ -12,6 +14,7 @@ const fs = require('node:fs')
 const net = require('node:net')
 const http = require('node:http')
 const https = require('node:https')
+const http2 = require('node:http2')
 const { send, onCommands, config, loadTfo } = require('./child')
 
 const tfo = loadTfo()
@@ -59,6 +62,17 @@ function httpHandler (name) {
   }
 }
 
+function h2Handler (name) {
+  return (stream) => {
+    const t0 = process.hrtime.bigint()
+    slot(name).accepted++
+    stream.on('error', () => {})
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' })
+    stream.end(BODY)
+    record(name, stream.session.socket, t0)
+  }
+}
+
 function listen (server, port) {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -89,6 +103,21 @@ async function main () {
     servers.httpsNet = https.createServer(tlsOpts, httpHandler('httpsNet'))
     await listen(servers.httpsTfo, p.https.tfo)
     await listen(servers.httpsNet, p.https.net)
+  }
+  if (p.h2 && cfg.tls) {
+    const tlsOpts = { key: fs.readFileSync(cfg.tls.key), cert: fs.readFileSync(cfg.tls.cert), minVersion: 'TLSv1.3' }
+    servers.h2Tfo = http2.createSecureServer(tlsOpts).on('stream', h2Handler('h2Tfo'))
+    tfo.enableFastOpen(servers.h2Tfo)
+    servers.h2Net = http2.createSecureServer(tlsOpts).on('stream', h2Handler('h2Net'))
+    await listen(servers.h2Tfo, p.h2.tfo)
+    await listen(servers.h2Net, p.h2.net)
+  }
+  if (p.h2c) {
+    servers.h2cTfo = http2.createServer().on('stream', h2Handler('h2cTfo'))
+    tfo.enableFastOpen(servers.h2cTfo)
+    servers.h2cNet = http2.createServer().on('stream', h2Handler('h2cNet'))
+    await listen(servers.h2cTfo, p.h2c.tfo)
+    await listen(servers.h2cNet, p.h2c.net)
   }
   for (const s of Object.values(servers)) s.on('warning', (w) => send({ warning: w.message }))
   const fastOpen = {}

@@ -1,8 +1,9 @@
 'use strict'
 // Emulated WAN testbed: two network namespaces (client, server) joined by a
 // user-space delay line (bench/delayline.c) over two TUN devices. Every packet
-// between them waits RTT/2 in each direction; optional loss and a TFO-hostile
-// middlebox mode that drops TCP SYNs carrying data. Needs root (Linux only).
+// between them waits RTT/2 in each direction; optional seeded random loss, a
+// TFO-hostile middlebox mode that drops TCP SYNs carrying data, and a mode
+// that drops the first SYN of every connection once. Needs root (Linux only).
 //
 //   const { createWan } = require('./bench/lib/wan')
 //   const wan = await createWan({ rttMs: 50 })
@@ -200,9 +201,9 @@ function uninstallHandlers () {
 // ---------------------------------------------------------------- Wan
 
 class Wan {
-  constructor ({ n, rttMs, loss, seed, dropSynData, tag, queue, mtu, rtPrio, spinUs }) {
+  constructor ({ n, rttMs, loss, seed, dropSynData, dropFirstSyn, tag, queue, mtu, rtPrio, spinUs }) {
     this.tag = tag
-    this.config = { rttMs, loss, seed, dropSynData, queue, mtu, rtPrio, spinUs }
+    this.config = { rttMs, loss, seed, dropSynData, dropFirstSyn, queue, mtu, rtPrio, spinUs }
     this.client = Object.freeze({ side: 'client', ns: `tfo-c-${process.pid}-${n}`, dev: DEV, ...ADDR.client })
     this.server = Object.freeze({ side: 'server', ns: `tfo-s-${process.pid}-${n}`, dev: DEV, ...ADDR.server })
     this._children = new Set()
@@ -225,6 +226,7 @@ class Wan {
       '--rtt-ms', String(c.rttMs), '--loss', String(c.loss), '--seed', String(c.seed), '--queue', String(c.queue),
       '--rt-prio', String(c.rtPrio), '--spin-us', String(c.spinUs), '--control']
     if (c.dropSynData) args.push('--drop-syn-data')
+    if (c.dropFirstSyn) args.push('--drop-first-syn')
     const dl = this._dl = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] })
     const ready = new Promise((resolve, reject) => {
       let buf = ''
@@ -330,6 +332,8 @@ class Wan {
   }
 
   setDropSynData (on) { return this._command(`drop-syn-data ${on ? 1 : 0}`) }
+  /** Drop the first SYN (without ACK) of every connection once; its retransmission (same addresses, ports, ISN) passes. */
+  setDropFirstSyn (on) { return this._command(`drop-first-syn ${on ? 1 : 0}`) }
   setLoss (p) {
     if (!(p >= 0 && p <= 1)) return Promise.reject(new RangeError('loss must be within 0..1'))
     return this._command(`loss ${p}`)
@@ -341,7 +345,10 @@ class Wan {
     return this._command(`rtt ${ms}`)
   }
 
-  /** Delay-line counters: { forwarded, dropped, lossDropped, synDataDropped, queueDropped, clientToServer, serverToClient, ... } */
+  /**
+   * Delay-line counters: { forwarded, dropped, lossDropped, synDataDropped, firstSynDropped,
+   * firstSynDataDropped, queueDropped, lossSyn, lossSynData, lossSynack, clientToServer, serverToClient, ... }
+   */
   stats () {
     if (this._final && this._closing) return Promise.resolve(this._final)
     return this._command('stats')
@@ -392,10 +399,10 @@ class Wan {
 
 /**
  * Creates the testbed. Options: rttMs (50, fractional ok), loss (0..1), seed (1),
- * dropSynData (false), queue (10000 packets per direction), mtu (1500), tag (label).
+ * dropSynData (false), dropFirstSyn (false), queue (10000 packets per direction), mtu (1500), tag (label).
  * Rejects with code TFO_WAN_NEEDS_ROOT when not root.
  */
-async function createWan ({ rttMs = 50, loss = 0, seed = 1, dropSynData = false, tag = '', queue = 10000, mtu = 1500, rtPrio = 10, spinUs = 0 } = {}) {
+async function createWan ({ rttMs = 50, loss = 0, seed = 1, dropSynData = false, dropFirstSyn = false, tag = '', queue = 10000, mtu = 1500, rtPrio = 10, spinUs = 0 } = {}) {
   if (process.platform !== 'linux') throw new WanError('TFO_WAN_UNSUPPORTED', `the WAN testbed needs Linux (network namespaces, TUN); this is ${process.platform}`)
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     throw new WanError('TFO_WAN_NEEDS_ROOT', 'the WAN testbed needs root: it creates network namespaces (ip netns add), TUN devices inside them and sets net.ipv4.tcp_fastopen there; run as root (CI does)')
@@ -408,7 +415,7 @@ async function createWan ({ rttMs = 50, loss = 0, seed = 1, dropSynData = false,
   if (!fs.existsSync('/dev/net/tun')) throw new WanError('TFO_WAN_UNSUPPORTED', '/dev/net/tun is missing (modprobe tun)')
   const bin = await buildDelayline()
   cleanupStaleNamespaces()
-  const wan = new Wan({ n: ++counter, rttMs, loss, seed, dropSynData: !!dropSynData, tag, queue, mtu, rtPrio, spinUs })
+  const wan = new Wan({ n: ++counter, rttMs, loss, seed, dropSynData: !!dropSynData, dropFirstSyn: !!dropFirstSyn, tag, queue, mtu, rtPrio, spinUs })
   live.add(wan)
   installHandlers()
   try {

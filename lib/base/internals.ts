@@ -64,6 +64,21 @@ export function acceptingServerOf(socket: net.Socket): net.Server | null {
   return (socket as unknown as { server?: net.Server | null }).server ?? null;
 }
 
+/** Node's `owner_symbol` (a symbol of its own, not in the global registry), found on the first handle asked about. */
+let ownerSymbol: symbol | undefined;
+
+/**
+ * The socket that owns a libuv handle (`handle[owner_symbol]`, set by net and
+ * by tls on the TCP handle it wraps: the net.Socket or the TLSSocket), or
+ * null. tfo's diagnostics hand subscribers the socket of a connect attempt,
+ * which knows only its handle.
+ */
+export function ownerOf(handle: object): object | null {
+  ownerSymbol ??= Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
+  const owner = ownerSymbol === undefined ? undefined : (handle as Record<symbol, unknown>)[ownerSymbol];
+  return owner !== null && typeof owner === 'object' ? owner : null;
+}
+
 /** net.Socket's own `_write` / `_writev`: what a subclass calls to hand bytes to libuv. */
 export const netWrite: NetWrite = net.Socket.prototype as unknown as NetWrite;
 
@@ -224,6 +239,103 @@ export function startTlsHandshakeNow(socket: net.Socket): boolean {
     handle.start = alreadyStarted; // own property: shadows TLSWrap.prototype.start on this handle only
   }
   return true;
+}
+
+/** A module whose `connect` makes sockets: node:net or node:tls. */
+export interface SocketFactoryModule {
+  connect: (...args: never[]) => net.Socket;
+}
+
+/**
+ * Runs `call` with the `connect` of each of `modules` (node:net, node:tls)
+ * wrapped for the duration of that synchronous call. Node's `http2.connect`
+ * makes its socket with `net.connect({ port, host, ...options })` (`http:`)
+ * or `tls.connect(port, host, options)` (`https:`), looked up on those
+ * module objects when it runs (internal/http2/core, Node 20–26), after its
+ * own option processing (ALPN, servername, validation). tfo.http2 gives that
+ * one call its own socket: the first `connect` called inside `call` goes to
+ * `make(module, original, args)` instead, with every original put back
+ * before `make` runs; in any case all are back when this returns. Returns
+ * what `call` returned (`made` is false when Node did not call either, e.g.
+ * with the caller's own `createConnection`).
+ */
+export function interceptSocketFactory<R>(
+  modules: readonly SocketFactoryModule[],
+  make: (module: SocketFactoryModule, original: SocketFactoryModule['connect'], args: unknown[]) => net.Socket,
+  call: () => R,
+): { result: R; made: boolean } {
+  const originals = modules.map((m) => m.connect);
+  const wrapped: number[] = [];
+  let made = false;
+  const restore = () => {
+    for (const i of wrapped.splice(0)) modules[i].connect = originals[i];
+  };
+  try {
+    modules.forEach((m, i) => {
+      m.connect = function connect(...args: unknown[]): net.Socket {
+        restore();
+        made = true;
+        return make(m, originals[i], args);
+      } as SocketFactoryModule['connect'];
+      wrapped.push(i);
+    });
+  } catch {
+    restore(); // a frozen module: Node makes its own socket (no TFO)
+  }
+  try {
+    return { result: call(), made };
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * Sets net's cache of the peer address (`socket._peername`, what
+ * `remoteAddress`/`remotePort`/`remoteFamily` read), for a socket whose
+ * kernel still defers the connect: getpeername() fails with ENOTCONN until
+ * the handshake completes, and net would report no peer meanwhile.
+ */
+export function setPeername(socket: net.Socket, peer: { address: string; family: 'IPv4' | 'IPv6'; port: number }): void {
+  (socket as unknown as { _peername?: unknown })._peername = peer;
+}
+
+/** What `net._normalizeArgs` returns: `[options, callback | null]`, marked with net's private symbol. */
+export type NormalizedArgs = [Record<string, unknown>, ((...a: unknown[]) => void) | null];
+
+/**
+ * `net._normalizeArgs`: how net.connect() turns its arguments into what it
+ * passes to `socket.connect()`. tfo.connect passes the very same array, so
+ * code that wraps `net.Socket.prototype.connect` (APM agents) sees what it
+ * sees with net.
+ */
+export const normalizeArgs = (net as unknown as { _normalizeArgs: (args: unknown[]) => NormalizedArgs })._normalizeArgs;
+
+/** net's private `normalizedArgsSymbol`, read off an array `_normalizeArgs` made (there is no other way to it). */
+const normalizedArgsSymbol: symbol | undefined = Object.getOwnPropertySymbols(normalizeArgs([]))[0];
+
+/** Whether `value` is an array made by `net._normalizeArgs` (net's Socket#connect takes it as is). */
+export function isNormalizedArgs(value: unknown): value is NormalizedArgs {
+  return (
+    Array.isArray(value) &&
+    normalizedArgsSymbol !== undefined &&
+    (value as unknown as Record<symbol, unknown>)[normalizedArgsSymbol] === true
+  );
+}
+
+/** One write waiting in a Writable's buffer. */
+export interface BufferedWrite {
+  chunk: unknown;
+  encoding: BufferEncoding | 'buffer';
+}
+
+/**
+ * The writes waiting in a socket's Writable buffer behind the one being
+ * written (`writable.writableBuffer`, undocumented; net's own `bytesWritten`
+ * reads it): tfo offers them to the SYN with the first one, without taking
+ * them out of the buffer.
+ */
+export function writableBufferOf(socket: net.Socket): readonly BufferedWrite[] {
+  return (socket as unknown as { writableBuffer?: BufferedWrite[] }).writableBuffer ?? [];
 }
 
 // ---- accepted sockets (used by lib/core/saved.ts) ----

@@ -11,7 +11,7 @@
 //                    the SYN) or send a SYN asking for a cookie?
 //   sendInSyn()      the one send() whose bytes ride in a deferred SYN;
 //   finishAttempt()  once established: the outcome from TCP_INFO, counted in
-//                    the stats and reported to the backoff.
+//                    the stats, published (./diagnostics) and reported to the backoff.
 import { errnoName, invalidArgType, validateBoolean, validateObject } from '../base/errors';
 import type { TcpHandle } from '../base/internals';
 import { native } from '../base/native';
@@ -20,6 +20,7 @@ import { recordTtfb, ttfbElapsedUs, ttfbStart } from '../observe/ttfb';
 import { clientOptionFailure } from '../system/support';
 import { decodeClientFail, readTcpInfo, synDataAccepted, type FastOpenFailure } from '../system/tcpinfo';
 import { backoff } from './backoff';
+import { clientConnected } from './diagnostics';
 import type { FastOpenInfo } from './outcome';
 import { normalizeRollout, type Rollout, type RolloutOption } from './rollout';
 
@@ -222,12 +223,18 @@ function setNoCookie(attempt: Attempt): string | null {
  * the handshake may even be complete). Recorded on the attempt.
  */
 export function readCookieState(attempt: Attempt): 'sent' | 'requested' {
+  attempt.cookie = connectDeferred(attempt) ? 'sent' : 'requested';
+  return attempt.cookie;
+}
+
+/**
+ * @internal Whether the kernel still defers this attempt's connect: SYN_SENT
+ * with no segment out yet, so the next send on the socket carries the SYN.
+ */
+export function connectDeferred(attempt: Attempt): boolean {
   const b = native.binding;
   const ti = b ? readTcpInfo(b, attempt.fd) : -1;
-  const deferred =
-    b !== null && typeof ti !== 'number' && ti.state === b.constants.tcpStates.TCP_SYN_SENT && ti.segsOut === 0;
-  attempt.cookie = deferred ? 'sent' : 'requested';
-  return attempt.cookie;
+  return b !== null && typeof ti !== 'number' && ti.state === b.constants.tcpStates.TCP_SYN_SENT && ti.segsOut === 0;
 }
 
 /** @internal Whether the `synData` option lets these first bytes ride in the SYN. */
@@ -254,7 +261,7 @@ export function sendInSyn(attempt: Attempt, data: Buffer): void {
   if (n > 0) attempt.synDataBytes = n;
 }
 
-/** @internal Builds the outcome from TCP_INFO once established, counts it, and tells the backoff. */
+/** @internal Builds the outcome from TCP_INFO once established, counts it, publishes it (diagnostics) and tells the backoff. */
 export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
   const b = native.binding;
   let synData = false;
@@ -293,6 +300,7 @@ export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
     const key = attempt.reason.startsWith('backoff:') ? 'backoff' : attempt.reason.split(' (')[0];
     c.notAttempted[key] = (c.notAttempted[key] ?? 0) + 1;
   }
+  clientConnected(attempt, outcome);
   backoff.report(attempt.address, attempt.port, outcome, Date.now(), attempt.startedAt);
   return outcome;
 }

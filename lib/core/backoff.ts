@@ -7,13 +7,28 @@
 // would not fire here anyway (the plain retransmitted SYN gets through). The
 // kernel records the loss (tcp_metrics fo_syn_drops) and keeps the cookie:
 // test/cookies.test.js ('SYN drops') and test/fallback-matrix.test.js (case 4)
-// show it on the emulated WAN. When a connection reports that its SYN was
-// retransmitted, tfo stops attempting TFO to that destination for a while,
-// doubling the pause on each repeat up to a bound, and forgets the penalty
-// after a connection whose SYN data was acknowledged. SYN data that is not
-// acknowledged pauses TFO only when it happens twice in a row to the same
-// address:port: once is normal after a server key rotation (the SYN-ACK
-// brings a fresh cookie).
+// show it on the emulated WAN.
+//
+// When two connections in a row to the same address:port report that their
+// SYN was retransmitted, tfo stops attempting TFO to that destination for a
+// while; once paused, a single retransmitted SYN after the pause pauses it
+// again, doubling the pause up to a bound. A connection whose SYN data was
+// acknowledged forgets it all.
+//
+// Why two and not one: on a lossy path (mobile, 1-3% random loss) about one
+// TFO connection in 100 loses its SYN by chance, and then costs exactly what a
+// plain connection that loses its SYN costs (measured: bench, firstsyn row).
+// Pausing on one would turn TFO off for minutes after each such accident
+// (measured at 1% loss: most connections of a busy client went without TFO).
+// Two in a row by chance happens to ~P² of connections (1 in 10,000 at 1%,
+// 1 in 1,100 at 3%); on a path that drops every SYN carrying data it costs one
+// more slow connection before the first pause (the kernel's own TFO client
+// used the same "more than one SYN loss in a row" rule before it was removed).
+//
+// SYN data that is not acknowledged pauses TFO only when it happens twice in a
+// row to the same address:port: once is normal after a server key rotation
+// (the SYN-ACK brings a fresh cookie). It also shows that SYN data gets
+// through, so it ends a run of retransmitted SYNs.
 //
 // Only news counts. Connections already under way when a destination is
 // paused (a burst of parallel requests all started with TFO on) report the
@@ -21,6 +36,7 @@
 // nor count as "in a row". Without that, a burst of N parallel connections
 // over a bad path would double the pause N times at once (straight to maxMs).
 import { outOfRange, validateBoolean, validateInteger, validateObject } from '../base/errors';
+import { backoffCounted, backoffEnded, backoffForgotten, backoffStarted, type BackoffEndReason } from './diagnostics';
 import type { FastOpenInfo } from './outcome';
 
 /** Backoff settings (all durations in milliseconds). */
@@ -49,14 +65,22 @@ export interface BackoffEntry {
 interface State {
   /** `addr:port` as shown to users. */
   destination: string;
+  address: string;
+  port: number;
   until: number;
   failures: number;
   notAcked: number;
+  /** Retransmitted SYNs in a row (no success, no other failure in between) not yet acted on. */
+  retransmitted: number;
   cause: string;
   /** When the current pause was set (0: never). */
   pausedAt: number;
   /** When the last not-acknowledged report was counted (0: none). */
   notAckedAt: number;
+  /** A pause was set and its end not yet published (./diagnostics: every start has one end). */
+  open: boolean;
+  /** When the last retransmitted-SYN report was counted (0: none). */
+  retransmittedAt: number;
 }
 
 /** `addr:port`, with IPv6 addresses in brackets as in URLs. */
@@ -86,18 +110,41 @@ class Backoff {
       throw maxMs !== undefined
         ? outOfRange('options.maxMs', `>= options.initialMs (${first})`, bound)
         : outOfRange('options.initialMs', `<= options.maxMs (${bound})`, first);
+    const was = this.enabled;
     if (enabled !== undefined) this.enabled = enabled;
     if (initialMs !== undefined) this.initialMs = initialMs;
     if (maxMs !== undefined) this.maxMs = maxMs;
     if (maxEntries !== undefined) this.maxEntries = maxEntries;
     this.#trim();
+    if (was !== this.enabled) this.#switched(Date.now());
+  }
+
+  /** Off: every pause ends ('disabled'); on again: the pauses still running start again. */
+  #switched(now: number): void {
+    for (const s of this.#map.values()) {
+      if (!this.enabled && s.open) this.#close(s, 'disabled', now);
+      else if (this.enabled && s.until > now) {
+        s.open = true;
+        backoffStarted(s, now);
+      }
+    }
+  }
+
+  /** A pause is over: published once (as 'expired' when it had run out anyway). */
+  #close(s: State, reason: BackoffEndReason, now: number): void {
+    s.open = false;
+    backoffEnded(s, s.until <= now ? 'expired' : reason);
   }
 
   /** Null when TFO may be attempted to address:port, else the reason it is paused. */
   blockedReason(address: string, port: number, now = Date.now()): string | null {
     if (!this.enabled || this.#map.size === 0) return null;
     const s = this.#map.get(`${address}|${port}`);
-    if (!s || s.until <= now) return null;
+    if (!s) return null;
+    if (s.until <= now) {
+      if (s.open) this.#close(s, 'expired', now);
+      return null;
+    }
     return `backoff: TFO to ${formatDestination(address, port)} paused for ${Math.ceil((s.until - now) / 1000)} s after ${s.cause}`;
   }
 
@@ -111,7 +158,12 @@ class Backoff {
     if (!this.enabled || !info.attempted) return;
     const key = `${address}|${port}`;
     if (info.synData) {
-      this.#map.delete(key);
+      const known = this.#map.size === 0 ? undefined : this.#map.get(key);
+      if (known) {
+        this.#map.delete(key);
+        if (known.open) this.#close(known, 'recovered', now);
+        else backoffForgotten(known);
+      }
       return;
     }
     const retransmitted = info.failure === 'syn-retransmitted';
@@ -119,49 +171,74 @@ class Backoff {
     if (!retransmitted && !notAcked) return;
     const s = this.#map.get(key) ?? {
       destination: formatDestination(address, port),
+      address,
+      port,
       until: 0,
       failures: 0,
       notAcked: 0,
+      retransmitted: 0,
       cause: '',
       pausedAt: 0,
       notAckedAt: 0,
+      open: false,
+      retransmittedAt: 0,
     };
     // Already paused, or started before the pause was set: the same failure seen again.
     if (s.until > now || startedAt < s.pausedAt) return;
     let cause: string | null = null;
     if (retransmitted) {
-      cause = 'a retransmitted SYN (the path may drop SYNs that carry data)';
+      if (s.failures > 0) {
+        // Paused before, and no success since: the path is still bad.
+        cause = 'a retransmitted SYN again (the path may drop SYNs that carry data)';
+      } else {
+        // Once happens on any lossy path; twice in a row is a pattern.
+        // A connection started before the previous one reported is not "in a row".
+        if (s.retransmitted > 0 && startedAt < s.retransmittedAt) return;
+        s.retransmitted++;
+        s.retransmittedAt = now;
+        if (s.retransmitted >= 2) cause = 'two retransmitted SYNs in a row (the path may drop SYNs that carry data)';
+      }
     } else {
       // Once is normal (server key rotated, server lost TFO); twice in a row is a pattern.
       // A connection started before the previous one reported is not "in a row".
       if (s.notAcked > 0 && startedAt < s.notAckedAt) return;
       s.notAcked++;
       s.notAckedAt = now;
+      s.retransmitted = 0; // its SYN data got through: not a run of dropped SYNs
+      s.retransmittedAt = 0;
       if (s.notAcked >= 2) cause = 'SYN data not acknowledged twice in a row';
     }
     if (!cause) {
-      this.#set(key, s);
+      this.#set(key, s, now);
+      if (retransmitted) backoffCounted(s, 'syn-retransmitted', s.retransmitted, 2);
+      else backoffCounted(s, 'data-not-acked', s.notAcked, 2);
       return;
     }
+    if (s.open) this.#close(s, 'expired', now);
     s.failures++;
     s.notAcked = 0;
     s.notAckedAt = 0;
+    s.retransmitted = 0;
+    s.retransmittedAt = 0;
     s.cause = cause;
     s.pausedAt = now;
     s.until = now + Math.min(this.maxMs, this.initialMs * 2 ** Math.min(s.failures - 1, 30));
-    this.#set(key, s);
+    s.open = true;
+    this.#set(key, s, now);
+    backoffStarted(s, now);
   }
 
-  #set(key: string, s: State): void {
+  #set(key: string, s: State, now: number): void {
     this.#map.delete(key);
     this.#map.set(key, s);
-    this.#trim();
+    this.#trim(now);
   }
 
-  #trim(): void {
+  #trim(now = Date.now()): void {
     while (this.#map.size > this.maxEntries) {
-      const oldest = this.#map.keys().next().value as string;
+      const [oldest, s] = this.#map.entries().next().value as [string, State];
       this.#map.delete(oldest);
+      if (s.open) this.#close(s, 'evicted', now);
     }
   }
 
@@ -175,6 +252,8 @@ class Backoff {
   }
 
   clear(): void {
+    const now = Date.now();
+    for (const s of this.#map.values()) if (s.open) this.#close(s, 'cleared', now);
     this.#map.clear();
   }
 }

@@ -22,6 +22,7 @@
 // are asked for it (deriveFastOpenKey, fastOpenKeysAt): states say which key
 // is in use, never its bytes; the secret is held as a KeyObject.
 import { createSecretKey, hkdfSync, KeyObject } from 'node:crypto';
+import type * as net from 'node:net';
 
 import {
   errnoName,
@@ -35,6 +36,7 @@ import { fdOfHandle, type FdHolder } from '../base/internals';
 import { native } from '../base/native';
 import { badKey, KEY_BUF_LENGTH, KEY_LENGTH, KEY_TEXT_FORM, redacted, usableKey } from '../system/keyformat';
 import * as sysctl from '../system/sysctl';
+import { keysRotated } from './diagnostics';
 
 /** Default rotation period: one day, so a cookie stays valid 12 to 36 hours (tofurkey's default interval). */
 export const DEFAULT_KEY_PERIOD_MS = 24 * 60 * 60 * 1000;
@@ -324,6 +326,13 @@ export class ListenerKeys {
   /** Set when the kernel took the primary key only: why there is no backup. */
   #noBackup: string | null = null;
 
+  /** The listener's server, named in diagnostics. */
+  readonly #server: net.Server | null;
+
+  constructor(server: net.Server | null = null) {
+    this.#server = server;
+  }
+
   /** Sets what the listener should use; applied by the next {@link apply}. */
   configure(source: KeySource): void {
     this.stop();
@@ -444,7 +453,7 @@ export class ListenerKeys {
       this.state.window = null;
       this.state.backup = null;
       this.state.nextChangeAt = null;
-    }
+    } else keysRotated('listener', this.#server, this.state, s);
     return r;
   }
 }
@@ -487,6 +496,7 @@ export function rotateNamespaceFastOpenKey(rotation: KeyRotationOptions): Namesp
         state.reason = null;
         state.window = s.window;
         state.backup = backupSide(s);
+        keysRotated('namespace', null, state, s);
       } finally {
         primary.fill(0);
         backup.fill(0);

@@ -29,6 +29,7 @@ import { native } from '../base/native';
 import { live as stats } from '../observe/stats';
 import * as sysctl from '../system/sysctl';
 import { readTcpInfo, synDataAccepted } from '../system/tcpinfo';
+import { serverAccepted } from './diagnostics';
 import { packServerOutcome, unpackServerOutcome } from './outcome';
 import { noteSynData } from './saved';
 import type { FastOpenInfo } from './outcome';
@@ -239,8 +240,8 @@ function apply(server: TaggedServer, opts: { queueLength: number; noCookie: bool
   state.reason = noCookieReason;
 }
 
-function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
-  const state = this[kState];
+function tagConnection(server: TaggedServer, socket: TaggedSocket): void {
+  const state = server[kState];
   const b = native.binding;
   const fd = fdOf(socket);
   let packed = -1;
@@ -260,6 +261,40 @@ function tagConnection(this: TaggedServer, socket: TaggedSocket): void {
     stats.server.accepted++;
     if (synData) stats.server.synData++;
   }
+  serverAccepted(socket, server, packed);
+}
+
+/**
+ * @internal tfo's part of a server's events, run before the listeners (so a
+ * program sees no listener of tfo's): TFO on the listening socket at
+ * 'listening', the TFO outcome on each accepted socket at 'connection'
+ * (before any 'connection' listener reads `socket.fastOpen`), the key
+ * rotation stopped at 'close'. tfo.Server calls it from its emit(); other
+ * servers given to enableFastOpen get an emit() of their own that does.
+ */
+export function onServerEvent(server: net.Server, event: string | symbol, arg: unknown): void {
+  const s = server as TaggedServer;
+  const state = s[kState];
+  if (state === undefined) return;
+  if (event === 'connection') tagConnection(s, arg as TaggedSocket);
+  else if (event === 'listening') {
+    if (state.requested) apply(s, { queueLength: state.queueLength, noCookie: state.noCookie });
+  } else if (event === 'close') s[kKeys]?.stop();
+}
+
+// A server of any class: its own emit() (non-enumerable) runs tfo's part,
+// then the emit it had. Servers are few; sockets never get one.
+function hookEmit(server: net.Server): void {
+  const inner = server.emit as (this: net.Server, ...a: unknown[]) => boolean;
+  Object.defineProperty(server, 'emit', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function emit(this: net.Server, event: string | symbol, ...args: unknown[]): boolean {
+      onServerEvent(this, event, args[0]);
+      return inner.call(this, event, ...args);
+    },
+  });
 }
 
 /**
@@ -282,10 +317,13 @@ export function enableFastOpen(server: net.Server, options?: ServerFastOpenOptio
   return install(server as TaggedServer, opts);
 }
 
-/** @internal used by tfo.Server (which also accepts `fastOpen: false`). */
-export function install(server: TaggedServer, opts: NormalizedServerOptions | false): ServerFastOpenState {
+/**
+ * @internal used by tfo.Server (which also accepts `fastOpen: false`, and
+ * calls onServerEvent from its own emit: `ownEmit`).
+ */
+export function install(server: TaggedServer, opts: NormalizedServerOptions | false, ownEmit = false): ServerFastOpenState {
   const first = !server[kState];
-  const keys = (server[kKeys] ??= new ListenerKeys());
+  const keys = (server[kKeys] ??= new ListenerKeys(server));
   const state: ServerFastOpenState = server[kState] ?? {
     requested: false,
     enabled: false,
@@ -298,11 +336,7 @@ export function install(server: TaggedServer, opts: NormalizedServerOptions | fa
   };
   server[kState] = state;
   if (first) {
-    server.prependListener('listening', () => {
-      if (state.requested) apply(server, { queueLength: state.queueLength, noCookie: state.noCookie });
-    });
-    server.on('close', () => keys.stop());
-    server.prependListener('connection', tagConnection);
+    if (!ownEmit) hookEmit(server);
     if (!('fastOpen' in server)) {
       Object.defineProperty(server, 'fastOpen', { configurable: true, enumerable: false, get: () => state });
     }

@@ -7,6 +7,7 @@ import { listenReusePort } from './reuseport';
 import {
   applyNow,
   install,
+  onServerEvent,
   normalizeServerOptions,
   setFastOpenKey,
   type ServerFastOpenOptions,
@@ -27,7 +28,7 @@ class TfoServer extends net.Server {
   constructor(options?: ServerOpts | ((socket: net.Socket) => void), connectionListener?: (socket: net.Socket) => void) {
     if (typeof options === 'function') {
       super(options);
-      this.#state = install(this, normalizeServerOptions(undefined));
+      this.#state = install(this, normalizeServerOptions(undefined), true);
       return;
     }
     if (options !== undefined && options !== null && typeof options !== 'object')
@@ -35,7 +36,7 @@ class TfoServer extends net.Server {
     const { fastOpen, ...netOptions } = options ?? {};
     const opts = normalizeServerOptions(fastOpen);
     super(netOptions, connectionListener);
-    this.#state = install(this, opts);
+    this.#state = install(this, opts, true);
   }
 
   /** TFO on this server: requested, enabled on the socket, active in the kernel, and why not. */
@@ -52,6 +53,16 @@ class TfoServer extends net.Server {
   setFastOpenKey(rotation: KeyRotationOptions): ServerFastOpenState;
   setFastOpenKey(primary: FastOpenKeyOption | KeyRotationOptions, backup?: FastOpenKeyOption | null): ServerFastOpenState {
     return setFastOpenKey(this, primary as FastOpenKeyOption, backup);
+  }
+
+  /**
+   * @internal tfo's part of the server's events (TFO at 'listening', the
+   * outcome on accepted sockets at 'connection'), before the listeners: no
+   * listener of tfo's shows.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    onServerEvent(this, event, args[0]);
+    return super.emit(event, ...args);
   }
 
   override listen(...args: unknown[]): this {

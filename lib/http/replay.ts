@@ -81,8 +81,8 @@ export function watchesRetries(policy: Policy | false): policy is Policy {
   return policy !== false && policy.replay !== 'all' && policy.replay !== 'none';
 }
 
-/** THE replay decision: may this request's bytes ride in the SYN? */
-function mayRide(policy: Policy, request: ReplayInfo): boolean {
+/** THE replay decision: may this request's bytes ride in the SYN? @internal (also tfo.http2's, for h2c requests) */
+export function mayRide(policy: Policy, request: ReplayInfo): boolean {
   const { replay } = policy;
   if (replay === 'all') return true;
   if (replay === 'none') return false;

@@ -71,6 +71,7 @@ interface State {
 }
 
 /**
+ * @internal (also used by tfo.http2 for h2c)
  * Calls `done(status)` once the kernel reports the socket `fd` established
  * (status 0) or failed (a negative errno, as libuv reports a connect), and
  * returns a function that stops waiting. The wait is a zero-length write on
@@ -78,9 +79,11 @@ interface State {
  * polls for writability), once established it completes, and after a
  * refusal, reset or timeout it fails with the socket's error. The duplicate
  * is never read from and never shut down, only closed: the connection stays
- * the original descriptor's.
+ * the original descriptor's. With `sync`, `done` runs in the write's own
+ * callback, before the original descriptor's events of the same poll round
+ * (tfo.http2: the duplicate may have taken a refusal's error from it).
  */
-function waitEstablished(fd: number, done: (status: number) => void): () => void {
+export function waitEstablished(fd: number, done: (status: number) => void, sync = false): () => void {
   const b = native.binding;
   const copy = b ? b.dup(fd) : -1;
   if (copy < 0 || !b) {
@@ -106,7 +109,9 @@ function waitEstablished(fd: number, done: (status: number) => void): () => void
     // After the rest of this poll round: the original descriptor's own writability event
     // came in the same round (libuv then writes the part of the ClientHello that did not
     // fit in the SYN) and is handled first, as it would be before net's 'connect'.
-    setImmediate(done, err ? (typeof errno === 'number' && errno < 0 ? errno : -EPIPE) : 0);
+    const status = err ? (typeof errno === 'number' && errno < 0 ? errno : -EPIPE) : 0;
+    if (sync) done(status);
+    else setImmediate(done, status);
   });
   return () => {
     if (settled) return;
@@ -167,12 +172,29 @@ function hookCompletion(socket: tls.TLSSocket, state: State, attempt: Attempt, r
 /**
  * Time to first byte: from tls.connect() to the first byte of application
  * data (decrypted, after the handshake). TLSSocket is Node's own class, so
- * the hook is on the instance: its own `push` until the first byte, then
- * the prototype's function again (the property stays, so the socket keeps
- * its shape); no 'data' or 'readable' listener.
+ * the hook is on the instance: its own `push` (and `destroy`) until the
+ * first byte, then the prototype's functions again (the properties stay, so
+ * the socket keeps its shape); no 'data', 'readable' or 'close' listener.
  */
-function watchFirstByte(socket: tls.TLSSocket, state: State): void {
+function watchFirstByte(socket: tls.TLSSocket, state: State, isControl: boolean): void {
   const push = socket.push;
+  const destroy = socket.destroy;
+  // An error before the first byte of application data (refused, reset, a
+  // failed handshake: tls and net end them all with destroy(err)) is counted
+  // per cohort (the error rate of an A/B); the same instance-level pattern.
+  Object.defineProperty(socket, 'destroy', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function destroyBeforeFirstByte(this: tls.TLSSocket, error?: Error): tls.TLSSocket {
+      this.destroy = destroy;
+      if (error && state.t0 >= 0 && !this.destroyed) {
+        state.t0 = -1;
+        countError(isControl, error);
+      }
+      return destroy.call(this, error);
+    },
+  });
   Object.defineProperty(socket, 'push', {
     configurable: true,
     enumerable: false,
@@ -180,6 +202,7 @@ function watchFirstByte(socket: tls.TLSSocket, state: State): void {
     value: function firstByte(this: tls.TLSSocket, chunk: unknown, encoding?: BufferEncoding): boolean {
       if (chunk !== null && chunk !== undefined) {
         this.push = push;
+        this.destroy = destroy;
         const t0 = state.t0;
         state.t0 = -1;
         if (state.info && t0 >= 0) recordFirstByte(ttfbSeriesOfInfo(state.info), ttfbElapsedUs(t0));
@@ -193,7 +216,7 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, c
   const state: State = { options, control, t0, info: null, attempt: null, stopWaiting: null };
   const isControl = options === false || control !== null;
   countRequested(isControl);
-  watchFirstByte(socket, state);
+  watchFirstByte(socket, state, isControl);
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
   const onAttempt = (address: string, port: number, family: number) => {
@@ -205,14 +228,20 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, c
     state.attempt = attempt;
     captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
-  socket.on('connectionAttempt', onAttempt);
-  socket.once('connect', () => socket.off('connectionAttempt', onAttempt));
-  socket.once('close', () => {
+  // tfo's listeners live only while connecting: once connected (or closed)
+  // the socket carries none of them, as a socket from tls.connect.
+  const onClose = () => {
     socket.off('connectionAttempt', onAttempt);
+    socket.off('connect', onConnect);
     stopWaiting(state);
-    // An error before the first byte of application data: counted per cohort (the error rate of an A/B).
-    if (state.t0 >= 0 && socket.errored) countError(isControl, socket.errored);
-  });
+  };
+  const onConnect = () => {
+    socket.off('connectionAttempt', onAttempt);
+    socket.off('close', onClose);
+  };
+  socket.on('connectionAttempt', onAttempt);
+  socket.once('connect', onConnect);
+  socket.once('close', onClose);
 }
 
 /** The rollout's decision for a new connection (null: the 'tfo' cohort), from tls.connect's arguments. */
