@@ -10,8 +10,10 @@ if (enterNetns(__filename)) return
 
 const t = require('tap')
 const http = require('node:http')
+const http2 = require('node:http2')
 const https = require('node:https')
 const tls = require('node:tls')
+const { once } = require('node:events')
 const tfo = require('..')
 const b = require('./helpers/binding')
 const { selfSigned } = require('./helpers/tls')
@@ -318,4 +320,76 @@ t.test('every client entry point records the cohort: tfo.Socket, tfo.tls.connect
       t.match(socket.fastOpen, { cohort }, `undici connector ${protocol} rollout ${rollout}: ${cohort}`)
     }
   }
+})
+
+t.test('tfo.http2.connect takes the rollout option (TLS and h2c): validated, cohort recorded, control SYNs plain', async (t) => {
+  for (const [fastOpen, code] of [[{ rollout: 'half' }, 'ERR_INVALID_ARG_TYPE'], [{ rollout: 2 }, 'ERR_OUT_OF_RANGE'], [{ rollout: { include: 1 } }, 'ERR_INVALID_ARG_TYPE']]) {
+    t.throws(() => tfo.http2.connect('http://127.0.0.1:9', { fastOpen }), { code, message: /options\.fastOpen\.rollout/ }, `tfo.http2.connect ${JSON.stringify(fastOpen)}`)
+  }
+  if (!haveTcpdump(t)) return
+  const { key, cert } = selfSigned()
+  for (const secure of [false, true]) {
+    await t.test(secure ? 'https: (TLS, ALPN h2)' : 'http: (h2c)', async (t) => {
+      const host = secure ? '127.0.0.67' : '127.0.0.68'
+      const server = secure ? http2.createSecureServer({ key, cert }) : http2.createServer()
+      tfo.enableFastOpen(server)
+      const seen = []
+      server.on('connection', (s) => seen.push(s))
+      server.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('ok') })
+      const sessions = new Set()
+      server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)) })
+      t.teardown(() => { for (const s of sessions) s.destroy(); return closeServer(server) })
+      const { port } = await listen(server, 0, host)
+      const url = `${secure ? 'https' : 'http'}://${host}:${port}`
+      /** One session with one GET (made at once); resolves with its fastOpen after 'close'. */
+      const one = (fastOpen) => new Promise((resolve, reject) => {
+        const s = tfo.http2.connect(url, { rejectUnauthorized: false, fastOpen })
+        s.on('error', reject)
+        const req = s.request({ ':path': '/' })
+        req.on('error', () => {})
+        req.resume()
+        req.on('end', () => s.close())
+        s.on('close', () => resolve(s.fastOpen))
+      })
+      await one(true) // first contact: the cookie, so that a tfo-cohort SYN carries data
+      tfo.resetStats()
+      const origins = []
+      const infos = []
+      const packets = await capture(t, port, async () => {
+        for (const fastOpen of [{ rollout: 0 }, { rollout: (o) => { origins.push(o); return false } }, { rollout: 1 }]) infos.push(await one(fastOpen))
+      })
+      t.same(origins, [{ host, port }], 'the predicate sees the origin of the authority')
+      t.same(infos.map((i) => i.cohort), ['control', 'control', 'tfo'], 'session.fastOpen.cohort')
+      t.match(infos[0], { attempted: false, synData: false, cookie: 'none', reason: 'rollout: not sampled (sample 0)' })
+      t.match(infos[1], { attempted: false, reason: 'rollout: origin not included' })
+      t.match(infos[2], { attempted: true, synData: true, cookie: 'sent', reason: null })
+      const syns = synsTo(packets, port)
+      t.equal(syns.length, 3, 'three SYNs')
+      for (const syn of syns.slice(0, 2)) {
+        t.equal(syn.tfo, null, 'control SYN: no TFO option (kind 34)')
+        t.equal(syn.payload.length, 0, 'control SYN: no data')
+      }
+      t.ok(syns[2].tfo && syns[2].payload.length > 0, `the tfo-cohort SYN carries the cookie and data (${syns[2].payload.length} bytes: ${secure ? 'the ClientHello' : 'the preface, SETTINGS and the request'})`)
+      t.same(seen.slice(-3).map((s) => s.fastOpen && s.fastOpen.synData), [false, false, true], 'the server saw SYN data only on the tfo-cohort connection')
+      const c = tfo.stats().client.cohorts
+      t.match(c.control, { requested: 2, connections: 2, attempted: 0 }, 'stats: control cohort')
+      t.match(c.tfo, { requested: 1, connections: 1, attempted: 1, synDataAcked: 1 }, 'stats: tfo cohort')
+      t.same(c.control.errors, {}, 'no errors counted for sessions that closed normally')
+      t.same(c.tfo.errors, {})
+    })
+  }
+  // A refused session is an error of its cohort.
+  const probe = http2.createServer()
+  const { port: gone } = await listen(probe, 0, '127.0.0.69')
+  await closeServer(probe)
+  tfo.resetStats()
+  for (const [rollout, secure] of [[0, false], [1, false], [0, true], [1, true]]) {
+    const s = tfo.http2.connect(`${secure ? 'https' : 'http'}://127.0.0.69:${gone}`, { rejectUnauthorized: false, fastOpen: { rollout } })
+    const closed = new Promise((resolve) => s.once('close', resolve))
+    const [err] = await once(s, 'error')
+    t.match(err, { code: 'ECONNREFUSED', syscall: 'connect' }, `refused (${secure ? 'TLS' : 'h2c'}, rollout ${rollout})`)
+    await closed
+  }
+  const c = tfo.stats().client.cohorts
+  t.same([c.tfo.errors, c.control.errors], [{ ECONNREFUSED: 2 }, { ECONNREFUSED: 2 }], 'refused sessions: counted per cohort')
 })

@@ -212,6 +212,18 @@ function watchFirstByte(socket: tls.TLSSocket, state: State, isControl: boolean)
   });
 }
 
+/**
+ * @internal Ends the first-byte watch of a socket from tfo.tls.connect whose
+ * reads will not pass through its push() (an HTTP/2 session reads the TLS
+ * stream natively): no time to first byte is recorded, and errors after
+ * this point are not counted as before the first byte.
+ */
+export function endFirstByteWatch(socket: tls.TLSSocket): void {
+  const proto = Object.getPrototypeOf(socket) as tls.TLSSocket;
+  if (Object.prototype.hasOwnProperty.call(socket, 'push')) socket.push = proto.push;
+  if (Object.prototype.hasOwnProperty.call(socket, 'destroy')) socket.destroy = proto.destroy;
+}
+
 function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, control: string | null, t0: number): void {
   const state: State = { options, control, t0, info: null, attempt: null, stopWaiting: null };
   const isControl = options === false || control !== null;
