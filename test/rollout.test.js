@@ -14,6 +14,8 @@ const http2 = require('node:http2')
 const https = require('node:https')
 const tls = require('node:tls')
 const { once } = require('node:events')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
 const tfo = require('..')
 const b = require('./helpers/binding')
 const { selfSigned } = require('./helpers/tls')
@@ -112,6 +114,21 @@ t.test('a 10% sample over 1,000 connections: 7-13% are TFO, with the real RNG an
   t.equal(metricSample(text, 'tfo_client_connections_total', '{cohort="tfo"}'), inTfo, 'metrics: cohort label tfo')
   t.equal(metricSample(text, 'tfo_client_connections_total', '{cohort="control"}'), 1000 - inTfo, 'metrics: cohort label control')
   t.equal(metricSample(text, 'tfo_client_not_attempted_total', '{cohort="control",reason="rollout: not sampled"}'), 1000 - inTfo)
+  // `tfo stats --metrics URL` (another process, scraping this one): both cohorts, the same counts.
+  const endpoint = http.createServer((req, res) => res.end(tfo.metricsText()))
+  t.teardown(() => closeServer(endpoint))
+  const { port: mp } = await listen(endpoint, 0, '127.0.0.1')
+  const url = `http://127.0.0.1:${mp}/metrics`
+  const cli = (args) => new Promise((resolve) => {
+    execFile(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'main.js'), 'stats', '--metrics', url, ...args], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))
+  })
+  const j = await cli(['--json'])
+  t.equal(j.code, 0, j.stderr)
+  const { cohorts } = JSON.parse(j.stdout)
+  t.match(cohorts, { tfo: { connections: inTfo, requested: inTfo }, control: { connections: 1000 - inTfo, requested: 1000 - inTfo } }, 'tfo stats --metrics --json: both cohorts')
+  t.ok(cohorts.tfo.share >= 0.07 && cohorts.tfo.share <= 0.13, `tfo stats: the tfo cohort's share ${cohorts.tfo.share} is within 7%-13%`)
+  const human = await cli([])
+  t.match(human.stdout.split('\n').find((l) => l.startsWith('established')), new RegExp(`^established\\s+${inTfo}\\s+${1000 - inTfo}`), 'tfo stats --metrics: a column per cohort')
 
   // An injected RNG: exactly the connections whose draw is below 0.1, in order.
   tfo.resetStats()
