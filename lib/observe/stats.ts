@@ -13,9 +13,9 @@ export type { TtfbSummary } from './ttfb';
 /** Counts of client connections (all of them, or one cohort's). */
 export interface ClientCounts {
   /**
-   * Connections asked for: `connect()` calls of tfo sockets and
-   * `tfo.tls.connect()` calls (TCP, not IPC), whatever became of them. The
-   * denominator of the error rate.
+   * Connections asked for: `connect()` calls of tfo sockets,
+   * `tfo.tls.connect()` calls and `tfo.http2.connect()` sessions (TCP, not
+   * IPC), whatever became of them. The denominator of the error rate.
    */
   requested: number;
   /** Connections established by tfo sockets (TCP, not IPC). */
@@ -54,7 +54,8 @@ export interface CohortStats extends ClientCounts {
    * (`noSynData`: first contact, no TFO, control). From `connect()` (for the
    * agents: from when the agent asks for the connection) to the first byte
    * read: for TCP the first byte of the response, for TLS the first byte of
-   * application data after the handshake. p50/p90 from a sketch within 0.5%.
+   * application data after the handshake (HTTP/2 sessions have no sample:
+   * Node's session reads the socket natively). p50/p90 from a sketch within 0.5%.
    * `all` is both together: the cohort's own figure, for an A/B.
    */
   ttfbMs: { all: TtfbSummary; synData: TtfbSummary; noSynData: TtfbSummary };
