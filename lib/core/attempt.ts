@@ -16,7 +16,7 @@ import { errnoName, invalidArgType, validateBoolean, validateObject } from '../b
 import type { TcpHandle } from '../base/internals';
 import { native } from '../base/native';
 import { CONTROL_COHORT, TFO_COHORT, live as stats } from '../observe/stats';
-import { recordTtfb, ttfbElapsedUs, ttfbStart } from '../observe/ttfb';
+import { recordTtfb, ttfbElapsedUs as elapsedUs, ttfbStart as startTicks } from '../observe/ttfb';
 import { clientOptionFailure } from '../system/support';
 import { decodeClientFail, readTcpInfo, synDataAccepted, type FastOpenFailure } from '../system/tcpinfo';
 import { backoff } from './backoff';
@@ -24,7 +24,10 @@ import { clientConnected } from './diagnostics';
 import type { FastOpenInfo } from './outcome';
 import { normalizeRollout, type Rollout, type RolloutOption } from './rollout';
 
-export { ttfbElapsedUs, ttfbStart };
+/** @internal observe/ttfb's clock, for the http layer (which may not import observe): when a connection was asked for. */
+export const ttfbStart: () => number = startTicks;
+/** @internal The µs since a `ttfbStart()`. */
+export const ttfbElapsedUs: (t0: number) => number = elapsedUs;
 
 /** Per-connection TFO options for clients. */
 export interface ClientFastOpenOptions {
