@@ -337,6 +337,7 @@ class Bench {
       n,
       warmup: this.opts.warmup,
       timeoutMs: Math.max(10000, rtt * 40 + 5000),
+      control: true, // tcp, http: tfo's rollout control cohort as a third arm (rolloutChecks)
     }
     await ask(server.child, server.channel, 'stats', 'stats') // reset the server's counters
     const k0 = await counters(wan)
@@ -409,7 +410,73 @@ class Bench {
         kernelRttMs: summarize(result.tfo.map((x) => x.rttMs)).median,
       },
     })
+    this.rolloutChecks(row, msg, srv.library, rtt)
     this.rows.push(row)
+  }
+
+  /**
+   * Issue #13: the library's own figures against the bench's measurement of
+   * the same connections (tcp and http rows). The client ran a third arm,
+   * tfo's rollout control cohort (plain TCP through tfo, to the tfo server),
+   * and sent tfo.stats() of the measured iterations; the server sent its
+   * tfo.stats().server of the cell. Checked (judged at 50 ms, shown at every RTT):
+   *   timeSaved     the server's time-saved estimate per SYN-data connection
+   *                 within ±10% of the measured saving (net − tfo medians);
+   *   ttfb.tfo /    the client's TTFB p50 per cohort (tfo.stats(), a sketch)
+   *   ttfb.control  within 1 ms of the bench's median of the same arm;
+   *   buckets       the default histogram buckets put the tfo median in
+   *                 another bucket than the net and the control medians.
+   */
+  rolloutChecks (row, msg, serverLibrary, rtt) {
+    const { result, library } = msg
+    if (!result || !Array.isArray(result.control) || !library || !library.cohorts) return
+    const controlArm = arm("tfo rollout control cohort (fastOpen: { rollout: 0 }) → tfo server", result.control.map((x) => x.error ? null : x.ms), { samples: result.control })
+    row.extra.control = controlArm
+    const judged = rtt === 50
+    const checks = []
+    const ts = serverLibrary && serverLibrary.timeSaved
+    const perConn = ts && ts.connections > 0 ? (ts.seconds / ts.connections) * 1000 : null
+    const measured = row.extra.savedMs
+    const savedRatio = typeof perConn === 'number' && typeof measured === 'number' && measured > 0 ? perConn / measured : null
+    checks.push({
+      id: 'timeSaved',
+      why: "server's time-saved estimate per SYN-data connection vs the measured saving (net − tfo medians)",
+      target: 'within ±10%',
+      measured: round(savedRatio, 4),
+      detail: { estimateMs: round(perConn, 3), measuredMs: measured, ...(ts || {}) },
+      pass: judged ? (savedRatio !== null && Math.abs(savedRatio - 1) <= 0.1) : null,
+    })
+    for (const [cohort, benchArm] of [['tfo', row.arms.tfo], ['control', controlArm]]) {
+      const lib = library.cohorts[cohort] && library.cohorts[cohort].ttfbMs && library.cohorts[cohort].ttfbMs.all
+      const diff = lib && typeof lib.p50 === 'number' && typeof benchArm.median === 'number' ? lib.p50 - benchArm.median : null
+      checks.push({
+        id: `ttfb.${cohort}`,
+        why: `client's own TTFB p50, cohort ${cohort} (tfo.stats()), vs the bench's median of the same connections`,
+        target: 'within 1 ms',
+        measured: round(diff, 3),
+        detail: { libraryMs: lib ? lib.p50 : null, benchMs: round(benchArm.median, 3), libraryCount: lib ? lib.count : null, benchN: benchArm.n },
+        pass: judged ? (diff !== null && Math.abs(diff) <= 1) : null,
+      })
+    }
+    const buckets = library.buckets || []
+    const bucketOf = (ms) => {
+      if (typeof ms !== 'number') return null
+      const i = buckets.findIndex((le) => ms / 1000 <= le)
+      return i < 0 ? buckets.length : i
+    }
+    const label = (i) => i === null ? '—' : i >= buckets.length ? `>${buckets[buckets.length - 1]} s` : `≤${buckets[i]} s`
+    const bt = bucketOf(row.arms.tfo.median)
+    const bn = bucketOf(row.arms.net.median)
+    const bc = bucketOf(controlArm.median)
+    checks.push({
+      id: 'buckets',
+      why: 'default TTFB histogram buckets: the tfo median in another bucket than the net and control medians',
+      target: 'different buckets',
+      measured: `${label(bt)} vs ${label(bn)} / ${label(bc)}`,
+      detail: { tfo: bt, net: bn, control: bc },
+      pass: judged ? (bt !== null && bn !== null && bc !== null && bt !== bn && bt !== bc) : null,
+    })
+    row.checks = checks
   }
 
   async curlOnce (wan, url, withTfo, secure) {
@@ -616,6 +683,13 @@ class Bench {
       status: r.status,
       flags: r.flags,
     }))
+    // The library's own figures checked against the bench (rolloutChecks), where judged.
+    for (const r of rows) {
+      for (const c of r.checks || []) {
+        if (c.pass === null) continue
+        targets.push({ row: `${r.id} ${c.id}`, why: c.why, target: c.target, measured: c.measured, basis: 'library vs bench', pass: c.pass, withinNoise: null, status: r.status, flags: [] })
+      }
+    }
     const o = this.opts
     this.machine.loadavgEnd = os.loadavg().map((x) => round(x, 2))
     return {

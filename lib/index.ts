@@ -36,7 +36,23 @@ export {
 } from './core/keys';
 export { enableClusterFastOpen, type ClusterFastOpenState, type ClusterListener } from './fleet/cluster';
 export { support, supported, unsupportedReason, type FastOpenSupport, type NodePrivate } from './system/support';
-export { stats, resetStats, type FastOpenStats } from './observe/stats';
+export {
+  stats,
+  resetStats,
+  type FastOpenStats,
+  type ClientCounts,
+  type CohortStats,
+  type TtfbSummary,
+} from './observe/stats';
+export { TTFB_BUCKETS, TTFB_SKETCH_ACCURACY } from './observe/ttfb';
+export {
+  CONTROL_REASONS,
+  type Cohort,
+  type RolloutOption,
+  type RolloutOptions,
+  type RolloutOrigin,
+  type RolloutPredicate,
+} from './core/rollout';
 export {
   configureBackoff,
   backoffEntries,
@@ -68,6 +84,7 @@ export {
   metricFamilies,
   registerPromClient,
   type MetricFamily,
+  type MetricSample,
   type MetricsOptions,
   type PromClientLike,
 } from './observe/metrics';

@@ -133,6 +133,18 @@ Napi::Object NetlinkConstants(Napi::Env env) {
   C(TCP_METRICS_ATTR_FOPEN_SYN_DROPS);
   C(TCP_METRICS_ATTR_FOPEN_SYN_DROP_TS);
   C(TCP_METRICS_ATTR_FOPEN_COOKIE);
+  C(TCP_METRICS_ATTR_VALS);
+  // Inside TCP_METRICS_ATTR_VALS, a value's attribute type is its index in
+  // enum tcp_metric_index plus one (the header's "nested +1"): the cached RTT
+  // in µs (TCP_METRIC_RTT_US, Linux >= 3.15) and in ms (TCP_METRIC_RTT).
+  c.Set("TCP_METRICS_VAL_RTT_US", Napi::Number::New(env, static_cast<double>(TCP_METRIC_RTT_US + 1)));
+  c.Set("TCP_METRICS_VAL_RTT", Napi::Number::New(env, static_cast<double>(TCP_METRIC_RTT + 1)));
+  // No uapi header says it: the kernel keeps a smoothed RTT scaled by 8
+  // (struct tcp_sock's srtt_us, "smoothed round trip time << 3 in usecs",
+  // include/linux/tcp.h), and tcp_metrics stores and reports it so
+  // (net/ipv4/tcp_metrics.c; iproute2 shifts it back before printing).
+  // Checked on Linux 6.18: the value is 8 times the "rtt ...us" `ip tcp_metrics` prints.
+  c.Set("TCP_METRICS_RTT_SHIFT", Napi::Number::New(env, 3));
 #undef C
   return c;
 }

@@ -34,6 +34,10 @@ const ALLOWED = {
   },
   'lib/base/internals.ts': { 3: "a probe's scratch byte count (_pendingData)", 7: "a probe's scratch peer port (_peername)" },
   'lib/cli/cookies.ts': { 60: 'seconds per minute', 1000: 'ms per second', 3600: 'seconds per hour', 86400: 'seconds per day' },
+  'lib/cli/cohorts.ts': {
+    3: 'a regex group index / decimals shown', 100: 'per cent', 1000: 'ms per second', 1e6: 'µs per second',
+    0.01: 'below 1%, two decimals', 0.5: 'the median', 0.9: 'the 90th percentile',
+  },
   'lib/cli/demo.ts': { 1000: 'the largest --count', 1e6: 'ns per ms (hrtime)' },
   'lib/cli/doctor.ts': {
     4: 'Linux 4.11 (TCP_FASTOPEN_CONNECT): a version', 11: 'Linux 4.11: a version',
@@ -47,6 +51,7 @@ const ALLOWED = {
   'lib/cli/probe.ts': { 31: "2^31-1 ms: Node's longest timer", 100: 'the largest --count', 65535: 'the largest TCP port', 1e6: 'ns per ms (hrtime)' },
   'lib/cli/stats.ts': {
     8: 'column width', 31: '2^31-1: the largest --count', 1000: 'ms per second', 86400: 'seconds per day: the longest --watch', 0.01: 'the shortest --watch (10 ms)',
+    10: 'seconds: the longest scrape timeout', 10000: 'ms: the same',
   },
   'lib/core/attempt.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6", 1000: 'µs per ms' },
   'lib/core/backoff.ts': {
@@ -62,6 +67,7 @@ const ALLOWED = {
     3: 'a bit position of the packed outcome', 4: 'a bit position / the server word multiplier', 5: 'a bit position', 6: 'a bit position',
     8: 'a bit position', 29: 'bits of the server RTT (a Smi)', 31: 'bits of a Smi-sized word', 1000: 'µs per ms',
   },
+  'lib/core/saved.ts': { 1e6: 'µs per second' },
   'lib/core/reuseport.ts': { 4: "net's family number for IPv4", 6: "net's family number for IPv6", 511: "Node's default listen backlog", 65535: 'the largest TCP port' },
   'lib/core/socket.ts': { 1000: 'µs per ms', 64: 'KiB: the most bytes of queued writes offered to a SYN (not an ABI value)', 1024: 'bytes per KiB' },
   'lib/http/agent.ts': { 5000: 'the global agents\' idle timeout (ms), as Node\'s' },
@@ -73,6 +79,18 @@ const ALLOWED = {
   },
   'lib/system/cookies.ts': {
     4: 'IPv4: 4 bytes, family 4', 6: 'family 6', 8: 'bits per byte', 16: 'IPv6: 16 bytes', 64: 'KiB of the receive buffer', 1024: 'bytes per KiB',
+    1000: 'µs per ms', 4096: 'bytes: the receive buffer of RTT lookups (one entry per reply)',
+  },
+  'lib/observe/ttfb.ts': {
+    4: 'series: 2 cohorts x 2 outcomes', 30: 'bits of a start time (a Smi)', 1e6: 'µs per second', 1000: 'µs per ms',
+    0.5: 'the median', 0.9: 'the 90th percentile', 0.005: 'the sketch accuracy (0.5%) / a bucket bound (s)',
+    // TTFB_BUCKETS: histogram bounds in seconds (a Prometheus convention, not the kernel's).
+    0.0005: 'a bucket bound (s)', 0.001: 'a bucket bound (s)', 0.0015: 'a bucket bound (s)', 0.002: 'a bucket bound (s)',
+    0.003: 'a bucket bound (s)', 0.004: 'a bucket bound (s)', 0.006: 'a bucket bound (s)', 0.0075: 'a bucket bound (s)',
+    0.01: 'a bucket bound (s)', 0.015: 'a bucket bound (s)', 0.02: 'a bucket bound (s)', 0.03: 'a bucket bound (s)', 0.04: 'a bucket bound (s)',
+    0.05: 'a bucket bound (s)', 0.06: 'a bucket bound (s)', 0.075: 'a bucket bound (s)', 0.1: 'a bucket bound (s)', 0.15: 'a bucket bound (s)',
+    0.2: 'a bucket bound (s)', 0.3: 'a bucket bound (s)', 0.4: 'a bucket bound (s)', 0.6: 'a bucket bound (s)', 0.75: 'a bucket bound (s)',
+    1.5: 'a bucket bound (s)', 3: 'a bucket bound (s)', 5: 'a bucket bound (s)', 10: 'a bucket bound (s)',
   },
   'lib/system/host.ts': { '1n': 'one bit of the capability mask' },
   'lib/system/sysctl.ts': {

@@ -34,6 +34,11 @@ if (process.env.TFO_DIAG_CHILD === '1') {
     const server6 = tfo.createServer(reply)
     const { port: port6 } = await listen(server6, 0, '::1')
     await exchangeJson(port6, '::1', 'v6')
+    // The rollout's control cohort: plain TCP on purpose.
+    const control = tfo.connect({ port: port6, host: '::1', fastOpen: { rollout: 0 } })
+    control.on('data', () => {})
+    control.end('control')
+    await new Promise((resolve) => control.on('close', resolve))
     // The backoff's decisions, on the table tfo's sockets use, with the real clock.
     const info = (o) => ({ role: 'client', attempted: true, synData: false, cookie: 'sent', synDataBytes: 9, failure: null, reason: null, rttMs: 1, ...o })
     tfo.configureBackoff({ initialMs: 1000, maxMs: 4000 })
@@ -246,9 +251,16 @@ t.test('client channel: IPv6, fastOpen: false, and a TLS socket', async (t) => {
   off.end('plain')
   await collect(off)
   const [m1, m2, m3] = clients.messages()
-  t.match(m1, { address: '::1', port, family: 6, fastOpen: { cookie: 'requested' } })
-  t.match(m2, { address: '::1', family: 6, fastOpen: { cookie: 'sent', synData: true } })
-  t.match(m3, { socket: off, fastOpen: { attempted: false, cookie: 'none', synData: false, reason: 'disabled by the fastOpen: false option' } })
+  t.match(m1, { address: '::1', port, family: 6, fastOpen: { cookie: 'requested', cohort: 'tfo' } })
+  t.match(m2, { address: '::1', family: 6, fastOpen: { cookie: 'sent', synData: true, cohort: 'tfo' } })
+  t.match(m3, { socket: off, fastOpen: { attempted: false, cookie: 'none', synData: false, reason: 'disabled by the fastOpen: false option', cohort: 'control' } })
+  // The rollout's control cohort: plain TCP on purpose, with the cohort and why in the message.
+  const held = tfo.connect({ port, host: '::1', fastOpen: { rollout: 0 } })
+  held.end('control')
+  await collect(held)
+  const mc = clients.messages()[3]
+  t.match(mc, { socket: held, fastOpen: { attempted: false, cookie: 'none', synData: false, reason: /^rollout: not sampled/, cohort: 'control' } }, 'a rollout control connection: cohort control')
+  t.same(mc.fastOpen, held.fastOpen)
 
   const { key, cert } = selfSigned()
   const host = freshAddr()
@@ -263,7 +275,7 @@ t.test('client channel: IPv6, fastOpen: false, and a TLS socket', async (t) => {
     tlsSockets.push(s)
     await once(s, 'close')
   }
-  const [t1, t2] = clients.messages().slice(3)
+  const [t1, t2] = clients.messages().slice(4)
   t.equal(t1.socket, tlsSockets[0], 'tfo.tls.connect: the message carries the TLSSocket')
   t.match(t1.fastOpen, { cookie: 'requested', synData: false })
   t.equal(t2.socket, tlsSockets[1])
@@ -489,12 +501,14 @@ t.test('NODE_DEBUG=tfo: one greppable line per decision, no key material', async
 
   const clients = L('client', dest)
   t.match(clients, [
-    { attempted: 'true', cookie: 'requested', synData: 'false', bytes: '0', withheld: 'false', failure: 'cookie-unavailable', rtt: /^\d+(\.\d+)?ms$/, reason: 'null' },
-    { attempted: 'true', cookie: 'sent', synData: 'true', bytes: '9', withheld: 'false', failure: 'null', rtt: /ms$/, reason: 'null' },
+    { attempted: 'true', cookie: 'requested', synData: 'false', bytes: '0', withheld: 'false', failure: 'cookie-unavailable', rtt: /^\d+(\.\d+)?ms$/, reason: 'null', cohort: 'tfo' },
+    { attempted: 'true', cookie: 'sent', synData: 'true', bytes: '9', withheld: 'false', failure: 'null', rtt: /ms$/, reason: 'null', cohort: 'tfo' },
   ], 'client: first contact, then SYN data')
   t.equal(clients.length, 2)
   // (The namespace's cookie for ::1, from an earlier test, may be stale: this line's outcome varies.)
-  t.match(L('client', `[::1]:${out.port6}`), [{ attempted: 'true', cookie: /^(requested|sent)$/, bytes: '2' }], 'IPv6 in brackets')
+  const v6 = L('client', `[::1]:${out.port6}`)
+  t.match(v6.filter((f) => f.cohort === 'tfo'), [{ attempted: 'true', cookie: /^(requested|sent)$/, bytes: '2' }], 'IPv6 in brackets')
+  t.same(v6.filter((f) => f.cohort === 'control').map((f) => [f.attempted, f.cookie, f.reason]), [['false', 'none', 'rollout: not sampled (sample 0)']], 'a rollout control connection: cohort=control, with its reason')
   const servers = events.filter((e) => e.event === 'server' && e.fields.listener === dest)
   t.equal(servers.length, 2, 'server: a line per accepted connection')
   t.match(servers.map((e) => e.fields), [{ attempted: 'true', synData: 'false', rtt: /ms$/ }, { attempted: 'true', synData: 'true' }])

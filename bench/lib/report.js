@@ -200,7 +200,29 @@ function notes (row) {
   if (row.target && row.target.basis === 'paired' && row.ratio) out.push(`paired${ciText}; ratio of medians ${row.ratio.median.toFixed(3)}`)
   else if (row.rttMs === null && row.ratio && typeof row.ratio.paired === 'number') out.push(`paired ratio ${row.ratio.paired.toFixed(3)}${ciText}`)
   if (row.extra && row.extra.note) out.push(row.extra.note)
+  if (row.checks) out.push(checksText(row))
   return out.filter(Boolean).join('; ')
+}
+
+/** The library-vs-bench checks of a row (bench/run.js rolloutChecks), in a few words. */
+function checksText (row) {
+  const mark = (c) => c.pass === true ? ' ✓' : c.pass === false ? ' ✗' : ''
+  const by = Object.fromEntries(row.checks.map((c) => [c.id, c]))
+  const out = []
+  const ctl = row.extra && row.extra.control
+  if (ctl && typeof ctl.median === 'number') {
+    const vsNet = row.arms.net && typeof row.arms.net.median === 'number' ? ` (net ${ctl.median - row.arms.net.median >= 0 ? '+' : ''}${(ctl.median - row.arms.net.median).toFixed(2)})` : ''
+    out.push(`control cohort ${ctl.median.toFixed(2)} ms${vsNet}`)
+  }
+  const ts = by.timeSaved
+  if (ts) out.push(`lib time saved ${ts.detail.estimateMs === null ? '—' : ts.detail.estimateMs.toFixed(2) + ' ms/conn'} = ${ts.measured === null ? '—' : ts.measured.toFixed(3) + '×'} measured${mark(ts)}`)
+  const t = by['ttfb.tfo']
+  const c = by['ttfb.control']
+  const d = (x) => x.measured === null ? '—' : `${x.measured >= 0 ? '+' : ''}${x.measured.toFixed(2)}`
+  if (t && c) out.push(`lib TTFB p50 − bench median: tfo ${d(t)}${mark(t)}, control ${d(c)} ms${mark(c)}`)
+  const b = by.buckets
+  if (b) out.push(`buckets ${b.measured}${mark(b)}`)
+  return out.join('; ')
 }
 
 function pad (s, n, right = false) {

@@ -4,13 +4,17 @@
 // connect()/request() call to the first response byte (process.hrtime).
 // Arms are interleaved: tfo, net, tfo, net, ...
 //
-// config: { scenario: 'tcp'|'http'|'https'|'h2'|'h2c', host, ports: { tfo, net }, n, warmup, timeoutMs,
+// config: { scenario: 'tcp'|'http'|'https'|'h2'|'h2c', host, ports: { tfo, net }, n, warmup, timeoutMs, control,
 //           lanes (1: pairs one after another; K: K pairs at a time, each lane tfo then net),
 //           backoff (options for tfo.configureBackoff, e.g. { enabled: false }),
 //           hold (after the warm-up send {"warm": true} and wait for a "go" line on stdin:
 //           the parent changes the path and reads its counters in between) }
 // stdout: {"first": sample} (first contact, excluded), {"progress": i, "of": n},
-//         {"pending": {tfo: reason}}, then {"result": {tfo: [sample], net: [sample], via}}
+//         {"pending": {tfo: reason}}, then {"result": {tfo: [sample], net: [sample], control?: [sample], via}, "library": {...}}
+// With `control` (tcp, http), a third arm: tfo's rollout control cohort
+// (fastOpen: { rollout: 0 }: plain TCP through tfo, to the tfo server), and
+// the library's own figures of the measured iterations (tfo.stats(), reset
+// after the warm-up) are sent with the result: see rolloutChecks in run.js.
 // A sample: { ms, synData, cookie, failure, synDataBytes, rttMs, error }
 const net = require('node:net')
 const http = require('node:http')
@@ -26,7 +30,13 @@ const REQUEST = `GET / HTTP/1.0\r\nHost: ${cfg.host}\r\nUser-Agent: tfo-bench\r\
 // Switching to the tfo agents once they exist is this one place: they are
 // picked up automatically when tfo exports them, and `via` records which path ran.
 function tfoHttpClient () {
-  if (tfo.http && typeof tfo.http.Agent === 'function') return { via: 'tfo.http.Agent', options: { agent: new tfo.http.Agent({ keepAlive: false }) } }
+  if (tfo.http && typeof tfo.http.Agent === 'function') {
+    return {
+      via: 'tfo.http.Agent',
+      options: { agent: new tfo.http.Agent({ keepAlive: false }) },
+      control: { agent: new tfo.http.Agent({ keepAlive: false, fastOpen: CONTROL }) },
+    }
+  }
   return { via: 'http.get({ agent: false, createConnection: tfo.createConnection })', options: { agent: false, createConnection: tfo.createConnection } }
 }
 function tfoHttpsClient () {
@@ -56,20 +66,23 @@ function outcome (socket) {
 }
 
 // ---- one fresh connection, raw TCP --------------------------------------------
+// The control arm: tfo's rollout control cohort (every connection plain TCP, decided by tfo).
+const CONTROL = { rollout: 0 }
+
 function tcpOnce (arm, port) {
   return new Promise((resolve) => {
-    const mod = arm === 'tfo' ? tfo : net
+    const mod = arm === 'net' ? net : tfo
     let ms = null
     let error = null
     const t0 = process.hrtime.bigint()
-    const s = mod.connect({ port, host: cfg.host })
+    const s = arm === 'control' ? tfo.connect({ port, host: cfg.host, fastOpen: CONTROL }) : mod.connect({ port, host: cfg.host })
     s.write(REQUEST) // before 'connect', as request/response clients do: with tfo it rides in the SYN
     s.on('data', () => { if (ms === null) ms = Number(process.hrtime.bigint() - t0) / 1e6 })
     s.on('error', (e) => { error = e.code || e.message })
     const timer = setTimeout(() => { error = error || 'timeout'; s.destroy() }, cfg.timeoutMs)
     s.on('close', () => {
       clearTimeout(timer)
-      const o = arm === 'tfo' ? outcome(s) : { synData: null }
+      const o = arm !== 'net' ? outcome(s) : { synData: null }
       resolve({ ms, error, ...o })
     })
   })
@@ -88,7 +101,7 @@ function httpOnce (arm, port, secure, client) {
       path: '/',
       headers: { Connection: 'close' }, // a fresh connection every time, also with keep-alive agents
       ...(secure ? { rejectUnauthorized: false } : {}),
-      ...(arm === 'tfo' ? client.options : {}), // net arm: Node's default agent
+      ...(arm === 'tfo' ? client.options : arm === 'control' ? client.control : {}), // net arm: Node's default agent
     }
     const t0 = process.hrtime.bigint()
     const timer = setTimeout(() => { error = error || 'timeout'; req.destroy() }, cfg.timeoutMs)
@@ -102,7 +115,7 @@ function httpOnce (arm, port, secure, client) {
     req.on('close', () => {
       const finish = () => {
         clearTimeout(timer)
-        const o = arm === 'tfo' ? outcome(socket) : { synData: null }
+        const o = arm !== 'net' ? outcome(socket) : { synData: null }
         resolve({ ms, error, ...o })
       }
       // Wait for the TCP connection itself to close, so connections never overlap.
@@ -110,6 +123,13 @@ function httpOnce (arm, port, secure, client) {
       else finish()
     })
   })
+}
+
+/** tfo's own view of the measured connections: its per-cohort stats (TTFB summary) and default histogram buckets. */
+function libraryFigures () {
+  if (typeof tfo.stats !== 'function') return null
+  const c = tfo.stats().client
+  return { cohorts: c.cohorts || null, buckets: tfo.TTFB_BUCKETS || null }
 }
 
 // ---- one fresh HTTP/2 session (TLS or h2c), one request ----------------------
@@ -161,13 +181,15 @@ async function main () {
     once = (arm, port) => httpOnce(arm, port, secure, client)
   }
   const arms = ['tfo', 'net'].filter((a) => !pending[a])
+  if (cfg.control && arms.includes('tfo') && (scenario === 'tcp' || scenario === 'http')) arms.push('control')
   if (Object.keys(pending).length) send({ pending })
 
   // First contact (tfo): the kernel has no cookie yet (unless an earlier scenario
   // fetched one for this server address); reported on its own, never in the stats.
   if (arms.includes('tfo')) send({ first: await once('tfo', ports.tfo) })
-  // Untimed warm-up of both arms (JIT, caches).
-  for (let i = 0; i < warmup; i++) for (const arm of arms) await once(arm, ports[arm])
+  // Untimed warm-up of every arm (JIT, caches). The control arm connects to the tfo server.
+  const portOf = (arm) => arm === 'control' ? ports.tfo : ports[arm]
+  for (let i = 0; i < warmup; i++) for (const arm of arms) await once(arm, portOf(arm))
 
   if (cfg.hold) {
     const go = new Promise((resolve) => process.stdin.once('data', resolve))
@@ -176,6 +198,9 @@ async function main () {
   }
 
   const result = { tfo: [], net: [] }
+  if (arms.includes('control')) result.control = []
+  // The library's own figures cover exactly the measured connections.
+  if (typeof tfo.resetStats === 'function') tfo.resetStats()
   if ((cfg.lanes || 1) > 1) {
     // Loss scenarios: K independent lanes, each a sequence of (tfo, net) pairs;
     // pair i keeps index i in both arms, so paired ratios still line up.
@@ -186,7 +211,7 @@ async function main () {
       for (let i = next++; i < n; i = next++) {
         for (const arm of arms) {
           const startMs = Number(process.hrtime.bigint() - t0) / 1e6
-          result[arm][i] = { ...(await once(arm, ports[arm])), startMs }
+          result[arm][i] = { ...(await once(arm, portOf(arm))), startMs }
         }
         send({ progress: ++done, of: n })
       }
@@ -194,11 +219,11 @@ async function main () {
     await Promise.all(Array.from({ length: Math.min(cfg.lanes, n) }, lane))
   } else {
     for (let i = 0; i < n; i++) {
-      for (const arm of arms) result[arm].push(await once(arm, ports[arm]))
+      for (const arm of arms) result[arm].push(await once(arm, portOf(arm)))
       send({ progress: i + 1, of: n })
     }
   }
-  send({ result, via, pending })
+  send({ result, via, pending, library: libraryFigures() })
   process.exit(0)
 }
 

@@ -1012,3 +1012,22 @@ export function isRoundRobinServer(server: net.Server): boolean {
   privateSeen(P.roundRobin);
   return true;
 }
+
+// ---- accepted sockets (used by lib/core/saved.ts) ----
+
+const peerScratch: { address?: unknown } = {};
+
+/**
+ * The peer address of a connected TCP socket, from its handle's
+ * `getpeername(out)` (TCPWrap: one getpeername() syscall, 0 on success),
+ * without `socket.remoteAddress`'s caching of a `_peername` object on the
+ * socket for its whole life (tfo needs the address once, for the server's
+ * time-saved estimate). Undefined when the socket has no handle or the call fails.
+ */
+export function peerAddressOf(socket: net.Socket): string | undefined {
+  const handle = (socket as unknown as { _handle: { getpeername?: (out: object) => number } | null })._handle;
+  if (!handle || typeof handle.getpeername !== 'function') return undefined;
+  peerScratch.address = undefined;
+  if (handle.getpeername(peerScratch) !== 0) return undefined;
+  return typeof peerScratch.address === 'string' ? peerScratch.address : undefined;
+}

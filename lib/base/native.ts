@@ -196,6 +196,12 @@ export interface NativeBinding {
     TCP_METRICS_ATTR_FOPEN_SYN_DROPS: number;
     TCP_METRICS_ATTR_FOPEN_SYN_DROP_TS: number;
     TCP_METRICS_ATTR_FOPEN_COOKIE: number;
+    TCP_METRICS_ATTR_VALS: number;
+    /** Attribute types inside TCP_METRICS_ATTR_VALS: the cached RTT in µs, and in ms (older kernels). */
+    TCP_METRICS_VAL_RTT_US: number;
+    TCP_METRICS_VAL_RTT: number;
+    /** The cached RTT values are the kernel's smoothed RTT scaled by 2^this (srtt << 3). */
+    TCP_METRICS_RTT_SHIFT: number;
   };
   /** Non-blocking, close-on-exec NETLINK_GENERIC socket, owned like `socket()`'s (`close()` it). */
   genlSocket(): number;

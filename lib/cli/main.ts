@@ -14,7 +14,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   demo: { run: demo, summary: 'show TCP Fast Open working on loopback, in one command' },
   doctor: { run: doctorCommand, summary: 'say whether clients and servers will use TFO here, and the fix if not' },
   enable: { run: enableCommand, summary: 'turn TFO on in net.ipv4.tcp_fastopen (client, server or both), optionally persist' },
-  stats: { run: statsCommand, summary: "show this namespace's TFO counters, or watch their changes" },
+  stats: { run: statsCommand, summary: "show this namespace's TFO counters, or a service's rollout cohorts (--metrics URL)" },
   cookies: { run: cookiesCommand, summary: "list the TFO cookies this host's clients hold, or flush them (--flush [HOST])" },
   probe: { run: probeCommand, summary: 'does TFO work toward HOST:PORT? first and returning connections, and a verdict' },
 };

@@ -15,12 +15,19 @@
 import { errnoName, invalidArgType, validateBoolean, validateObject } from '../base/errors';
 import { CLIENT_PARTS, privatesMissing, type PrivateName, type TcpHandle } from '../base/internals';
 import { native } from '../base/native';
-import { live as stats } from '../observe/stats';
+import { CONTROL_COHORT, TFO_COHORT, live as stats } from '../observe/stats';
+import { recordTtfb, ttfbElapsedUs as elapsedUs, ttfbStart as startTicks } from '../observe/ttfb';
 import { clientOptionFailure } from '../system/support';
 import { decodeClientFail, readTcpInfo, synDataAccepted, type FastOpenFailure } from '../system/tcpinfo';
 import { backoff } from './backoff';
 import { clientConnected } from './diagnostics';
 import type { FastOpenInfo } from './outcome';
+import { normalizeRollout, type Rollout, type RolloutOption } from './rollout';
+
+/** @internal observe/ttfb's clock, for the http layer (which may not import observe): when a connection was asked for. */
+export const ttfbStart: () => number = startTicks;
+/** @internal The µs since a `ttfbStart()`. */
+export const ttfbElapsedUs: (t0: number) => number = elapsedUs;
 
 /** Per-connection TFO options for clients. */
 export interface ClientFastOpenOptions {
@@ -38,6 +45,15 @@ export interface ClientFastOpenOptions {
    * (RFC 7413 §6), e.g. HTTP POST.
    */
   synData?: boolean | ((firstBytes: Buffer) => boolean);
+  /**
+   * Staged rollout: which new connections use TFO, decided per connection
+   * when it is asked for. A fraction (`0.1`: one connection in ten, at
+   * random), a predicate on the origin (`({ host, port }) => boolean`: host
+   * groups, feature flags), or `{ sample, include, random }`. The others are
+   * the control cohort: plain TCP, without even `TCP_FASTOPEN_CONNECT`
+   * (`socket.fastOpen.cohort`). Default: every connection uses TFO.
+   */
+  rollout?: RolloutOption;
 }
 
 /** `true` (default) or options: connect with TFO; `false`: plain TCP. */
@@ -59,6 +75,8 @@ export interface Attempt {
   synDataWithheld: boolean;
   /** Epoch ms when the attempt began (the backoff ignores reports older than its last verdict). */
   startedAt: number;
+  /** The connection is in the control cohort (a rollout's decision, or `fastOpen: false`). */
+  control: boolean;
 }
 
 const DEFAULT_OPTIONS: ClientFastOpenOptions = Object.freeze({});
@@ -68,12 +86,66 @@ export function normalizeFastOpenOption(value: unknown, name = 'options.fastOpen
   if (value === undefined || value === true) return DEFAULT_OPTIONS; // shared: nothing per socket
   if (value === false) return false;
   if (value === null || typeof value !== 'object') throw invalidArgType(name, ['boolean', 'Object'], value);
+  // A frozen options object (what the agents hand every connection) is normalized once.
+  const frozen = Object.isFrozen(value);
+  const known = frozen ? NORMALIZED.get(value) : undefined;
+  if (known !== undefined) return known;
+  const out = normalizeObject(value, name);
+  if (frozen) NORMALIZED.set(value, out);
+  return out;
+}
+
+const NORMALIZED = new WeakMap<object, ClientFastOpenOptions>();
+
+function normalizeObject(value: object, name: string): ClientFastOpenOptions {
   validateObject(value, name);
-  const { noCookie, synData } = value as ClientFastOpenOptions;
+  const { noCookie, synData, rollout } = value as ClientFastOpenOptions;
   if (noCookie !== undefined) validateBoolean(noCookie, `${name}.noCookie`);
   if (synData !== undefined && typeof synData !== 'boolean' && typeof synData !== 'function')
     throw invalidArgType(`${name}.synData`, ['boolean', 'Function'], synData);
-  return { noCookie: noCookie === true, synData: synData ?? true };
+  const r = normalizeRollout(rollout, `${name}.rollout`);
+  const out: ClientFastOpenOptions = { noCookie: noCookie === true, synData: synData ?? true };
+  if (r !== null) out.rollout = r;
+  return out;
+}
+
+/**
+ * @internal The cohort of a new connection to `host:port` with these
+ * options: null for 'tfo', else why it is control (a rollout's decision).
+ * `fastOpen: false` is control too, with its own reason, from startAttempt.
+ */
+export function controlReason(options: ClientFastOpenOptions | false, host: string, port: number): string | null {
+  if (options === false) return null;
+  const rollout = options.rollout;
+  return rollout === undefined ? null : (rollout as Rollout).decide(host, port);
+}
+
+/**
+ * @internal Records a connection's time to first byte (µs since its
+ * `ttfbStart()`), in the series of its outcome (outcome.ttfbSeriesOf, or
+ * from the outcome object).
+ */
+export function recordFirstByte(series: number, elapsedUs: number): void {
+  if (series >= 0) recordTtfb(series, elapsedUs);
+}
+
+/** @internal A connection was asked for (connect()), in the control cohort or not. */
+export function countRequested(control: boolean): void {
+  stats.cohorts[control ? CONTROL_COHORT : TFO_COHORT].requested++;
+}
+
+/** @internal A connection ended with `error` before its first byte was read. */
+export function countError(control: boolean, error: unknown): void {
+  const code = (error as { code?: unknown } | null)?.code;
+  // Error codes are a bounded set (they become metric labels); anything else is 'unknown'.
+  const key = typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'unknown';
+  const errors = stats.cohorts[control ? CONTROL_COHORT : TFO_COHORT].errors;
+  errors[key] = (errors[key] ?? 0) + 1;
+}
+
+/** @internal The TTFB series of an outcome object (see outcome.ttfbSeriesOf). */
+export function ttfbSeriesOfInfo(info: FastOpenInfo): number {
+  return (info.cohort === 'control' ? 2 : 0) | (info.synData ? 1 : 0);
 }
 
 /**
@@ -90,6 +162,7 @@ export function startAttempt(
   options: ClientFastOpenOptions | false,
   socket: object,
   needs: readonly PrivateName[] = CLIENT_PARTS,
+  control: string | null = null,
 ): Attempt {
   const attempt: Attempt = {
     handle,
@@ -104,8 +177,10 @@ export function startAttempt(
     synDataBytes: 0,
     synDataWithheld: false,
     startedAt: Date.now(),
+    control: control !== null || options === false,
   };
-  attempt.reason = prepare(attempt, options, needs);
+  // A control connection never reaches the addon: libuv makes its socket, as net's.
+  attempt.reason = control !== null ? control : prepare(attempt, options, needs);
   attempt.tfo = attempt.reason === null;
   if (attempt.tfo && options && options.noCookie) attempt.reason = setNoCookie(attempt);
   return attempt;
@@ -221,8 +296,9 @@ export function finishAttempt(attempt: Attempt, fd: number): FastOpenInfo {
     failure,
     reason: attempt.reason,
     rttMs,
+    cohort: attempt.control ? 'control' : 'tfo',
   };
-  const c = stats.client;
+  const c = stats.cohorts[attempt.control ? CONTROL_COHORT : TFO_COHORT];
   c.connections++;
   if (attempt.tfo) {
     c.attempted++;

@@ -9,7 +9,8 @@
 // builds nothing, no message and no string, when no one does.
 //
 // Messages are plain objects, a new one per publish: the subscriber may keep
-// it. Fields may be added in later releases (a rollout `cohort`, timings);
+// it. Fields may be added in later releases (timings; the rollout's cohort
+// is in `fastOpen.cohort` and at the end of the client line);
 // the fields documented here keep their names, types and meaning. Key
 // material never appears in a message or a line: the window number, the
 // source and the kind of backup only.
@@ -52,7 +53,7 @@ export interface ClientConnectMessage {
   address: string;
   port: number;
   family: 4 | 6;
-  /** What TFO did: the same values as `socket.fastOpen` (a copy of its own). */
+  /** What TFO did: the same values as `socket.fastOpen` (a copy of its own), `cohort` included. */
   fastOpen: FastOpenInfo;
 }
 
@@ -201,7 +202,8 @@ export const build = {
   clientLine(a: AttemptView, o: FastOpenInfo): string {
     return (
       `client ${hostPort(a.address, a.port)} attempted=${o.attempted} cookie=${o.cookie} synData=${o.synData} ` +
-      `bytes=${o.synDataBytes} withheld=${o.synDataWithheld} failure=${o.failure} rtt=${o.rttMs}ms reason=${text(o.reason)}`
+      `bytes=${o.synDataBytes} withheld=${o.synDataWithheld} failure=${o.failure} rtt=${o.rttMs}ms reason=${text(o.reason)} ` +
+      `cohort=${o.cohort ?? 'tfo'}`
     );
   },
   accept(socket: net.Socket, server: net.Server, packed: number): ServerAcceptMessage {

@@ -41,6 +41,7 @@ import * as sysctl from '../system/sysctl';
 import { readTcpInfo, synDataAccepted } from '../system/tcpinfo';
 import { serverAccepted } from './diagnostics';
 import { packServerOutcome, unpackServerOutcome } from './outcome';
+import { noteSynData } from './saved';
 import type { FastOpenInfo } from './outcome';
 
 /** Default TFO queue length (pending TFO requests) for listeners; nginx/HAProxy users use 256–1024. */
@@ -267,6 +268,7 @@ function tagConnection(server: TaggedServer, socket: TaggedSocket): void {
     if (typeof ti !== 'number') {
       synData = synDataAccepted(ti);
       packed = packServerOutcome(state?.enabled ?? false, synData, ti.rtt);
+      if (synData && state?.enabled) noteSynData(socket, ti); // the time it saved (./saved)
     }
   }
   // The outcome is fixed at accept: read-only, computed when read.

@@ -6,6 +6,7 @@
 // ~110 B/conn on the client and ~60 B on the server, 4-6% of what a whole
 // net.Socket costs (bench/README.md, memory scenario).
 import { CLIENT_FAIL_BITS, clientFailCode, decodeClientFail, type FastOpenFailure } from '../system/tcpinfo';
+import type { Cohort } from './rollout';
 
 /** What TCP Fast Open did for one connection. */
 export interface FastOpenInfo {
@@ -37,6 +38,15 @@ export interface FastOpenInfo {
   reason?: string | null;
   /** Smoothed RTT the kernel had measured when the connection was established, in milliseconds. */
   rttMs: number;
+  /**
+   * Client: the connection's cohort, decided when it was asked for (the
+   * `rollout` option): `'tfo'`, TFO was meant to be used (every connection
+   * without a rollout; `attempted` says whether it was); `'control'`, plain
+   * TCP on purpose (outside the rollout's sample or host group, or
+   * `fastOpen: false`), with `reason` saying which. Compare cohorts, not
+   * `attempted`, for an A/B of TFO.
+   */
+  cohort?: Cohort;
 }
 
 
@@ -56,8 +66,10 @@ const COOKIE_SHIFT = 6; // 2 bits
  */
 const FAILURE_SHIFT = 8;
 const FAILURE_MASK = (1 << CLIENT_FAIL_BITS) - 1;
-const BYTES_NULL = 1 << (FAILURE_SHIFT + CLIENT_FAIL_BITS);
-const BYTES_SHIFT = FAILURE_SHIFT + CLIENT_FAIL_BITS + 1;
+/** The connection is in the rollout's control cohort. */
+const CONTROL = 1 << (FAILURE_SHIFT + CLIENT_FAIL_BITS);
+const BYTES_NULL = 1 << (FAILURE_SHIFT + CLIENT_FAIL_BITS + 1);
+const BYTES_SHIFT = FAILURE_SHIFT + CLIENT_FAIL_BITS + 2;
 /** SYN data is at most one segment (64 KiB on loopback); the bits left below bit 31 keep the word a Smi. */
 const BYTES_MAX = 2 ** (31 - BYTES_SHIFT) - 1;
 
@@ -69,6 +81,7 @@ export function packClientOutcome(o: FastOpenInfo): number {
   if (o.attempted) v |= ATTEMPTED;
   if (o.synData) v |= SYN_DATA;
   if (o.synDataWithheld) v |= WITHHELD;
+  if (o.cohort === 'control') v |= CONTROL;
   v |= Math.max(0, COOKIES.indexOf(o.cookie ?? 'none')) << COOKIE_SHIFT;
   v |= (clientFailCode(o.failure) & FAILURE_MASK) << FAILURE_SHIFT;
   const bytes = o.synDataBytes;
@@ -100,7 +113,17 @@ export function unpackClientOutcome(v: number, rttUs: number, reason: string | n
     failure: decodeClientFail((v >>> FAILURE_SHIFT) & FAILURE_MASK),
     reason,
     rttMs: rttUs / 1000,
+    cohort: (v & CONTROL) !== 0 ? 'control' : 'tfo',
   };
+}
+
+/**
+ * The time-to-first-byte series of a packed client outcome (observe/ttfb:
+ * `(control ? 2 : 0) | (synData ? 1 : 0)`), or -1 before the outcome is recorded.
+ */
+export function ttfbSeriesOf(v: number): number {
+  if ((v & RECORDED) === 0) return -1;
+  return ((v & CONTROL) !== 0 ? 2 : 0) | ((v & SYN_DATA) !== 0 ? 1 : 0);
 }
 
 // ---- server: one integer (RTT in µs, attempted, SYN data) ----

@@ -41,8 +41,14 @@ import {
   writableBufferOf,
 } from '../base/internals';
 import {
+  controlReason,
+  countError,
+  countRequested,
   finishAttempt,
   normalizeFastOpenOption,
+  recordFirstByte,
+  ttfbElapsedUs,
+  ttfbStart,
   readCookieState,
   sendInSyn,
   startAttempt,
@@ -55,6 +61,7 @@ import {
   clearClientOutcome,
   packClientOutcome,
   packedSynDataBytes,
+  ttfbSeriesOf,
   unpackClientOutcome,
   type FastOpenInfo,
 } from './outcome';
@@ -117,7 +124,16 @@ class TfoSocket extends net.Socket {
    */
   #state = 0;
   #rttUs = 0;
+  /**
+   * Between connect() and 'connect': why the connection is in the control
+   * cohort (the rollout's decision), or null; then the outcome's reason.
+   */
   #reason: string | null = null;
+  /**
+   * When connect() was called (observe/ttfb's ticks, a small integer) until
+   * the first byte is read, then -1: the time to first byte.
+   */
+  #t0 = -1;
 
   constructor(options?: SocketConstructorOpts) {
     super(options);
@@ -141,7 +157,7 @@ class TfoSocket extends net.Socket {
   override connect(...args: unknown[]): this {
     // As net: an array from net._normalizeArgs (what net.connect and tfo.connect pass) is taken as is.
     const normalized = isNormalizedArgs(args[0]) ? args[0] : normalizeArgs(args);
-    const options = normalized[0] as { path?: unknown; fastOpen?: unknown };
+    const options = normalized[0] as { path?: unknown; fastOpen?: unknown; host?: unknown; port?: unknown };
     // net hands exactly the arguments it was given on, so wrappers of
     // net.Socket.prototype.connect see what they see with net.
     const netConnect = super.connect as (...a: unknown[]) => this;
@@ -150,13 +166,22 @@ class TfoSocket extends net.Socket {
     if ('fastOpen' in options) this.#options = normalizeFastOpenOption(options.fastOpen);
 
     this.#startInterception();
+    this.#t0 = ttfbStart();
+    if (this.#options !== false && this.#options.rollout !== undefined) this.#decide(normalized[0]);
     try {
       netConnect.apply(this, args);
     } catch (err) {
       this.#stopInterception();
       throw err;
     }
+    countRequested(this.#control());
     return this;
+  }
+
+  /** The rollout's decision for this connection (lib/core/rollout.ts), kept in #reason until the attempt. */
+  #decide(options: { host?: unknown; port?: unknown }): void {
+    const host = options.host;
+    this.#reason = controlReason(this.#options, typeof host === 'string' && host !== '' ? host : 'localhost', Number(options.port));
   }
 
   /**
@@ -166,6 +191,38 @@ class TfoSocket extends net.Socket {
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if ((this.#state & INTERCEPTING) !== 0) this.#hook(event, args);
     return super.emit(event, ...args);
+  }
+
+  /**
+   * Readable#push, through which net hands each read to the stream: the
+   * first byte read ends the time to first byte. One integer test per read;
+   * no 'data' or 'readable' listener (they would change the stream's mode).
+   */
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (this.#t0 >= 0 && chunk !== null && chunk !== undefined) this.#firstByte();
+    return super.push(chunk, encoding);
+  }
+
+  /** Whether this connection is in the control cohort: from its outcome once recorded, else from the decision. */
+  #control(): boolean {
+    const series = ttfbSeriesOf(this.#state);
+    return series >= 0 ? (series & 2) !== 0 : this.#options === false || this.#reason !== null;
+  }
+
+  #firstByte(): void {
+    const elapsed = ttfbElapsedUs(this.#t0);
+    this.#t0 = -1;
+    recordFirstByte(ttfbSeriesOf(this.#state), elapsed);
+  }
+
+  override destroy(error?: Error): this {
+    // An error before the first byte: counted per cohort (the error rate of an A/B).
+    // (`#t0 in this`: stream constructors may destroy() before our fields exist, e.g. an aborted signal.)
+    if (error && #t0 in this && this.#t0 >= 0 && !this.destroyed) {
+      this.#t0 = -1;
+      countError(this.#control(), error);
+    }
+    return super.destroy(error);
   }
 
   // ---- writes while connecting ----
@@ -268,7 +325,7 @@ class TfoSocket extends net.Socket {
   }
 
   #onAttempt(address: string, port: number, family: number): void {
-    const attempt = startAttempt(attemptHandleOf(this), address, port, family, this.#options, this, SOCKET_PARTS);
+    const attempt = startAttempt(attemptHandleOf(this), address, port, family, this.#options, this, SOCKET_PARTS, this.#reason);
     this.#attempt = attempt;
     process.nextTick(TfoSocket.#flushTick, this, attempt);
   }

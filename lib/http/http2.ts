@@ -40,6 +40,9 @@ import { attemptHandleOf, interceptSocketFactory, setPeername, tcpHandleOf, type
 import {
   afterSynWrite,
   connectDeferred,
+  controlReason,
+  countError,
+  countRequested,
   finishAttempt,
   normalizeFastOpenOption,
   readCookieState,
@@ -52,7 +55,7 @@ import {
 import type { FastOpenInfo } from '../core/outcome';
 import { Failures, mayRide, normalizePolicy, watchesRetries, type Policy, type ReplayPolicy } from './replay';
 import { waitEstablished } from './established';
-import { connect as tlsConnect } from './tls';
+import { connect as tlsConnect, endFirstByteWatch } from './tls';
 
 export type { ReplayInfo, ReplayPolicy } from './replay';
 
@@ -135,6 +138,8 @@ type Listener = (...args: unknown[]) => unknown;
 class H2cConnection {
   readonly socket: net.Socket;
   readonly plan: Plan;
+  /** Why the connection is in the rollout's control cohort (decided once, for the origin), or null. */
+  readonly control: string | null;
   session: http2.ClientHttp2Session | null = null;
   /** The origin as http2.connect understood it (host, port): for the replay decision and the retry rule. */
   origin = { host: '', port: 0 };
@@ -157,9 +162,12 @@ class H2cConnection {
   /** The socket's 'end', held while waiting (see #watchSocket). */
   heldEnd: (() => void) | null = null;
 
-  constructor(socket: net.Socket, plan: Plan) {
+  constructor(socket: net.Socket, plan: Plan, control: string | null) {
     this.socket = socket;
     this.plan = plan;
+    this.control = control;
+    const isControl = plan.socket === false || control !== null;
+    countRequested(isControl);
     const onAttempt = (address: string, port: number, family: number) => this.#onAttempt(address, port, family);
     socket.on('connectionAttempt', onAttempt);
     socket.once('connect', () => {
@@ -176,6 +184,8 @@ class H2cConnection {
       socket.once('close', () => failures.ended(this.#originKey(), socket, null));
     }
     socket.once('close', () => {
+      // An error before the connection was known established (the server's first frame follows at once): per cohort.
+      if (this.info === null && socket.errored) countError(isControl, socket.errored);
       socket.off('connectionAttempt', onAttempt);
       this.#stopWaiting();
       this.#release(false);
@@ -203,7 +213,7 @@ class H2cConnection {
   }
 
   #onAttempt(address: string, port: number, family: number): void {
-    const attempt = startAttempt(attemptHandleOf(this.socket), address, port, family, this.plan.socket, this.socket);
+    const attempt = startAttempt(attemptHandleOf(this.socket), address, port, family, this.plan.socket, this.socket, undefined, this.control);
     this.attempt = attempt;
     this.decided = false;
     if (attempt.tfo) process.nextTick(H2cConnection.#decide, this, attempt);
@@ -437,11 +447,19 @@ export function connect(authority: unknown, options?: unknown, listener?: unknow
           // tls.connect(port, host, options): the same, through tfo.tls.
           const i = args.findIndex((a) => a !== null && typeof a === 'object');
           const withTfo = i < 0 ? [...args, { fastOpen: plan.socket }] : args.map((a, j) => (j === i ? { ...(a as object), fastOpen: plan.socket } : a));
-          made = (tlsConnect as (...a: unknown[]) => net.Socket)(...withTfo);
+          // tfo.tls decides the rollout's cohort from the same host and port and counts it.
+          const tlsSocket = (tlsConnect as (...a: unknown[]) => net.Socket)(...withTfo);
+          // The session reads the TLS socket natively, never through its push(): tfo.tls's
+          // time to first byte cannot see the first byte, so its watch ends at the handshake.
+          tlsSocket.once('secureConnect', () => endFirstByteWatch(tlsSocket as tls.TLSSocket));
+          made = tlsSocket;
         } else {
-          // net.connect({ port, host, ...options }): Node's own socket, with tfo's connect attempt.
+          // net.connect({ port, host, ...options }): Node's own socket, with tfo's connect attempt;
+          // the rollout's cohort decided once, for the origin as given (before DNS), as tfo.connect does.
+          const o = (args[0] ?? {}) as { host?: unknown; port?: unknown };
+          const host = typeof o.host === 'string' && o.host !== '' ? o.host : 'localhost';
           made = (original as (...a: unknown[]) => net.Socket).apply(module, args);
-          h2c = new H2cConnection(made, plan);
+          h2c = new H2cConnection(made, plan, controlReason(plan.socket, host, Number(o.port)));
         }
         return made;
       },

@@ -15,6 +15,7 @@
 // the policy does not apply there.
 import { invalidArgType, invalidArgValue, validateBoolean, validateInteger, validateObject } from '../base/errors';
 import type { FastOpenOption } from '../core/socket';
+import { normalizeRollout, type Rollout, type RolloutOption } from '../core/rollout';
 
 /** Which requests may put their bytes in the SYN. */
 export type ReplayPolicy = 'idempotent' | 'all' | 'none' | ((request: ReplayInfo) => boolean);
@@ -37,6 +38,13 @@ export interface AgentFastOpenOptions {
   retryWindowMs?: number;
   /** Send SYN data without a cookie (`TCP_FASTOPEN_NO_COOKIE`): trusted networks only. */
   noCookie?: boolean;
+  /**
+   * Staged rollout: which new connections use TFO (a fraction, a predicate on
+   * `{ host, port }`, or `{ sample, include, random }`), decided per
+   * connection when the agent asks for it; the others are plain TCP, the
+   * control cohort. As for `tfo.connect`.
+   */
+  rollout?: RolloutOption;
 }
 
 /** RFC 9110 §9.2.2 idempotent methods. */
@@ -47,23 +55,25 @@ export interface Policy {
   readonly replay: ReplayPolicy;
   readonly retryWindowMs: number;
   readonly noCookie: boolean;
+  readonly rollout: Rollout | null;
+  /** The per-connection socket options this policy hands out, made once (see httpFastOpen). */
+  readonly sockets: SocketOptions;
 }
-
-const DEFAULT_POLICY: Policy = Object.freeze({ replay: 'idempotent', retryWindowMs: 30_000, noCookie: false });
 
 /** @internal Validates an agent's or connector's `fastOpen` option. */
 export function normalizePolicy(value: unknown): Policy | false {
   if (value === false) return false;
   if (value === undefined || value === true) return DEFAULT_POLICY;
   validateObject(value, 'options.fastOpen');
-  const { replay = 'idempotent', retryWindowMs = 30_000, noCookie = false } = value as AgentFastOpenOptions;
+  const { replay = 'idempotent', retryWindowMs = 30_000, noCookie = false, rollout } = value as AgentFastOpenOptions;
   if (typeof replay !== 'function' && !['idempotent', 'all', 'none'].includes(replay)) {
     if (typeof replay === 'string') throw invalidArgValue('options.fastOpen.replay', replay, "must be 'idempotent', 'all', 'none' or a function");
     throw invalidArgType('options.fastOpen.replay', ['string', 'Function'], replay);
   }
   validateInteger(retryWindowMs, 'options.fastOpen.retryWindowMs', 0, 2 ** 31 - 1);
   validateBoolean(noCookie, 'options.fastOpen.noCookie');
-  return { replay, retryWindowMs, noCookie };
+  const r = normalizeRollout(rollout, 'options.fastOpen.rollout');
+  return { replay, retryWindowMs, noCookie, rollout: r, sockets: socketOptions(noCookie, r) };
 }
 
 /** @internal Whether the policy needs to know about retries (only 'idempotent' and predicates look). */
@@ -113,17 +123,41 @@ function rideFor(policy: Policy, first: Buffer, host: string, port: number, retr
   return line !== null && mayRide(policy, { method: line.method, host, port, path: line.path, retry });
 }
 
-const IDEMPOTENT_POLICY: Policy = DEFAULT_POLICY;
-const idempotentFirstTry = (first: Buffer): boolean => rideFor(IDEMPOTENT_POLICY, first, '', 0, false);
+// (DEFAULT_POLICY is defined below; this runs only once the module is loaded.)
+const idempotentFirstTry = (first: Buffer): boolean => rideFor(DEFAULT_POLICY, first, '', 0, false);
 
-// The per-connection TFO settings an HTTP agent can ask for, made once: the
-// common ones cost a connection no object at all. Only a predicate policy
-// needs a closure per connection (it is told the host, port and retry).
-const WITHHELD: FastOpenOption = Object.freeze({ synData: false });
-const NO_COOKIE: FastOpenOption = Object.freeze({ noCookie: true });
-const NO_COOKIE_WITHHELD: FastOpenOption = Object.freeze({ noCookie: true, synData: false });
-const IDEMPOTENT: FastOpenOption = Object.freeze({ synData: idempotentFirstTry });
-const NO_COOKIE_IDEMPOTENT: FastOpenOption = Object.freeze({ noCookie: true, synData: idempotentFirstTry });
+/**
+ * @internal The per-connection TFO settings an HTTP agent can ask for, made
+ * once per policy (once per process without a rollout): the common ones cost
+ * a connection no object at all. Only a predicate policy needs a closure per
+ * connection (it is told the host, port and retry). The rollout rides along:
+ * the socket decides each connection's cohort when it connects.
+ */
+interface SocketOptions {
+  /** Every request may ride (`'all'`), and TLS (a ClientHello is always safe). */
+  readonly ride: FastOpenOption;
+  readonly withheld: FastOpenOption;
+  readonly idempotent: FastOpenOption;
+}
+
+function makeSocketOptions(noCookie: boolean, rollout: Rollout | null): SocketOptions {
+  const base: { noCookie?: true; rollout?: Rollout } = {};
+  if (noCookie) base.noCookie = true;
+  if (rollout) base.rollout = rollout;
+  return {
+    ride: noCookie || rollout ? Object.freeze({ ...base }) : true,
+    withheld: Object.freeze({ ...base, synData: false }),
+    idempotent: Object.freeze({ ...base, synData: idempotentFirstTry }),
+  };
+}
+
+const SHARED = [makeSocketOptions(false, null), makeSocketOptions(true, null)] as const;
+
+function socketOptions(noCookie: boolean, rollout: Rollout | null): SocketOptions {
+  return rollout ? makeSocketOptions(noCookie, rollout) : SHARED[noCookie ? 1 : 0];
+}
+
+const DEFAULT_POLICY: Policy = Object.freeze({ replay: 'idempotent', retryWindowMs: 30_000, noCookie: false, rollout: null, sockets: SHARED[0] });
 
 /**
  * @internal The `fastOpen` option for one plain-HTTP connection: the SYN
@@ -131,17 +165,21 @@ const NO_COOKIE_IDEMPOTENT: FastOpenOption = Object.freeze({ noCookie: true, syn
  */
 export function httpFastOpen(policy: Policy | false, host: string, port: number, retry: boolean): FastOpenOption {
   if (policy === false) return false;
-  const { replay, noCookie } = policy;
-  if (replay === 'all') return noCookie ? NO_COOKIE : true;
-  if (replay === 'none' || (replay === 'idempotent' && retry)) return noCookie ? NO_COOKIE_WITHHELD : WITHHELD;
-  if (replay === 'idempotent') return noCookie ? NO_COOKIE_IDEMPOTENT : IDEMPOTENT;
-  return { noCookie, synData: (first: Buffer) => rideFor(policy, first, host, port, retry) };
+  const { replay, noCookie, sockets } = policy;
+  if (replay === 'all') return sockets.ride;
+  if (replay === 'none' || (replay === 'idempotent' && retry)) return sockets.withheld;
+  if (replay === 'idempotent') return sockets.idempotent;
+  const own: ClientOptions = { noCookie, synData: (first: Buffer) => rideFor(policy, first, host, port, retry) };
+  if (policy.rollout) own.rollout = policy.rollout;
+  return own;
 }
+
+type ClientOptions = Exclude<FastOpenOption, boolean>;
 
 /** @internal The `fastOpen` option for one TLS connection: the ClientHello may always ride. */
 export function tlsFastOpen(policy: Policy | false): FastOpenOption {
   if (policy === false) return false;
-  return policy.noCookie ? NO_COOKIE : true;
+  return policy.sockets.ride;
 }
 
 /** What the failure memory needs to know of a connection. */

@@ -38,11 +38,18 @@ import {
 } from '../base/internals';
 import {
   afterSynWrite,
+  controlReason,
+  countError,
+  countRequested,
   finishAttempt,
   normalizeFastOpenOption,
   readCookieState,
+  recordFirstByte,
   startAttempt,
   SYN_PENDING,
+  ttfbElapsedUs,
+  ttfbSeriesOfInfo,
+  ttfbStart,
   type Attempt,
   type ClientFastOpenOptions,
   type FastOpenOption,
@@ -62,6 +69,10 @@ probeGroup('tls'); // the Node private parts tfo.tls relies on, checked now that
 
 interface State {
   options: ClientFastOpenOptions | false;
+  /** Why the connection is in the control cohort (the rollout's decision), or null. */
+  control: string | null;
+  /** When tls.connect() was called (observe/ttfb's ticks) until the first byte of application data, then -1. */
+  t0: number;
   info: FastOpenInfo | null;
   attempt: Attempt | null;
   /** Stops the wait for the SYN-ACK of the current attempt (null when not waiting). */
@@ -117,15 +128,73 @@ function hookCompletion(socket: tls.TLSSocket, state: State, attempt: Attempt, r
   req.oncomplete = hooked;
 }
 
-function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): void {
-  const state: State = { options, info: null, attempt: null, stopWaiting: null };
+/**
+ * Time to first byte: from tls.connect() to the first byte of application
+ * data (decrypted, after the handshake). TLSSocket is Node's own class, so
+ * the hook is on the instance: its own `push` (and `destroy`) until the
+ * first byte, then the prototype's functions again (the properties stay, so
+ * the socket keeps its shape); no 'data', 'readable' or 'close' listener.
+ */
+function watchFirstByte(socket: tls.TLSSocket, state: State, isControl: boolean): void {
+  const push = socket.push;
+  const destroy = socket.destroy;
+  // An error before the first byte of application data (refused, reset, a
+  // failed handshake: tls and net end them all with destroy(err)) is counted
+  // per cohort (the error rate of an A/B); the same instance-level pattern.
+  Object.defineProperty(socket, 'destroy', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function destroyBeforeFirstByte(this: tls.TLSSocket, error?: Error): tls.TLSSocket {
+      this.destroy = destroy;
+      if (error && state.t0 >= 0 && !this.destroyed) {
+        state.t0 = -1;
+        countError(isControl, error);
+      }
+      return destroy.call(this, error);
+    },
+  });
+  Object.defineProperty(socket, 'push', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function firstByte(this: tls.TLSSocket, chunk: unknown, encoding?: BufferEncoding): boolean {
+      if (chunk !== null && chunk !== undefined) {
+        this.push = push;
+        this.destroy = destroy;
+        const t0 = state.t0;
+        state.t0 = -1;
+        if (state.info && t0 >= 0) recordFirstByte(ttfbSeriesOfInfo(state.info), ttfbElapsedUs(t0));
+      }
+      return push.call(this, chunk, encoding);
+    },
+  });
+}
+
+/**
+ * @internal Ends the first-byte watch of a socket from tfo.tls.connect whose
+ * reads will not pass through its push() (an HTTP/2 session reads the TLS
+ * stream natively): no time to first byte is recorded, and errors after
+ * this point are not counted as before the first byte.
+ */
+export function endFirstByteWatch(socket: tls.TLSSocket): void {
+  const proto = Object.getPrototypeOf(socket) as tls.TLSSocket;
+  if (Object.prototype.hasOwnProperty.call(socket, 'push')) socket.push = proto.push;
+  if (Object.prototype.hasOwnProperty.call(socket, 'destroy')) socket.destroy = proto.destroy;
+}
+
+function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, control: string | null, t0: number): void {
+  const state: State = { options, control, t0, info: null, attempt: null, stopWaiting: null };
+  const isControl = options === false || control !== null;
+  countRequested(isControl);
+  watchFirstByte(socket, state, isControl);
   Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => state.info });
 
   checkTlsSocket(socket); // first use: the TLS wrap's parts tfo.tls relies on (TLS_PARTS)
   const onAttempt = (address: string, port: number, family: number) => {
     stopWaiting(state);
     // The TLSSocket's handle is the TLS wrap; the TCP handle is its parent.
-    const attempt = startAttempt(attemptHandleOf(socket), address, port, family, state.options, socket, TLS_PARTS);
+    const attempt = startAttempt(attemptHandleOf(socket), address, port, family, state.options, socket, TLS_PARTS, state.control);
     state.attempt = attempt;
     if (privateOk(P.tlsWrapConnect)) captureNextConnect(socket, (req) => hookCompletion(socket, state, attempt, req));
   };
@@ -148,6 +217,15 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false): 
   socket.once('close', onClose);
 }
 
+/** The rollout's decision for a new connection (null: the 'tfo' cohort), from tls.connect's arguments. */
+function decide(fastOpen: ClientFastOpenOptions | false, options: ConnectionOptions | undefined, args: unknown[]): string | null {
+  if (fastOpen === false || fastOpen.rollout === undefined) return null;
+  // As tls.connect: an options object's host and port win over the positional ones.
+  const host = options?.host ?? (typeof args[1] === 'string' ? args[1] : undefined);
+  const port = options?.port ?? (typeof args[0] === 'number' || typeof args[0] === 'string' ? args[0] : undefined);
+  return controlReason(fastOpen, typeof host === 'string' && host !== '' ? host : 'localhost', Number(port));
+}
+
 /**
  * Drop-in for `tls.connect()`: every overload and option, plus `fastOpen`.
  * On returning connections the ClientHello rides in the SYN. With
@@ -162,12 +240,13 @@ export function connect(options: ConnectionOptions, secureConnectListener?: () =
 export function connect(port: number, host?: string, options?: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
 export function connect(port: number, options?: ConnectionOptions, secureConnectListener?: () => void): FastOpenTLSSocket;
 export function connect(...args: unknown[]): FastOpenTLSSocket {
+  const t0 = ttfbStart();
   const options = args.find((a) => a !== null && typeof a === 'object') as ConnectionOptions | undefined;
   const { fastOpen, ...tlsOptions } = options ?? {};
   const fastOpenOptions = normalizeFastOpenOption(fastOpen); // validate before anything connects
   const rest = options ? args.map((a) => (a === options ? tlsOptions : a)) : args;
   const socket = (tls.connect as (...a: unknown[]) => tls.TLSSocket)(...rest);
-  if (!options?.socket) attach(socket, fastOpenOptions);
+  if (!options?.socket) attach(socket, fastOpenOptions, decide(fastOpenOptions, options, args), t0);
   else Object.defineProperty(socket, 'fastOpen', { configurable: true, enumerable: false, get: () => null });
   return socket as FastOpenTLSSocket;
 }

@@ -192,10 +192,10 @@ function messages(c: Constants, buf: Buffer, n: number): Message[] {
   return out;
 }
 
-/** The attributes of a generic netlink message payload (after its genlmsghdr), by type. */
-function attributes(c: Constants, payload: Buffer): Map<number, Buffer> {
+/** The attributes of a generic netlink message payload (after its genlmsghdr; or of a nested attribute, from 0), by type. */
+function attributes(c: Constants, payload: Buffer, start = c.GENL_HDRLEN): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  let off = c.GENL_HDRLEN;
+  let off = start;
   while (off + c.NLA_HDRLEN <= payload.length) {
     const len = field(payload, off + c.NLA_LEN_OFFSET, c.NLA_LEN_SIZE);
     if (len < c.NLA_HDRLEN || off + len > payload.length) break;
@@ -247,9 +247,10 @@ class Conversation {
   readonly c: Constants;
   private readonly fd: number;
   private seq = 0;
-  private readonly buf = Buffer.alloc(RECV_BUFFER);
+  private readonly buf: Buffer;
 
-  constructor(b: Binding) {
+  constructor(b: Binding, bufferSize = RECV_BUFFER) {
+    this.buf = Buffer.alloc(bufferSize);
     this.b = b;
     this.c = b.netlinkConstants;
     const fd = b.genlSocket();
@@ -298,6 +299,28 @@ class Conversation {
         replies.push(m.payload);
         // A single reply ends the request unless a dump (NLMSG_DONE) or an ack follows.
         if (!dump && (m.flags & c.NLM_F_MULTI) === 0 && (flags & c.NLM_F_ACK) === 0) return replies;
+      }
+    }
+  }
+
+  /**
+   * One request answered by one message (no dump, no ack), without building
+   * errors: the reply's payload, or a negative errno (the kernel's, e.g.
+   * -ESRCH for no such entry, or a syscall's).
+   */
+  ask(type: number, cmd: number, version: number, attrs: Buffer[]): Buffer | number {
+    const { c } = this;
+    const seq = ++this.seq;
+    const sent = this.b.genlSend(this.fd, genlRequest(c, type, c.NLM_F_REQUEST, seq, cmd, version, attrs));
+    if (sent < 0) return sent;
+    for (;;) {
+      const n = this.b.genlRecv(this.fd, this.buf);
+      if (n < 0) return n;
+      for (const m of messages(c, this.buf, n)) {
+        if (m.seq !== seq) continue;
+        if (m.type === c.NLMSG_ERROR || m.type === c.NLMSG_DONE) return Math.min(replyError(c, m.payload), -ERRNO.ENOENT);
+        if (m.type === c.NLMSG_NOOP || m.type === c.NLMSG_OVERRUN) continue;
+        return m.payload;
       }
     }
   }
@@ -380,6 +403,55 @@ function withConversation<T>(fn: (conv: Conversation) => T): T {
   } finally {
     conv.close();
   }
+}
+
+// ---- the RTT the kernel keeps per peer ----
+
+const US_PER_MS = 1000;
+
+/** A conversation kept open for RTT lookups (a small buffer: one entry per reply), with the family id. */
+let rttChannel: { conv: Conversation; family: number } | null | undefined;
+
+/**
+ * @internal The smoothed RTT, in µs, that the kernel keeps in tcp_metrics
+ * for connections with `address` (set from each connection as it closes:
+ * what `ip tcp_metrics show ADDRESS` prints as `rtt`), or null when there is
+ * no entry (no earlier connection closed here, `net.ipv4.tcp_no_metrics_save`
+ * on, or it expired after an hour) or it cannot be read. Two syscalls on a
+ * netlink socket kept open by this module; never throws.
+ */
+export function cachedRttUs(address: string): number | null {
+  const target = addressBytes(address);
+  if (!target) return null;
+  if (rttChannel === undefined) {
+    rttChannel = null;
+    const b = native.binding;
+    if (b && typeof b.genlSocket === 'function') {
+      let conv: Conversation | null = null;
+      try {
+        conv = new Conversation(b, 4096);
+        rttChannel = { conv, family: conv.family() };
+      } catch {
+        conv?.close(); // no netlink here: no lookups, ever
+      }
+    }
+  }
+  if (rttChannel === null) return null;
+  const { conv, family } = rttChannel;
+  const { c } = conv;
+  const attr = target.family === 4 ? c.TCP_METRICS_ATTR_ADDR_IPV4 : c.TCP_METRICS_ATTR_ADDR_IPV6;
+  const reply = conv.ask(family, c.TCP_METRICS_CMD_GET, c.TCP_METRICS_GENL_VERSION, [attribute(c, attr, target.bytes)]);
+  if (typeof reply === 'number') return null;
+  const vals = attributes(c, reply).get(c.TCP_METRICS_ATTR_VALS);
+  if (!vals) return null;
+  const v = attributes(c, vals, 0);
+  // NLA_U32 values, as net/ipv4/tcp_metrics.c puts them: the smoothed RTT as
+  // the kernel keeps it (scaled by 2^TCP_METRICS_RTT_SHIFT), in µs or in ms.
+  const scale = 2 ** c.TCP_METRICS_RTT_SHIFT;
+  const us = v.get(c.TCP_METRICS_VAL_RTT_US);
+  if (us && us.length >= U32) return u32(us, 0) / scale || null;
+  const ms = v.get(c.TCP_METRICS_VAL_RTT);
+  return ms && ms.length >= U32 ? (u32(ms, 0) * US_PER_MS) / scale || null : null;
 }
 
 // ---- the API ----
