@@ -96,7 +96,7 @@ function parsePrometheus (t, lines) {
   const samples = []
   for (const line of lines) {
     let m
-    if ((m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*$/.exec(line))) continue
+    if (/^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*$/.test(line)) continue
     if ((m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
       types.set(m[1], m[2])
       continue
