@@ -31,8 +31,22 @@ const { spawnSync } = require('node:child_process')
 const ROOT = path.join(__dirname, '..')
 const ROWS = ['connrate', 'connrate.clientCpu', 'connrate.serverCpu', 'accept', 'accept.serverCpu']
 
-function parseArgs (argv) {
-  const o = { runs: 8, base: null, n: null, micro: false, jsonOut: null, inproc: false, rounds: 20, batch: 500, setupNetns: false, profile: false, profileRuns: 3, profileCount: 10000, profileChild: null }
+function parseArgs(argv) {
+  const o = {
+    runs: 8,
+    base: null,
+    n: null,
+    micro: false,
+    jsonOut: null,
+    inproc: false,
+    rounds: 20,
+    batch: 500,
+    setupNetns: false,
+    profile: false,
+    profileRuns: 3,
+    profileCount: 10000,
+    profileChild: null,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--runs') o.runs = Math.max(0, Math.min(100, Number(argv[++i]) | 0))
@@ -46,9 +60,21 @@ function parseArgs (argv) {
     else if (a === '--profile') o.profile = true
     else if (a === '--profile-runs') o.profileRuns = Math.max(1, Math.min(100, Number(argv[++i]) | 0))
     else if (a === '--profile-count') o.profileCount = Math.max(100, Math.min(100000, Number(argv[++i]) | 0))
-    else if (a === '--profile-child') { o.profileChild = argv[++i]; o.profileCount = Number(argv[++i]) }
-    else if (a === '--json-out') o.jsonOut = argv[++i]
-    else if (a === '-h' || a === '--help') { console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 25).map((l) => l.slice(3)).join('\n')); process.exit(0) } else throw new Error(`unknown option ${a}`)
+    else if (a === '--profile-child') {
+      o.profileChild = argv[++i]
+      o.profileCount = Number(argv[++i])
+    } else if (a === '--json-out') o.jsonOut = argv[++i]
+    else if (a === '-h' || a === '--help') {
+      console.log(
+        fs
+          .readFileSync(__filename, 'utf8')
+          .split('\n')
+          .slice(2, 25)
+          .map((l) => l.slice(3))
+          .join('\n'),
+      )
+      process.exit(0)
+    } else throw new Error(`unknown option ${a}`)
   }
   return o
 }
@@ -61,7 +87,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-function mulberry32 (seed) {
+function mulberry32(seed) {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0
     let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
@@ -71,7 +97,7 @@ function mulberry32 (seed) {
 }
 
 /** Bootstrap 95% interval of median(a) / median(b), resampling the runs of each arm. */
-function ratioCI (a, b, iterations = 4000) {
+function ratioCI(a, b, iterations = 4000) {
   const rnd = mulberry32(12345)
   const pick = (xs) => xs.map(() => xs[Math.floor(rnd() * xs.length)])
   const rs = []
@@ -84,7 +110,7 @@ const f3 = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.to
 
 // ---- 1. side by side ----
 
-function runOnce (arm, o, tmp, i) {
+function runOnce(arm, o, tmp, i) {
   const out = path.join(tmp, `${arm.name}-${i}.json`)
   const args = [path.join(__dirname, 'run.js'), '--quick', '--only', 'connrate,accept', '--json-out', out]
   if (o.n) args.push('--n', String(o.n))
@@ -103,7 +129,7 @@ function runOnce (arm, o, tmp, i) {
   return { rows, load: os.loadavg()[0] }
 }
 
-function sideBySide (o) {
+function sideBySide(o) {
   const arms = []
   if (o.base) arms.push({ name: 'base', lib: o.base, subscribers: false })
   arms.push({ name: 'diag', lib: null, subscribers: false }, { name: 'sub', lib: null, subscribers: true })
@@ -124,7 +150,9 @@ function sideBySide (o) {
 
   const lines = []
   lines.push(`Side by side: bench/run.js --quick --only connrate,accept${o.n ? ` --n ${o.n}` : ''}, ${o.runs} runs per arm, arms rotated per round.`)
-  lines.push(`Arms: ${arms.map((a) => `${a.name} = ${a.lib ? `TFO_BENCH_LIB=${a.lib}` : 'this build'}${a.subscribers ? ' + --diag-subscribers' : ''}`).join('; ')}.`)
+  lines.push(
+    `Arms: ${arms.map((a) => `${a.name} = ${a.lib ? `TFO_BENCH_LIB=${a.lib}` : 'this build'}${a.subscribers ? ' + --diag-subscribers' : ''}`).join('; ')}.`,
+  )
   lines.push(`Load average (1 min) after each round: ${loads.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs.`)
   lines.push('')
   lines.push('Per run: tfo/net ratio of medians (paired ratio in brackets). Per arm: median over runs [min–max].')
@@ -138,7 +166,9 @@ function sideBySide (o) {
       const ps = results[arm.name].map((r) => r.rows[id]?.paired).filter((x) => typeof x === 'number')
       summary[id][arm.name] = { ratios: xs, paired: ps, median: median(xs), min: Math.min(...xs), max: Math.max(...xs), pairedMedian: median(ps) }
       const s = summary[id][arm.name]
-      lines.push(`  ${arm.name.padEnd(4)}  median ${f3(s.median)} [${f3(s.min)}–${f3(s.max)}]  paired median ${f3(s.pairedMedian)}   runs: ${xs.map(f3).join(' ')}`)
+      lines.push(
+        `  ${arm.name.padEnd(4)}  median ${f3(s.median)} [${f3(s.min)}–${f3(s.max)}]  paired median ${f3(s.pairedMedian)}   runs: ${xs.map(f3).join(' ')}`,
+      )
     }
     const ref = arms[0].name === 'base' ? 'base' : null
     if (ref) {
@@ -148,7 +178,9 @@ function sideBySide (o) {
         const r = median(a) / median(b)
         const ci = ratioCI(a, b)
         summary[id][arm.name].vsBase = { ratio: r, ci95: ci }
-        lines.push(`  ${arm.name}/base of the medians: ${f3(r)} (95% CI ${f3(ci[0])}–${f3(ci[1])}${ci[0] <= 1 && ci[1] >= 1 ? ': no measurable difference' : ''})`)
+        lines.push(
+          `  ${arm.name}/base of the medians: ${f3(r)} (95% CI ${f3(ci[0])}–${f3(ci[1])}${ci[0] <= 1 && ci[1] >= 1 ? ': no measurable difference' : ''})`,
+        )
       }
     }
   }
@@ -157,7 +189,7 @@ function sideBySide (o) {
 
 // ---- 2. micro: the hooks alone ----
 
-async function micro () {
+async function micro() {
   const dc = require('node:diagnostics_channel')
   const d = require(path.join(ROOT, 'dist', 'core', 'diagnostics.js'))
   const net = require('node:net')
@@ -167,12 +199,24 @@ async function micro () {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   // A real libuv handle, so the client message finds its owner as it does on a connection.
   const attempt = { handle: server._handle, address: '192.0.2.1', port: 443, family: 4 }
-  const outcome = { role: 'client', attempted: true, synData: true, cookie: 'sent', synDataBytes: 64, synDataWithheld: false, failure: null, reason: null, rttMs: 0.05 }
+  const outcome = {
+    role: 'client',
+    attempted: true,
+    synData: true,
+    cookie: 'sent',
+    synDataBytes: 64,
+    synDataWithheld: false,
+    failure: null,
+    reason: null,
+    rttMs: 0.05,
+  }
   const state = { address: '192.0.2.1', port: 443, destination: '192.0.2.1:443', cause: 'x', failures: 1, until: 1, notAcked: 0 }
   const keyState = { source: 'derived', window: 1, backup: 'previous', periodMs: 1000, nextChangeAt: 1, reason: null }
   const schedule = { window: 1, backupWindow: 0, nextChangeAt: 1 }
   let sink = 0
-  const empty = (a, b) => { sink += b === undefined ? 0 : 1 }
+  const empty = (a, b) => {
+    sink += b === undefined ? 0 : 1
+  }
   const hooks = {
     'empty function (a call)': () => empty(attempt, outcome),
     clientConnected: () => d.clientConnected(attempt, outcome),
@@ -181,7 +225,13 @@ async function micro () {
     backoffEnded: () => d.backoffEnded(state, 'expired'),
     keysRotated: () => d.keysRotated('listener', server, keyState, schedule),
   }
-  const channelOf = { clientConnected: 'tfo:client:connect', serverAccepted: 'tfo:server:accept', backoffStarted: 'tfo:backoff:start', backoffEnded: 'tfo:backoff:end', keysRotated: 'tfo:keys:rotate' }
+  const channelOf = {
+    clientConnected: 'tfo:client:connect',
+    serverAccepted: 'tfo:server:accept',
+    backoffStarted: 'tfo:backoff:start',
+    backoffEnded: 'tfo:backoff:end',
+    keysRotated: 'tfo:keys:rotate',
+  }
   const time = (fn) => {
     for (let i = 0; i < N / 10; i++) fn() // warm-up (optimised)
     const best = []
@@ -200,14 +250,18 @@ async function micro () {
     const ch = channelOf[name]
     if (ch) {
       let got = 0
-      const sub = () => { got++ }
+      const sub = () => {
+        got++
+      }
       dc.subscribe(ch, sub)
       one = time(fn)
       dc.unsubscribe(ch, sub)
       if (!got) throw new Error(`${name}: the subscriber got nothing`)
     }
     out[name] = { noSubscriber: none, oneSubscriber: one }
-    lines.push(`  ${name.padEnd(24)} no subscriber ${none.toFixed(1).padStart(6)} ns${one === null ? '' : `   one subscriber ${one.toFixed(1).padStart(7)} ns`}`)
+    lines.push(
+      `  ${name.padEnd(24)} no subscriber ${none.toFixed(1).padStart(6)} ns${one === null ? '' : `   one subscriber ${one.toFixed(1).padStart(7)} ns`}`,
+    )
   }
   if (sink < 0) console.log(sink)
   server.close()
@@ -216,13 +270,13 @@ async function micro () {
 
 // ---- shared by 3 and 4: a loopback server and client in this process ----
 
-function setupNetns () {
+function setupNetns() {
   // Only ever inside the private namespace made by `unshare --net`.
   spawnSync('ip', ['link', 'set', 'lo', 'up'])
   fs.writeFileSync('/proc/sys/net/ipv4/tcp_fastopen', '3')
 }
 
-async function serve (lib) {
+async function serve(lib) {
   const RESP = Buffer.alloc(64, 'r')
   lib.server = lib.tfo.createServer((s) => {
     s.on('error', () => {})
@@ -235,12 +289,15 @@ async function serve (lib) {
 }
 
 /** `count` connections to lib.server, 32 at a time: request (in the SYN), response, close. */
-function connections (lib, count, request) {
+function connections(lib, count, request) {
   return new Promise((resolve) => {
     let started = 0
     let open = 0
     const launch = () => {
-      if (started >= count) { if (open === 0) resolve(); return }
+      if (started >= count) {
+        if (open === 0) resolve()
+        return
+      }
       started++
       open++
       const c = lib.tfo.connect(lib.port, '127.0.0.1')
@@ -261,12 +318,16 @@ function connections (lib, count, request) {
 // ---- 4. where the CPU goes: V8's profiler, with and without subscribers ----
 
 /** Child: N connections with every tfo channel subscribed ('all') or none, under --cpu-prof. */
-async function profileChild (mode, count) {
+async function profileChild(mode, count) {
   setupNetns()
   const dc = require('node:diagnostics_channel')
   const lib = { tfo: require(ROOT) }
   let got = 0
-  if (mode === 'all') for (const n of Object.values(lib.tfo.diagnostics.channels)) dc.subscribe(n, () => { got++ })
+  if (mode === 'all')
+    for (const n of Object.values(lib.tfo.diagnostics.channels))
+      dc.subscribe(n, () => {
+        got++
+      })
   await serve(lib)
   const REQ = Buffer.alloc(64, 'q')
   await connections(lib, 1000, REQ) // warm-up
@@ -278,7 +339,7 @@ async function profileChild (mode, count) {
 }
 
 /** CPU samples under tfo's diagnostics (lib/core/diagnostics.ts, and the subscribers it calls), of all samples. */
-function diagnosticsShare (file) {
+function diagnosticsShare(file) {
   const p = JSON.parse(fs.readFileSync(file, 'utf8'))
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
   const parent = new Map()
@@ -301,15 +362,31 @@ function diagnosticsShare (file) {
   return { totalMs: total / 1000, diagMs: diag / 1000 }
 }
 
-function profile (o) {
+function profile(o) {
   if (!(process.getuid && process.getuid() === 0)) throw new Error('--profile needs root (a private network namespace with TFO on)')
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-diag-prof-'))
   const out = {}
-  const lines = [`Profile: ${o.profileCount} connections per process (client and server in it), V8's sampling profiler (every 100 µs); runs alternate none/all, ${o.profileRuns} each.`]
+  const lines = [
+    `Profile: ${o.profileCount} connections per process (client and server in it), V8's sampling profiler (every 100 µs); runs alternate none/all, ${o.profileRuns} each.`,
+  ]
   for (let r = 0; r < o.profileRuns; r++) {
     for (const mode of r % 2 ? ['all', 'none'] : ['none', 'all']) {
       const dir = path.join(tmp, `${mode}-${r}`)
-      const res = spawnSync('unshare', ['--net', process.execPath, '--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${dir}`, __filename, '--profile-child', mode, String(o.profileCount)], { encoding: 'utf8', timeout: 600000 })
+      const res = spawnSync(
+        'unshare',
+        [
+          '--net',
+          process.execPath,
+          '--cpu-prof',
+          '--cpu-prof-interval=100',
+          `--cpu-prof-dir=${dir}`,
+          __filename,
+          '--profile-child',
+          mode,
+          String(o.profileCount),
+        ],
+        { encoding: 'utf8', timeout: 600000 },
+      )
       if (res.status !== 0) throw new Error(`profile child failed: ${res.stderr}`)
       const child = JSON.parse(res.stdout)
       const share = diagnosticsShare(path.join(dir, fs.readdirSync(dir)[0]))
@@ -320,7 +397,9 @@ function profile (o) {
   for (const [mode, runs] of Object.entries(out)) {
     const pct = runs.map((x) => (100 * x.diagMs) / x.totalMs)
     const usPerConn = runs.map((x) => (x.diagMs * 1000) / (x.count + 1000))
-    lines.push(`  ${mode.padEnd(4)} in diagnostics: ${pct.map((x) => x.toFixed(3)).join(' ')} % of CPU samples (≈ ${usPerConn.map((x) => x.toFixed(2)).join(' ')} µs/conn); whole process ${runs.map((x) => x.cpuUsPerConn.toFixed(0)).join(' ')} µs/conn; messages delivered ${runs.map((x) => x.delivered).join(' ')}`)
+    lines.push(
+      `  ${mode.padEnd(4)} in diagnostics: ${pct.map((x) => x.toFixed(3)).join(' ')} % of CPU samples (≈ ${usPerConn.map((x) => x.toFixed(2)).join(' ')} µs/conn); whole process ${runs.map((x) => x.cpuUsPerConn.toFixed(0)).join(' ')} µs/conn; messages delivered ${runs.map((x) => x.delivered).join(' ')}`,
+    )
   }
   return { text: lines.join('\n'), results: out }
 }
@@ -335,7 +414,7 @@ function profile (o) {
  * (user + system, the whole process) per connection. One process, so no
  * arm gets another process's luck; the machine's other load still adds noise.
  */
-async function inProcess (o) {
+async function inProcess(o) {
   if (o.setupNetns) setupNetns()
   const libs = []
   if (o.base) libs.push({ name: 'base', tfo: require(o.base) })
@@ -365,7 +444,12 @@ async function inProcess (o) {
   }
   for (const lib of libs) await new Promise((resolve) => lib.server.close(resolve))
   const ref = libs[0]
-  const lines = [`In one process: ${o.rounds} rounds x ${libs.length} arms x ${count} connections (client and server here), arms rotated per round; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`]
+  const lines = [
+    `In one process: ${o.rounds} rounds x ${libs.length} arms x ${count} connections (client and server here), arms rotated per round; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}.`,
+  ]
   const out = {}
   for (const lib of libs) {
     const cpu = median(lib.cpu)
@@ -379,12 +463,14 @@ async function inProcess (o) {
       vs = `  CPU vs ${ref.name}: ${f3(cpu / median(ref.cpu))} (95% CI ${f3(ci[0])}–${f3(ci[1])}; paired per round ${f3(paired)}); rate vs ${ref.name}: ${f3(rate / median(ref.rate))}`
       out[lib.name].vs = { ref: ref.name, cpu: cpu / median(ref.cpu), cpuCI95: ci, cpuPaired: paired, rate: rate / median(ref.rate) }
     }
-    lines.push(`  ${lib.name.padEnd(4)} CPU ${cpu.toFixed(1)} µs/conn [${Math.min(...lib.cpu).toFixed(1)}–${Math.max(...lib.cpu).toFixed(1)}], ${rate.toFixed(0)} conn/s, SYN data ${lib.synData}/${lib.done}${vs}`)
+    lines.push(
+      `  ${lib.name.padEnd(4)} CPU ${cpu.toFixed(1)} µs/conn [${Math.min(...lib.cpu).toFixed(1)}–${Math.max(...lib.cpu).toFixed(1)}], ${rate.toFixed(0)} conn/s, SYN data ${lib.synData}/${lib.done}${vs}`,
+    )
   }
   return { text: lines.join('\n'), results: out }
 }
 
-async function main () {
+async function main() {
   const o = parseArgs(process.argv.slice(2))
   if (o.profileChild) return profileChild(o.profileChild, o.profileCount)
   if (o.inproc && !o.setupNetns && process.getuid && process.getuid() === 0) {
@@ -417,4 +503,7 @@ async function main () {
   if (o.jsonOut) fs.writeFileSync(o.jsonOut, JSON.stringify(report, null, 2))
 }
 
-main().catch((e) => { console.error(e); process.exit(1) })
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

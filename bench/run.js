@@ -36,7 +36,13 @@ const LOOPBACK_SCENARIOS = ['throughput', 'connrate', 'accept', 'memory']
 const LOSS_SCENARIOS = ['loss'] // lossy paths: their own group, not in `wan`, not in --quick by default
 const ALL = [...WAN_SCENARIOS, ...LOOPBACK_SCENARIOS, ...LOSS_SCENARIOS]
 const PORTS = {
-  node: { tcp: { tfo: 7001, net: 7002 }, http: { tfo: 7003, net: 7004 }, https: { tfo: 7005, net: 7006 }, h2: { tfo: 7007, net: 7008 }, h2c: { tfo: 7009, net: 7010 } },
+  node: {
+    tcp: { tfo: 7001, net: 7002 },
+    http: { tfo: 7003, net: 7004 },
+    https: { tfo: 7005, net: 7006 },
+    h2: { tfo: 7007, net: 7008 },
+    h2c: { tfo: 7009, net: 7010 },
+  },
   nginx: { http: { tfo: 8080, net: 8081 }, https: { tfo: 8443, net: 8444 } },
 }
 
@@ -73,31 +79,78 @@ Environment: TFO_BENCH_LIB=<dir> benchmarks another build of tfo (default: this 
 
 // ---- options --------------------------------------------------------------------
 
-function parseArgs (argv) {
-  const o = { quick: false, rtts: null, n: null, bulkN: null, loss: 0, dropSynData: false, only: null, memConns: null, memRounds: null, jsonOut: null, cpuProf: false, diagSubscribers: false, failOnMiss: false, help: false, lossCfg: {} }
+function parseArgs(argv) {
+  const o = {
+    quick: false,
+    rtts: null,
+    n: null,
+    bulkN: null,
+    loss: 0,
+    dropSynData: false,
+    only: null,
+    memConns: null,
+    memRounds: null,
+    jsonOut: null,
+    cpuProf: false,
+    diagSubscribers: false,
+    failOnMiss: false,
+    help: false,
+    lossCfg: {},
+  }
   const num = (name, v, { min = -Infinity, max = Infinity, int = false } = {}) => {
     const x = Number(v)
-    if (v === undefined || v === '' || !Number.isFinite(x) || x < min || x > max || (int && !Number.isInteger(x))) throw new Error(`${name} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`)
+    if (v === undefined || v === '' || !Number.isFinite(x) || x < min || x > max || (int && !Number.isInteger(x)))
+      throw new Error(`${name} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`)
     return x
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined]
-    const val = () => inline !== undefined ? inline : argv[++i]
+    const val = () => (inline !== undefined ? inline : argv[++i])
     switch (flag) {
-      case '--quick': o.quick = true; break
-      case '--rtt': case '--rtt-ms': o.rtts = String(val()).split(',').map((x) => num('--rtt', x, { min: 0, max: 5000 })); break
-      case '--n': o.n = num('--n', val(), { min: 1, max: 100000, int: true }); break
-      case '--bulk-n': o.bulkN = num('--bulk-n', val(), { min: 1, max: 100000, int: true }); break
-      case '--loss': o.loss = num('--loss', val(), { min: 0, max: 1 }); break
-      case '--drop-syn-data': o.dropSynData = true; break
-      case '--loss-n': o.lossCfg.n = num('--loss-n', val(), { min: 1, max: 100000, int: true }); break
-      case '--loss-rates': o.lossCfg.rates = String(val()).split(',').map((x) => num('--loss-rates', x, { min: 0, max: 0.5 })); break
-      case '--loss-rtt': o.lossCfg.rtt = num('--loss-rtt', val(), { min: 0, max: 5000 }); break
-      case '--loss-seed': o.lossCfg.seed = num('--loss-seed', val(), { min: 0, max: Number.MAX_SAFE_INTEGER, int: true }); break
-      case '--loss-lanes': o.lossCfg.lanes = num('--loss-lanes', val(), { min: 1, max: 64, int: true }); break
+      case '--quick':
+        o.quick = true
+        break
+      case '--rtt':
+      case '--rtt-ms':
+        o.rtts = String(val())
+          .split(',')
+          .map((x) => num('--rtt', x, { min: 0, max: 5000 }))
+        break
+      case '--n':
+        o.n = num('--n', val(), { min: 1, max: 100000, int: true })
+        break
+      case '--bulk-n':
+        o.bulkN = num('--bulk-n', val(), { min: 1, max: 100000, int: true })
+        break
+      case '--loss':
+        o.loss = num('--loss', val(), { min: 0, max: 1 })
+        break
+      case '--drop-syn-data':
+        o.dropSynData = true
+        break
+      case '--loss-n':
+        o.lossCfg.n = num('--loss-n', val(), { min: 1, max: 100000, int: true })
+        break
+      case '--loss-rates':
+        o.lossCfg.rates = String(val())
+          .split(',')
+          .map((x) => num('--loss-rates', x, { min: 0, max: 0.5 }))
+        break
+      case '--loss-rtt':
+        o.lossCfg.rtt = num('--loss-rtt', val(), { min: 0, max: 5000 })
+        break
+      case '--loss-seed':
+        o.lossCfg.seed = num('--loss-seed', val(), { min: 0, max: Number.MAX_SAFE_INTEGER, int: true })
+        break
+      case '--loss-lanes':
+        o.lossCfg.lanes = num('--loss-lanes', val(), { min: 1, max: 64, int: true })
+        break
       case '--only': {
-        const list = String(val()).split(',').map((s) => s.trim()).filter(Boolean)
+        const list = String(val())
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
         o.only = []
         for (const s of list) {
           if (s === 'wan') o.only.push(...WAN_SCENARIOS)
@@ -107,14 +160,31 @@ function parseArgs (argv) {
         }
         break
       }
-      case '--mem-conns': o.memConns = num('--mem-conns', val(), { min: 1, max: 60000, int: true }); break
-      case '--mem-rounds': o.memRounds = num('--mem-rounds', val(), { min: 1, max: 1000, int: true }); break
-      case '--json-out': o.jsonOut = val(); if (!o.jsonOut) throw new Error('--json-out needs a file name'); break
-      case '--cpu-prof': o.cpuProf = true; break
-      case '--diag-subscribers': o.diagSubscribers = true; break
-      case '--fail-on-miss': o.failOnMiss = true; break
-      case '-h': case '--help': o.help = true; break
-      default: throw new Error(`unknown option ${a} (see --help)`)
+      case '--mem-conns':
+        o.memConns = num('--mem-conns', val(), { min: 1, max: 60000, int: true })
+        break
+      case '--mem-rounds':
+        o.memRounds = num('--mem-rounds', val(), { min: 1, max: 1000, int: true })
+        break
+      case '--json-out':
+        o.jsonOut = val()
+        if (!o.jsonOut) throw new Error('--json-out needs a file name')
+        break
+      case '--cpu-prof':
+        o.cpuProf = true
+        break
+      case '--diag-subscribers':
+        o.diagSubscribers = true
+        break
+      case '--fail-on-miss':
+        o.failOnMiss = true
+        break
+      case '-h':
+      case '--help':
+        o.help = true
+        break
+      default:
+        throw new Error(`unknown option ${a} (see --help)`)
     }
   }
   const q = o.quick
@@ -139,16 +209,18 @@ function parseArgs (argv) {
 
 // ---- machine ----------------------------------------------------------------------
 
-function firstLine (cmd, args) {
+function firstLine(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' })
   if (r.error) return null
   return (`${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim()) || '').trim() || null
 }
 
-function machineInfo () {
+function machineInfo() {
   const cpus = os.cpus()
   let pkg = {}
-  try { pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) } catch {}
+  try {
+    pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+  } catch {}
   const git = spawnSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' })
   const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain'], { encoding: 'utf8' })
   let virt = null
@@ -180,29 +252,36 @@ function machineInfo () {
 // ---- kernel counters (TcpExt TFO) --------------------------------------------------
 
 const COUNTERS = {
-  TCPFastOpenActive: 'active', TCPFastOpenActiveFail: 'activeFail', TCPFastOpenPassive: 'passive', TCPFastOpenPassiveFail: 'passiveFail',
-  TCPFastOpenListenOverflow: 'listenOverflow', TCPFastOpenCookieReqd: 'cookieReqd', TCPFastOpenBlackhole: 'blackhole',
+  TCPFastOpenActive: 'active',
+  TCPFastOpenActiveFail: 'activeFail',
+  TCPFastOpenPassive: 'passive',
+  TCPFastOpenPassiveFail: 'passiveFail',
+  TCPFastOpenListenOverflow: 'listenOverflow',
+  TCPFastOpenCookieReqd: 'cookieReqd',
+  TCPFastOpenBlackhole: 'blackhole',
 }
 
-function parseNetstat (text) {
+function parseNetstat(text) {
   const lines = text.split('\n')
   const out = {}
   for (let i = 0; i + 1 < lines.length; i++) {
     if (!lines[i].startsWith('TcpExt:') || !lines[i + 1].startsWith('TcpExt:')) continue
     const names = lines[i].split(/\s+/).slice(1)
     const values = lines[i + 1].split(/\s+/).slice(1).map(Number)
-    names.forEach((n, k) => { if (COUNTERS[n]) out[COUNTERS[n]] = values[k] })
+    names.forEach((n, k) => {
+      if (COUNTERS[n]) out[COUNTERS[n]] = values[k]
+    })
     break
   }
   return out
 }
 
-async function counters (wan) {
+async function counters(wan) {
   const [c, s] = await Promise.all(['client', 'server'].map((side) => wan.exec(side, 'cat', ['/proc/net/netstat'], { timeout: 10000 })))
   return { client: parseNetstat(c.stdout), server: parseNetstat(s.stdout) }
 }
 
-function diff (a, b) {
+function diff(a, b) {
   const out = {}
   for (const side of ['client', 'server']) {
     out[side] = {}
@@ -214,7 +293,7 @@ function diff (a, b) {
 // ---- the run --------------------------------------------------------------------------
 
 class Bench {
-  constructor (opts) {
+  constructor(opts) {
     this.opts = opts
     this.progress = new Progress()
     this.rows = []
@@ -234,15 +313,17 @@ class Bench {
     for (const k of Object.keys(this.env)) if (/_proxy$/i.test(k)) delete this.env[k] // curl must not go through a proxy
   }
 
-  jsonPath () {
+  jsonPath() {
     return this.opts.jsonOut ? path.resolve(this.opts.jsonOut) : path.join(__dirname, 'results', `${stamp(this.startedAt)}.json`)
   }
 
-  want (s) { return this.opts.only.has(s) }
+  want(s) {
+    return this.opts.only.has(s)
+  }
 
   // ---- WAN --------------------------------------------------------------------------
 
-  async runWan () {
+  async runWan() {
     const wanWanted = WAN_SCENARIOS.filter((s) => this.want(s))
     if (!wanWanted.length) return
     if (!this.root) {
@@ -278,8 +359,14 @@ class Bench {
         if (NODE_WAN_SCENARIOS.some((s) => this.want(s))) server = await this.startWanServer(wan, tls)
         for (const s of NODE_WAN_SCENARIOS) {
           if (!this.want(s)) continue
-          if (TLS_SCENARIOS.includes(s) && !tls) { this.rows.push(...this.skippedWanRows(s, rtt, cert.error)); continue }
-          await this.guard(() => this.ttfbCell(wan, server, s, rtt), () => this.skippedWanRows(s, rtt, null, 'error'))
+          if (TLS_SCENARIOS.includes(s) && !tls) {
+            this.rows.push(...this.skippedWanRows(s, rtt, cert.error))
+            continue
+          }
+          await this.guard(
+            () => this.ttfbCell(wan, server, s, rtt),
+            () => this.skippedWanRows(s, rtt, null, 'error'),
+          )
         }
         if (this.want('curl')) {
           if (this.machine.curl) await this.curlCells(wan, rtt, tls)
@@ -292,7 +379,7 @@ class Bench {
     }
   }
 
-  skippedWanRows (s, rtt, reason, status = 'skipped') {
+  skippedWanRows(s, rtt, reason, status = 'skipped') {
     const base = { rttMs: rtt, unit: 'ms', better: 'lower', reason, status }
     if (s === 'curl') {
       return [
@@ -304,20 +391,31 @@ class Bench {
   }
 
   /** Runs fn; on failure records the error rows made by onError (with the message) and goes on. */
-  async guard (fn, onError) {
+  async guard(fn, onError) {
     try {
       await fn()
     } catch (e) {
       const msg = String(e && e.message ? e.message : e).split('\n')[0]
       this.progress.note(`error: ${msg}`)
-      for (const r of onError()) { r.status = 'error'; r.reason = msg; this.rows.push(r) }
+      for (const r of onError()) {
+        r.status = 'error'
+        r.reason = msg
+        this.rows.push(r)
+      }
       this.errors = (this.errors || 0) + 1
     }
   }
 
-  async startWanServer (wan, tls) {
-    const cfg = { host: wan.server.addr, ports: { tcp: PORTS.node.tcp, http: PORTS.node.http, https: tls ? PORTS.node.https : null, h2: tls ? PORTS.node.h2 : null, h2c: PORTS.node.h2c }, tls }
-    const child = wan.spawn('server', process.execPath, [...this.nodeArgs, path.join(LIB, 'wan-server.js'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: this.env })
+  async startWanServer(wan, tls) {
+    const cfg = {
+      host: wan.server.addr,
+      ports: { tcp: PORTS.node.tcp, http: PORTS.node.http, https: tls ? PORTS.node.https : null, h2: tls ? PORTS.node.h2 : null, h2c: PORTS.node.h2c },
+      tls,
+    }
+    const child = wan.spawn('server', process.execPath, [...this.nodeArgs, path.join(LIB, 'wan-server.js'), JSON.stringify(cfg)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: this.env,
+    })
     child.stdin.on('error', () => {})
     const channel = jsonChannel(child, { name: 'WAN server' })
     const ready = await channel.next((m) => m.ready || m.fatal, 20000)
@@ -326,7 +424,7 @@ class Bench {
     return { child, channel, fastOpen: ready.fastOpen }
   }
 
-  async ttfbCell (wan, server, s, rtt) {
+  async ttfbCell(wan, server, s, rtt) {
     const stage = `rtt ${rtt} ms, ${s}`
     this.progress.update(stage, 'starting')
     const n = this.opts.n
@@ -341,9 +439,17 @@ class Bench {
     }
     await ask(server.child, server.channel, 'stats', 'stats') // reset the server's counters
     const k0 = await counters(wan)
-    const child = wan.spawn('client', process.execPath, [...this.nodeArgs, path.join(LIB, 'wan-client.js'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: this.env })
+    const child = wan.spawn('client', process.execPath, [...this.nodeArgs, path.join(LIB, 'wan-client.js'), JSON.stringify(cfg)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: this.env,
+    })
     child.stdin.on('error', () => {})
-    const ch = jsonChannel(child, { name: `WAN client (${s})`, onMessage: (m) => { if (m.progress) this.progress.update(stage, `${m.progress}/${m.of}`) } })
+    const ch = jsonChannel(child, {
+      name: `WAN client (${s})`,
+      onMessage: (m) => {
+        if (m.progress) this.progress.update(stage, `${m.progress}/${m.of}`)
+      },
+    })
     let msg
     try {
       do msg = await ch.next((m) => m.result || m.fatal || m.progress, cfg.timeoutMs * 3 + 30000)
@@ -370,18 +476,30 @@ class Bench {
       h2: [`tfo: ${via || 'pending'}`, 'http2.connect'],
       h2c: [`tfo: ${via || 'pending'}`, 'http2.connect'],
     }[s]
-    const tfoArm = pending && pending.tfo
-      ? pendingArm(label[0], pending.tfo)
-      : arm(label[0], result.tfo.map((x) => x.error ? null : x.ms), {
-        samples: result.tfo,
-        synData: { yes: result.tfo.filter((x) => x.synData).length, of: result.tfo.length, source: 'client TCP_INFO (socket.fastOpen.synData)' },
-      })
-    const netArm = arm(label[1], result.net.map((x) => x.error ? null : x.ms), { samples: result.net })
+    const tfoArm =
+      pending && pending.tfo
+        ? pendingArm(label[0], pending.tfo)
+        : arm(
+            label[0],
+            result.tfo.map((x) => (x.error ? null : x.ms)),
+            {
+              samples: result.tfo,
+              synData: { yes: result.tfo.filter((x) => x.synData).length, of: result.tfo.length, source: 'client TCP_INFO (socket.fastOpen.synData)' },
+            },
+          )
+    const netArm = arm(
+      label[1],
+      result.net.map((x) => (x.error ? null : x.ms)),
+      { samples: result.net },
+    )
     // Why tfo connections did not ride the SYN, when they did not: said, not averaged away.
     const flags = []
     if (!(pending && pending.tfo)) {
       const skipped = result.tfo.filter((x) => x.attempted === false)
-      if (skipped.length) flags.push(`${skipped.length}/${result.tfo.length} tfo connections did not attempt TFO (${String(skipped[0].reason || 'no reason given').slice(0, 90)})`)
+      if (skipped.length)
+        flags.push(
+          `${skipped.length}/${result.tfo.length} tfo connections did not attempt TFO (${String(skipped[0].reason || 'no reason given').slice(0, 90)})`,
+        )
       const fails = {}
       for (const x of result.tfo) if (x.failure) fails[x.failure] = (fails[x.failure] || 0) + 1
       for (const [f, k] of Object.entries(fails)) flags.push(`${k}/${result.tfo.length} tfo connections: kernel reports ${f}`)
@@ -398,9 +516,17 @@ class Bench {
       net: netArm,
       targetKey: rtt === 50 ? `${s}@50` : null,
       floor: idealTfo / idealNet,
-      ideal: tfoArm.median !== null && tfoArm.median !== undefined
-        ? { rtts: rtts.tfo, tfoMs: round(idealTfo, 3), netMs: round(idealNet, 3), serverMs: { tfo: round(serverMs.tfo, 4), net: round(serverMs.net, 4) }, overMs: round(tfoArm.median - idealTfo, 3), ratio: round(tfoArm.median / idealTfo, 4) }
-        : { rtts: rtts.tfo, tfoMs: round(idealTfo, 3), netMs: round(idealNet, 3), serverMs },
+      ideal:
+        tfoArm.median !== null && tfoArm.median !== undefined
+          ? {
+              rtts: rtts.tfo,
+              tfoMs: round(idealTfo, 3),
+              netMs: round(idealNet, 3),
+              serverMs: { tfo: round(serverMs.tfo, 4), net: round(serverMs.net, 4) },
+              overMs: round(tfoArm.median - idealTfo, 3),
+              ratio: round(tfoArm.median / idealTfo, 4),
+            }
+          : { rtts: rtts.tfo, tfoMs: round(idealTfo, 3), netMs: round(idealNet, 3), serverMs },
       firstContact: first,
       kernel: diff(k0, k1),
       extra: {
@@ -427,10 +553,14 @@ class Bench {
    *   buckets       the default histogram buckets put the tfo median in
    *                 another bucket than the net and the control medians.
    */
-  rolloutChecks (row, msg, serverLibrary, rtt) {
+  rolloutChecks(row, msg, serverLibrary, rtt) {
     const { result, library } = msg
     if (!result || !Array.isArray(result.control) || !library || !library.cohorts) return
-    const controlArm = arm("tfo rollout control cohort (fastOpen: { rollout: 0 }) → tfo server", result.control.map((x) => x.error ? null : x.ms), { samples: result.control })
+    const controlArm = arm(
+      'tfo rollout control cohort (fastOpen: { rollout: 0 }) → tfo server',
+      result.control.map((x) => (x.error ? null : x.ms)),
+      { samples: result.control },
+    )
     row.extra.control = controlArm
     const judged = rtt === 50
     const checks = []
@@ -444,9 +574,12 @@ class Bench {
       target: 'within ±10%',
       measured: round(savedRatio, 4),
       detail: { estimateMs: round(perConn, 3), measuredMs: measured, ...(ts || {}) },
-      pass: judged ? (savedRatio !== null && Math.abs(savedRatio - 1) <= 0.1) : null,
+      pass: judged ? savedRatio !== null && Math.abs(savedRatio - 1) <= 0.1 : null,
     })
-    for (const [cohort, benchArm] of [['tfo', row.arms.tfo], ['control', controlArm]]) {
+    for (const [cohort, benchArm] of [
+      ['tfo', row.arms.tfo],
+      ['control', controlArm],
+    ]) {
       const lib = library.cohorts[cohort] && library.cohorts[cohort].ttfbMs && library.cohorts[cohort].ttfbMs.all
       const diff = lib && typeof lib.p50 === 'number' && typeof benchArm.median === 'number' ? lib.p50 - benchArm.median : null
       checks.push({
@@ -455,7 +588,7 @@ class Bench {
         target: 'within 1 ms',
         measured: round(diff, 3),
         detail: { libraryMs: lib ? lib.p50 : null, benchMs: round(benchArm.median, 3), libraryCount: lib ? lib.count : null, benchN: benchArm.n },
-        pass: judged ? (diff !== null && Math.abs(diff) <= 1) : null,
+        pass: judged ? diff !== null && Math.abs(diff) <= 1 : null,
       })
     }
     const buckets = library.buckets || []
@@ -464,7 +597,7 @@ class Bench {
       const i = buckets.findIndex((le) => ms / 1000 <= le)
       return i < 0 ? buckets.length : i
     }
-    const label = (i) => i === null ? '—' : i >= buckets.length ? `>${buckets[buckets.length - 1]} s` : `≤${buckets[i]} s`
+    const label = (i) => (i === null ? '—' : i >= buckets.length ? `>${buckets[buckets.length - 1]} s` : `≤${buckets[i]} s`)
     const bt = bucketOf(row.arms.tfo.median)
     const bn = bucketOf(row.arms.net.median)
     const bc = bucketOf(controlArm.median)
@@ -474,12 +607,12 @@ class Bench {
       target: 'different buckets',
       measured: `${label(bt)} vs ${label(bn)} / ${label(bc)}`,
       detail: { tfo: bt, net: bn, control: bc },
-      pass: judged ? (bt !== null && bn !== null && bc !== null && bt !== bn && bt !== bc) : null,
+      pass: judged ? bt !== null && bn !== null && bc !== null && bt !== bn && bt !== bc : null,
     })
     row.checks = checks
   }
 
-  async curlOnce (wan, url, withTfo, secure) {
+  async curlOnce(wan, url, withTfo, secure) {
     const args = ['-s', '-o', '/dev/null', '--noproxy', '*', '--max-time', '20', '-w', '%{time_starttransfer} %{time_connect} %{http_code}']
     if (withTfo) args.push('--tcp-fastopen')
     if (secure) args.push('-k', '--tlsv1.3')
@@ -490,7 +623,7 @@ class Bench {
     return { ms: Number(ttfb) * 1000, connectMs: Number(connect) * 1000, error: null }
   }
 
-  async curlCells (wan, rtt, tls) {
+  async curlCells(wan, rtt, tls) {
     let nginx
     try {
       nginx = await startNginx(wan, { dir: path.join(this.tmp, `nginx-${rtt}`), ports: PORTS.nginx, tls })
@@ -506,50 +639,86 @@ class Bench {
         const kind = secure ? 'https' : 'http'
         const id = `curl.${kind}@${rtt}`
         if (secure && !nginx.tls) {
-          this.rows.push(skippedRow({ id, scenario: `curl.${kind}`, title: TITLES[`curl.${kind}`], rttMs: rtt, unit: 'ms', better: 'lower', reason: tls ? 'nginx has no ssl module' : 'no certificate' }))
+          this.rows.push(
+            skippedRow({
+              id,
+              scenario: `curl.${kind}`,
+              title: TITLES[`curl.${kind}`],
+              rttMs: rtt,
+              unit: 'ms',
+              better: 'lower',
+              reason: tls ? 'nginx has no ssl module' : 'no certificate',
+            }),
+          )
           continue
         }
-        await this.guard(async () => {
-          const stage = `rtt ${rtt} ms, curl+nginx ${kind}`
-          this.progress.update(stage, 'starting')
-          const url = (port) => `${secure ? 'https' : 'http'}://${wan.server.addr}:${port}/`
-          const p = PORTS.nginx[kind]
-          const k0 = await counters(wan)
-          const first = await this.curlOnce(wan, url(p.tfo), true, secure)
-          const kFirst = await counters(wan)
-          for (let i = 0; i < this.opts.warmup; i++) { await this.curlOnce(wan, url(p.tfo), true, secure); await this.curlOnce(wan, url(p.net), false, secure) }
-          const k1 = await counters(wan)
-          const samples = { tfo: [], net: [] }
-          for (let i = 0; i < this.opts.n; i++) {
-            samples.tfo.push(await this.curlOnce(wan, url(p.tfo), true, secure))
-            samples.net.push(await this.curlOnce(wan, url(p.net), false, secure))
-            this.progress.update(stage, `${i + 1}/${this.opts.n}`)
-          }
-          const k2 = await counters(wan)
-          const d = diff(k1, k2)
-          const fc = diff(k0, kFirst)
-          const rtts = secure ? { tfo: 2, net: 3 } : { tfo: 1, net: 2 }
-          const tfoArm = arm(`curl --tcp-fastopen → nginx fastopen=256 (${nginx.version})`, samples.tfo.map((x) => x.ms), {
-            samples: samples.tfo,
-            synData: { yes: d.client.active ?? 0, of: samples.tfo.length, source: 'client TcpExt TCPFastOpenActive during the cell' },
-          })
-          const netArm = arm('curl → nginx', samples.net.map((x) => x.ms), { samples: samples.net })
-          this.rows.push(makeRow({
-            id,
-            scenario: `curl.${kind}`,
-            title: TITLES[`curl.${kind}`],
-            rttMs: rtt,
-            unit: 'ms',
-            better: 'lower',
-            tfo: tfoArm,
-            net: netArm,
-            floor: rtts.tfo / rtts.net,
-            ideal: tfoArm.median !== null ? { rtts: rtts.tfo, tfoMs: rtts.tfo * rtt, netMs: rtts.net * rtt, serverMs: null, overMs: round(tfoArm.median - rtts.tfo * rtt, 3), ratio: round(tfoArm.median / (rtts.tfo * rtt), 4) } : null,
-            firstContact: { ...first, kernel: fc.client },
-            kernel: d,
-            extra: { ...saved(tfoArm, netArm, rtt, rtts), curl: this.machine.curl, nginx: nginx.version, note: 'reference (C implementations)' },
-          }))
-        }, () => [skippedRow({ id, scenario: `curl.${kind}`, title: TITLES[`curl.${kind}`], rttMs: rtt, unit: 'ms', better: 'lower' })])
+        await this.guard(
+          async () => {
+            const stage = `rtt ${rtt} ms, curl+nginx ${kind}`
+            this.progress.update(stage, 'starting')
+            const url = (port) => `${secure ? 'https' : 'http'}://${wan.server.addr}:${port}/`
+            const p = PORTS.nginx[kind]
+            const k0 = await counters(wan)
+            const first = await this.curlOnce(wan, url(p.tfo), true, secure)
+            const kFirst = await counters(wan)
+            for (let i = 0; i < this.opts.warmup; i++) {
+              await this.curlOnce(wan, url(p.tfo), true, secure)
+              await this.curlOnce(wan, url(p.net), false, secure)
+            }
+            const k1 = await counters(wan)
+            const samples = { tfo: [], net: [] }
+            for (let i = 0; i < this.opts.n; i++) {
+              samples.tfo.push(await this.curlOnce(wan, url(p.tfo), true, secure))
+              samples.net.push(await this.curlOnce(wan, url(p.net), false, secure))
+              this.progress.update(stage, `${i + 1}/${this.opts.n}`)
+            }
+            const k2 = await counters(wan)
+            const d = diff(k1, k2)
+            const fc = diff(k0, kFirst)
+            const rtts = secure ? { tfo: 2, net: 3 } : { tfo: 1, net: 2 }
+            const tfoArm = arm(
+              `curl --tcp-fastopen → nginx fastopen=256 (${nginx.version})`,
+              samples.tfo.map((x) => x.ms),
+              {
+                samples: samples.tfo,
+                synData: { yes: d.client.active ?? 0, of: samples.tfo.length, source: 'client TcpExt TCPFastOpenActive during the cell' },
+              },
+            )
+            const netArm = arm(
+              'curl → nginx',
+              samples.net.map((x) => x.ms),
+              { samples: samples.net },
+            )
+            this.rows.push(
+              makeRow({
+                id,
+                scenario: `curl.${kind}`,
+                title: TITLES[`curl.${kind}`],
+                rttMs: rtt,
+                unit: 'ms',
+                better: 'lower',
+                tfo: tfoArm,
+                net: netArm,
+                floor: rtts.tfo / rtts.net,
+                ideal:
+                  tfoArm.median !== null
+                    ? {
+                        rtts: rtts.tfo,
+                        tfoMs: rtts.tfo * rtt,
+                        netMs: rtts.net * rtt,
+                        serverMs: null,
+                        overMs: round(tfoArm.median - rtts.tfo * rtt, 3),
+                        ratio: round(tfoArm.median / (rtts.tfo * rtt), 4),
+                      }
+                    : null,
+                firstContact: { ...first, kernel: fc.client },
+                kernel: d,
+                extra: { ...saved(tfoArm, netArm, rtt, rtts), curl: this.machine.curl, nginx: nginx.version, note: 'reference (C implementations)' },
+              }),
+            )
+          },
+          () => [skippedRow({ id, scenario: `curl.${kind}`, title: TITLES[`curl.${kind}`], rttMs: rtt, unit: 'ms', better: 'lower' })],
+        )
       }
     } finally {
       await nginx.stop()
@@ -558,7 +727,7 @@ class Bench {
 
   // ---- loopback ----------------------------------------------------------------------
 
-  async runLoopback () {
+  async runLoopback() {
     const wanted = LOOPBACK_SCENARIOS.filter((s) => this.want(s))
     if (!wanted.length) return
     const o = this.opts
@@ -582,7 +751,9 @@ class Bench {
       : spawnTracked(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: this.env })
     const ch = jsonChannel(child, {
       name: 'loopback',
-      onMessage: (m) => { if (m.progress) this.progress.update(`loopback, ${m.progress.stage}`, `${m.progress.i}/${m.progress.of}`) },
+      onMessage: (m) => {
+        if (m.progress) this.progress.update(`loopback, ${m.progress.stage}`, `${m.progress.i}/${m.progress.of}`)
+      },
     })
     this.progress.update('loopback', 'starting')
     let msg
@@ -597,97 +768,163 @@ class Bench {
     this.loopback = { env: r.env, serverFastOpen: r.serverFastOpen || null }
     if (!this.root) {
       const sc = r.env.support
-      this.progress.note(`note: loopback scenarios ran in the current network namespace (not root): net.ipv4.tcp_fastopen=${r.env.tcpFastopen}` +
-        (sc && !sc.server ? ' — the server bit is off, so tfo connections cannot carry data in the SYN here (rows flagged)' : ''))
+      this.progress.note(
+        `note: loopback scenarios ran in the current network namespace (not root): net.ipv4.tcp_fastopen=${r.env.tcpFastopen}` +
+          (sc && !sc.server ? ' — the server bit is off, so tfo connections cannot carry data in the SYN here (rows flagged)' : ''),
+      )
     }
-    const pick = (list, k) => list.map((x) => (x.error || x[k] === null || x[k] === undefined) ? null : x[k])
+    const pick = (list, k) => list.map((x) => (x.error || x[k] === null || x[k] === undefined ? null : x[k]))
     const syn = (list, k = 'synData') => ({ yes: list.filter((x) => x[k]).length, of: list.length, source: 'client TCP_INFO (socket.fastOpen.synData)' })
     if (r.throughput) {
       for (const dir of ['upload', 'download']) {
         const c = r.throughput[dir]
-        this.rows.push(makeRow({
-          id: `throughput.${dir}`,
-          scenario: `throughput.${dir}`,
-          title: `bulk ${dir} (${Math.round(o.bulkBytes / 2 ** 20)} MiB), established conn`,
-          unit: 'MB/s',
-          better: 'higher',
-          tfo: arm('tfo.connect → tfo.createServer', pick(c.tfo, 'mbps'), { samples: c.tfo, synData: syn(c.tfo) }),
-          net: arm('net.connect → net.createServer', pick(c.net, 'mbps'), { samples: c.net }),
-          targetKey: `throughput.${dir}`,
-        }))
+        this.rows.push(
+          makeRow({
+            id: `throughput.${dir}`,
+            scenario: `throughput.${dir}`,
+            title: `bulk ${dir} (${Math.round(o.bulkBytes / 2 ** 20)} MiB), established conn`,
+            unit: 'MB/s',
+            better: 'higher',
+            tfo: arm('tfo.connect → tfo.createServer', pick(c.tfo, 'mbps'), { samples: c.tfo, synData: syn(c.tfo) }),
+            net: arm('net.connect → net.createServer', pick(c.net, 'mbps'), { samples: c.net }),
+            targetKey: `throughput.${dir}`,
+          }),
+        )
       }
     }
     if (r.connrate) {
       const c = r.connrate
-      const synRate = { yes: c.tfo.reduce((s, x) => s + x.synData, 0), of: c.tfo.reduce((s, x) => s + x.done, 0), source: 'client TCP_INFO (socket.fastOpen.synData)' }
+      const synRate = {
+        yes: c.tfo.reduce((s, x) => s + x.synData, 0),
+        of: c.tfo.reduce((s, x) => s + x.done, 0),
+        source: 'client TCP_INFO (socket.fastOpen.synData)',
+      }
       const note = `concurrency ${o.connConc}, ≤${o.connCount} conns or ${o.connMaxMs / 1000} s per trial`
-      this.rows.push(makeRow({
-        id: 'connrate', scenario: 'connrate', title: 'new conns/s (connect, 64 B req/resp, close)', unit: 'conn/s', better: 'higher',
-        tfo: arm('tfo client → tfo server', pick(c.tfo, 'rate'), { samples: c.tfo, synData: synRate }),
-        net: arm('net client → net server', pick(c.net, 'rate'), { samples: c.net }),
-        targetKey: 'connrate', extra: { note },
-      }))
-      this.rows.push(makeRow({
-        id: 'connrate.clientCpu', scenario: 'connrate.clientCpu', title: '  client CPU per connection', unit: 'µs/conn', better: 'lower',
-        tfo: arm('tfo client', pick(c.tfo, 'clientCpuUs'), { samples: null }),
-        net: arm('net client', pick(c.net, 'clientCpuUs'), { samples: null }),
-      }))
-      this.rows.push(makeRow({
-        id: 'connrate.serverCpu', scenario: 'connrate.serverCpu', title: '  server CPU per connection', unit: 'µs/conn', better: 'lower',
-        tfo: arm('tfo server', pick(c.tfo, 'serverCpuUs'), { samples: null }),
-        net: arm('net server', pick(c.net, 'serverCpuUs'), { samples: null }),
-      }))
+      this.rows.push(
+        makeRow({
+          id: 'connrate',
+          scenario: 'connrate',
+          title: 'new conns/s (connect, 64 B req/resp, close)',
+          unit: 'conn/s',
+          better: 'higher',
+          tfo: arm('tfo client → tfo server', pick(c.tfo, 'rate'), { samples: c.tfo, synData: synRate }),
+          net: arm('net client → net server', pick(c.net, 'rate'), { samples: c.net }),
+          targetKey: 'connrate',
+          extra: { note },
+        }),
+      )
+      this.rows.push(
+        makeRow({
+          id: 'connrate.clientCpu',
+          scenario: 'connrate.clientCpu',
+          title: '  client CPU per connection',
+          unit: 'µs/conn',
+          better: 'lower',
+          tfo: arm('tfo client', pick(c.tfo, 'clientCpuUs'), { samples: null }),
+          net: arm('net client', pick(c.net, 'clientCpuUs'), { samples: null }),
+        }),
+      )
+      this.rows.push(
+        makeRow({
+          id: 'connrate.serverCpu',
+          scenario: 'connrate.serverCpu',
+          title: '  server CPU per connection',
+          unit: 'µs/conn',
+          better: 'lower',
+          tfo: arm('tfo server', pick(c.tfo, 'serverCpuUs'), { samples: null }),
+          net: arm('net server', pick(c.net, 'serverCpuUs'), { samples: null }),
+        }),
+      )
     }
     if (r.accept) {
       const c = r.accept
-      this.rows.push(makeRow({
-        id: 'accept', scenario: 'accept', title: 'accept rate (same plain client)', unit: 'conn/s', better: 'higher',
-        tfo: arm('net client → tfo server', pick(c.tfo, 'rate'), { samples: c.tfo }),
-        net: arm('net client → net server', pick(c.net, 'rate'), { samples: c.net }),
-        extra: { note: 'no target: a plain client gives TFO nothing to do; shows the server-side cost' },
-      }))
-      this.rows.push(makeRow({
-        id: 'accept.serverCpu', scenario: 'accept.serverCpu', title: '  server CPU per accepted conn', unit: 'µs/conn', better: 'lower',
-        tfo: arm('tfo server', pick(c.tfo, 'serverCpuUs'), { samples: null }),
-        net: arm('net server', pick(c.net, 'serverCpuUs'), { samples: null }),
-      }))
+      this.rows.push(
+        makeRow({
+          id: 'accept',
+          scenario: 'accept',
+          title: 'accept rate (same plain client)',
+          unit: 'conn/s',
+          better: 'higher',
+          tfo: arm('net client → tfo server', pick(c.tfo, 'rate'), { samples: c.tfo }),
+          net: arm('net client → net server', pick(c.net, 'rate'), { samples: c.net }),
+          extra: { note: 'no target: a plain client gives TFO nothing to do; shows the server-side cost' },
+        }),
+      )
+      this.rows.push(
+        makeRow({
+          id: 'accept.serverCpu',
+          scenario: 'accept.serverCpu',
+          title: '  server CPU per accepted conn',
+          unit: 'µs/conn',
+          better: 'lower',
+          tfo: arm('tfo server', pick(c.tfo, 'serverCpuUs'), { samples: null }),
+          net: arm('net server', pick(c.net, 'serverCpuUs'), { samples: null }),
+        }),
+      )
     }
     if (r.memory) {
       const c = r.memory
       for (const side of ['client', 'server']) {
         const k = `${side}RssPerConn`
         const heap = { tfo: summarize(c.tfo.map((x) => x[`${side}HeapPerConn`])).median, net: summarize(c.net.map((x) => x[`${side}HeapPerConn`])).median }
-        this.rows.push(makeRow({
-          id: `memory.${side}`, scenario: `memory.${side}`, title: `RSS per idle conn, ${side} (${o.memConns} conns)`, unit: 'B/conn', better: 'lower',
-          tfo: arm(`tfo ${side}`, pick(c.tfo, k), { samples: c.tfo, synData: side === 'client' ? { yes: c.tfo.reduce((s, x) => s + x.synData, 0), of: c.tfo.reduce((s, x) => s + x.established, 0), source: 'client TCP_INFO' } : null }),
-          net: arm(`net ${side}`, pick(c.net, k), { samples: side === 'client' ? c.net : null }),
-          targetKey: `memory.${side}`,
-          extra: { heapPerConn: { tfo: round(heap.tfo, 1), net: round(heap.net, 1) }, note: `JS heap ${Math.round(heap.tfo)} vs ${Math.round(heap.net)} B/conn; ${o.memRounds} rounds` },
-        }))
+        this.rows.push(
+          makeRow({
+            id: `memory.${side}`,
+            scenario: `memory.${side}`,
+            title: `RSS per idle conn, ${side} (${o.memConns} conns)`,
+            unit: 'B/conn',
+            better: 'lower',
+            tfo: arm(`tfo ${side}`, pick(c.tfo, k), {
+              samples: c.tfo,
+              synData:
+                side === 'client'
+                  ? { yes: c.tfo.reduce((s, x) => s + x.synData, 0), of: c.tfo.reduce((s, x) => s + x.established, 0), source: 'client TCP_INFO' }
+                  : null,
+            }),
+            net: arm(`net ${side}`, pick(c.net, k), { samples: side === 'client' ? c.net : null }),
+            targetKey: `memory.${side}`,
+            extra: {
+              heapPerConn: { tfo: round(heap.tfo, 1), net: round(heap.net, 1) },
+              note: `JS heap ${Math.round(heap.tfo)} vs ${Math.round(heap.net)} B/conn; ${o.memRounds} rounds`,
+            },
+          }),
+        )
       }
     }
   }
 
   // ---- report -----------------------------------------------------------------------
 
-  report (finished = true) {
+  report(finished = true) {
     const rows = this.rows
-    const targets = rows.filter((r) => r.target).map((r) => ({
-      row: r.id,
-      why: r.target.why,
-      target: r.target.text,
-      measured: judgedRatio(r),
-      basis: r.target.basis,
-      pass: r.pass,
-      withinNoise: r.withinNoise ?? null,
-      status: r.status,
-      flags: r.flags,
-    }))
+    const targets = rows
+      .filter((r) => r.target)
+      .map((r) => ({
+        row: r.id,
+        why: r.target.why,
+        target: r.target.text,
+        measured: judgedRatio(r),
+        basis: r.target.basis,
+        pass: r.pass,
+        withinNoise: r.withinNoise ?? null,
+        status: r.status,
+        flags: r.flags,
+      }))
     // The library's own figures checked against the bench (rolloutChecks), where judged.
     for (const r of rows) {
       for (const c of r.checks || []) {
         if (c.pass === null) continue
-        targets.push({ row: `${r.id} ${c.id}`, why: c.why, target: c.target, measured: c.measured, basis: 'library vs bench', pass: c.pass, withinNoise: null, status: r.status, flags: [] })
+        targets.push({
+          row: `${r.id} ${c.id}`,
+          why: c.why,
+          target: c.target,
+          measured: c.measured,
+          basis: 'library vs bench',
+          pass: c.pass,
+          withinNoise: null,
+          status: r.status,
+          flags: [],
+        })
       }
     }
     const o = this.opts
@@ -700,9 +937,23 @@ class Bench {
       complete: finished && !this.errors,
       machine: this.machine,
       config: {
-        quick: o.quick, rtts: o.rtts, n: o.n, warmup: o.warmup, loss: o.loss, dropSynData: o.dropSynData, only: [...o.only],
-        bulkN: o.bulkN, bulkBytes: o.bulkBytes, connCount: o.connCount, connConc: o.connConc, connMaxMs: o.connMaxMs, memConns: o.memConns, memRounds: o.memRounds,
-        root: this.root, cpuProf: this.profDir || null, diagSubscribers: o.diagSubscribers,
+        quick: o.quick,
+        rtts: o.rtts,
+        n: o.n,
+        warmup: o.warmup,
+        loss: o.loss,
+        dropSynData: o.dropSynData,
+        only: [...o.only],
+        bulkN: o.bulkN,
+        bulkBytes: o.bulkBytes,
+        connCount: o.connCount,
+        connConc: o.connConc,
+        connMaxMs: o.connMaxMs,
+        memConns: o.memConns,
+        memRounds: o.memRounds,
+        root: this.root,
+        cpuProf: this.profDir || null,
+        diagSubscribers: o.diagSubscribers,
         lossRows: this.want('loss') ? o.lossCfg : null,
       },
       wan: this.wanInfo,
@@ -712,18 +963,22 @@ class Bench {
     }
   }
 
-  writeJson (report) {
+  writeJson(report) {
     const file = this.jsonPath()
     fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(file, JSON.stringify(report, null, 1) + '\n')
     // The same table in Markdown next to it (what README.md shows).
-    try { fs.writeFileSync(file.replace(/\.json$/i, '') + '.md', formatMarkdown(report) + '\n') } catch {}
+    try {
+      fs.writeFileSync(file.replace(/\.json$/i, '') + '.md', formatMarkdown(report) + '\n')
+    } catch {}
     return file
   }
 
-  cleanup () {
+  cleanup() {
     killAllSync()
-    try { fs.rmSync(this.tmp, { recursive: true, force: true }) } catch {}
+    try {
+      fs.rmSync(this.tmp, { recursive: true, force: true })
+    } catch {}
   }
 }
 
@@ -743,7 +998,7 @@ const TITLES = {
  * trips were removed from net's time and nothing else changed (the fixed
  * costs both arms share, e.g. TLS crypto, keep the ratio above the ideal floor).
  */
-function saved (tfoArm, netArm, rtt, rtts) {
+function saved(tfoArm, netArm, rtt, rtts) {
   if (!tfoArm || tfoArm.status !== 'ok' || typeof tfoArm.median !== 'number' || typeof netArm.median !== 'number' || !rtt) return {}
   const savedMs = netArm.median - tfoArm.median
   const roundTrips = rtts.net - rtts.tfo
@@ -754,11 +1009,14 @@ function saved (tfoArm, netArm, rtt, rtts) {
   }
 }
 
-function stamp (d) {
-  return d.toISOString().replace(/[:.]/g, '-').replace(/-\d\d\dZ$/, 'Z')
+function stamp(d) {
+  return d
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d\d\dZ$/, 'Z')
 }
 
-async function main () {
+async function main() {
   let opts
   try {
     opts = parseArgs(process.argv.slice(2))
@@ -766,7 +1024,10 @@ async function main () {
     process.stderr.write(`bench: ${e.message}\n`)
     process.exit(2)
   }
-  if (opts.help) { process.stdout.write(HELP + '\n'); return }
+  if (opts.help) {
+    process.stdout.write(HELP + '\n')
+    return
+  }
   const bench = new Bench(opts)
   bench.machine = machineInfo()
   // Ctrl-C / SIGTERM: stop what we started (by pid), write what we have, exit.
@@ -787,14 +1048,20 @@ async function main () {
   process.on('exit', () => bench.cleanup())
 
   try {
-    if (!bench.root) bench.progress.note('note: not root: the emulated-WAN scenarios need root and are skipped; loopback scenarios run in the current network namespace')
+    if (!bench.root)
+      bench.progress.note('note: not root: the emulated-WAN scenarios need root and are skipped; loopback scenarios run in the current network namespace')
     await bench.runWan()
     if (bench.want('loss')) await runLoss(bench, { counters, diff })
-    await bench.guard(() => bench.runLoopback(), () => LOOPBACK_SCENARIOS.filter((s) => bench.want(s)).map((s) => skippedRow({ id: s, scenario: s, title: s, unit: '', better: 'higher' })))
+    await bench.guard(
+      () => bench.runLoopback(),
+      () => LOOPBACK_SCENARIOS.filter((s) => bench.want(s)).map((s) => skippedRow({ id: s, scenario: s, title: s, unit: '', better: 'higher' })),
+    )
   } catch (e) {
     bench.progress.done()
     process.stderr.write(`bench: failed: ${e && e.stack ? e.stack : e}\n`)
-    try { if (bench.rows.length) process.stderr.write(`bench: partial results in ${bench.writeJson({ ...bench.report(false), error: String(e && e.message) })}\n`) } catch {}
+    try {
+      if (bench.rows.length) process.stderr.write(`bench: partial results in ${bench.writeJson({ ...bench.report(false), error: String(e && e.message) })}\n`)
+    } catch {}
     bench.cleanup()
     process.exit(1)
   }
@@ -807,7 +1074,7 @@ async function main () {
   if (bench.profDir) process.stdout.write(`CPU profiles: ${bench.profDir}\n`)
   bench.cleanup()
   const missed = report.targets.some((t) => t.pass === false)
-  process.exitCode = bench.errors ? 1 : (opts.failOnMiss && missed ? 1 : 0)
+  process.exitCode = bench.errors ? 1 : opts.failOnMiss && missed ? 1 : 0
 }
 
 main()

@@ -62,7 +62,7 @@ Options:
 Exit status: 0 when every connection completed and fds and memory were flat; 1 otherwise.
 TFO_BENCH_LIB=<dir> soaks another build of tfo (default: this repository).`
 
-function parseArgs (argv) {
+function parseArgs(argv) {
   const o = { connections: 100000, concurrency: 64, warmup: null, json: false, netns: true, inside: false, module: 'tfo' }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -78,8 +78,7 @@ function parseArgs (argv) {
     else if (a === '--module') {
       o.module = argv[++i]
       if (o.module !== 'tfo' && o.module !== 'net') throw new Error('--module is tfo or net')
-    }
-    else if (a === '--no-netns') o.netns = false
+    } else if (a === '--no-netns') o.netns = false
     else if (a === '--inside') o.inside = true
     else if (a === '--help' || a === '-h') o.help = true
     else throw new Error(`unknown option ${a}`)
@@ -100,7 +99,7 @@ const SETUP = [
 ].join('\n')
 
 /** Re-executes this script: under unshare when possible, always with --expose-gc. */
-function launch (opts, argv) {
+function launch(opts, argv) {
   const node = [process.execPath, '--expose-gc', __filename, ...argv, '--inside']
   let note = null
   if (opts.netns && process.platform === 'linux') {
@@ -126,15 +125,31 @@ function launch (opts, argv) {
 
 const MB = 1024 * 1024
 const fdCount = () => fs.readdirSync('/proc/self/fd').length - 1 // minus readdir's own
-const readSysctl = (name) => { try { return fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim().replace(/\s+/g, ' ') } catch { return null } }
-
-function sample (label) {
-  for (let i = 0; i < 3; i++) global.gc()
-  const m = process.memoryUsage()
-  return { label, fds: fdCount(), rssMB: +(m.rss / MB).toFixed(1), heapUsedMB: +(m.heapUsed / MB).toFixed(2), externalMB: +(m.external / MB).toFixed(2), at: Date.now() }
+const readSysctl = (name) => {
+  try {
+    return fs
+      .readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8')
+      .trim()
+      .replace(/\s+/g, ' ')
+  } catch {
+    return null
+  }
 }
 
-async function soak (opts) {
+function sample(label) {
+  for (let i = 0; i < 3; i++) global.gc()
+  const m = process.memoryUsage()
+  return {
+    label,
+    fds: fdCount(),
+    rssMB: +(m.rss / MB).toFixed(1),
+    heapUsedMB: +(m.heapUsed / MB).toFixed(2),
+    externalMB: +(m.external / MB).toFixed(2),
+    at: Date.now(),
+  }
+}
+
+async function soak(opts) {
   const tfo = require(process.env.TFO_BENCH_LIB ? path.resolve(process.env.TFO_BENCH_LIB) : path.join(__dirname, '..'))
   // The module under test: tfo, or net for a baseline of the same churn.
   const mod = opts.module === 'net' ? require('node:net') : tfo
@@ -147,7 +162,9 @@ async function soak (opts) {
     s.on('close', () => live.delete(s))
     s.on('error', () => {})
     let n = 0
-    s.on('data', (d) => { n += d.length })
+    s.on('data', (d) => {
+      n += d.length
+    })
     s.on('end', () => {
       if (s.fastOpen && s.fastOpen.synData) counts.serverSynData++
       counts.serverBytes += n
@@ -155,7 +172,10 @@ async function soak (opts) {
     })
   })
   const counts = { done: 0, started: 0, synData: 0, serverSynData: 0, serverBytes: 0, errors: 0, firstErrors: [], badReplies: 0 }
-  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, host, resolve) })
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, host, resolve)
+  })
   const { port } = server.address()
   if (opts.module === 'tfo' && !server.fastOpen.active) process.stderr.write(`soak: server TFO not active: ${server.fastOpen.reason}\n`)
 
@@ -173,7 +193,9 @@ async function soak (opts) {
       inFlight++
       const s = mod.connect(port, host)
       let got = 0
-      s.on('data', (d) => { got += d.length })
+      s.on('data', (d) => {
+        got += d.length
+      })
       s.on('error', (e) => {
         counts.errors++
         if (counts.firstErrors.length < 5) counts.firstErrors.push(`${e.code || e.name}: ${e.message}`)
@@ -210,7 +232,10 @@ async function soak (opts) {
   // Every client socket is closed; accepted ones close a moment later.
   for (let i = 0; i < 200 && live.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   await new Promise((resolve) => setTimeout(resolve, 50))
-  if (!warm || warm === 'due') { warm = sample('after warm-up'); samples.splice(1, 0, warm) }
+  if (!warm || warm === 'due') {
+    warm = sample('after warm-up')
+    samples.splice(1, 0, warm)
+  }
   const end = sample('end')
   samples.push(end)
   const kernel = tfo.diffCounters(kernelBefore, tfo.counters())
@@ -246,13 +271,25 @@ async function soak (opts) {
     checks,
     flat: checks.fdsFlat && checks.rssFlat && checks.heapFlat,
     ok: Object.values(checks).every(Boolean),
-    kernel: { active: kernel.active, activeFail: kernel.activeFail, passive: kernel.passive, passiveFail: kernel.passiveFail, cookieReqd: kernel.cookieReqd, listenOverflow: kernel.listenOverflow },
+    kernel: {
+      active: kernel.active,
+      activeFail: kernel.activeFail,
+      passive: kernel.passive,
+      passiveFail: kernel.passiveFail,
+      cookieReqd: kernel.cookieReqd,
+      listenOverflow: kernel.listenOverflow,
+    },
     environment: {
       namespace: process.env[INSIDE_ENV] ? `private (unshare ${process.env[INSIDE_ENV]})` : 'current',
-      note: [
-        process.env.TFO_SOAK_NOTE || null,
-        opts.warmup < 10000 ? `a warm-up of ${opts.warmup} connections may end before V8's young generation has grown to its plateau (~10 000): RSS growth may show that ramp, not a leak` : null,
-      ].filter(Boolean).join('; ') || null,
+      note:
+        [
+          process.env.TFO_SOAK_NOTE || null,
+          opts.warmup < 10000
+            ? `a warm-up of ${opts.warmup} connections may end before V8's young generation has grown to its plateau (~10 000): RSS growth may show that ramp, not a leak`
+            : null,
+        ]
+          .filter(Boolean)
+          .join('; ') || null,
       tcp_fastopen: readSysctl('net.ipv4.tcp_fastopen'),
       tcp_tw_reuse: readSysctl('net.ipv4.tcp_tw_reuse'),
       ip_local_port_range: readSysctl('net.ipv4.ip_local_port_range'),
@@ -262,23 +299,34 @@ async function soak (opts) {
   }
 }
 
-function print (r) {
+function print(r) {
   const lines = []
   lines.push(`${r.module} soak: ${r.completed}/${r.connections} connections, concurrency ${r.concurrency}, ${r.seconds} s (${r.perSecond}/s)`)
-  lines.push(`namespace: ${r.environment.namespace}; tcp_fastopen=${r.environment.tcp_fastopen}, tcp_tw_reuse=${r.environment.tcp_tw_reuse}, ip_local_port_range=${r.environment.ip_local_port_range}`)
+  lines.push(
+    `namespace: ${r.environment.namespace}; tcp_fastopen=${r.environment.tcp_fastopen}, tcp_tw_reuse=${r.environment.tcp_tw_reuse}, ip_local_port_range=${r.environment.ip_local_port_range}`,
+  )
   if (r.environment.note) lines.push(`note: ${r.environment.note}`)
   lines.push('')
   lines.push('                    fds    RSS MB   heap used MB')
-  for (const s of r.samples) lines.push(`${s.label.padEnd(16)}${String(s.fds).padStart(7)}${s.rssMB.toFixed(1).padStart(10)}${s.heapUsedMB.toFixed(2).padStart(15)}`)
+  for (const s of r.samples)
+    lines.push(`${s.label.padEnd(16)}${String(s.fds).padStart(7)}${s.rssMB.toFixed(1).padStart(10)}${s.heapUsedMB.toFixed(2).padStart(15)}`)
   lines.push('')
-  lines.push(`growth after warm-up (${r.warmup} connections): RSS ${r.growthAfterWarmup.rssMB} MB (bound < ${r.bounds.rssMB}), heap ${r.growthAfterWarmup.heapUsedMB} MB (bound < ${r.bounds.heapUsedMB}), fds ${r.growthAfterWarmup.fds}`)
-  lines.push(`SYN data: ${r.synData}/${r.completed} (${(r.synDataRatio * 100).toFixed(2)} %) client side, ${r.serverSynData} server side; kernel: TCPFastOpenActive ${r.kernel.active}, Passive ${r.kernel.passive}, CookieReqd ${r.kernel.cookieReqd}, ActiveFail ${r.kernel.activeFail}, ListenOverflow ${r.kernel.listenOverflow}`)
+  lines.push(
+    `growth after warm-up (${r.warmup} connections): RSS ${r.growthAfterWarmup.rssMB} MB (bound < ${r.bounds.rssMB}), heap ${r.growthAfterWarmup.heapUsedMB} MB (bound < ${r.bounds.heapUsedMB}), fds ${r.growthAfterWarmup.fds}`,
+  )
+  lines.push(
+    `SYN data: ${r.synData}/${r.completed} (${(r.synDataRatio * 100).toFixed(2)} %) client side, ${r.serverSynData} server side; kernel: TCPFastOpenActive ${r.kernel.active}, Passive ${r.kernel.passive}, CookieReqd ${r.kernel.cookieReqd}, ActiveFail ${r.kernel.activeFail}, ListenOverflow ${r.kernel.listenOverflow}`,
+  )
   lines.push(`errors: ${r.errors}${r.firstErrors.length ? ` (${r.firstErrors.join('; ')})` : ''}, bad replies: ${r.badReplies}`)
-  lines.push(`verdict: ${r.ok ? 'OK' : 'FAIL'} — ${Object.entries(r.checks).map(([k, v]) => `${k} ${v ? 'yes' : 'NO'}`).join(', ')}`)
+  lines.push(
+    `verdict: ${r.ok ? 'OK' : 'FAIL'} — ${Object.entries(r.checks)
+      .map(([k, v]) => `${k} ${v ? 'yes' : 'NO'}`)
+      .join(', ')}`,
+  )
   process.stdout.write(`${lines.join('\n')}\n`)
 }
 
-async function main () {
+async function main() {
   let opts
   try {
     opts = parseArgs(process.argv.slice(2))

@@ -1,4 +1,4 @@
-'use strict'
+'use strict';
 // An express app served with TCP Fast Open, and two requests to it through
 // tfo.http.Agent.
 //
@@ -19,39 +19,43 @@
 //
 // `require('tfo')` works here as in your application: the package refers to
 // itself by its name (package.json "name" + "exports"). Run `npm run build` first.
-const http = require('node:http')
-const express = require('express')
-const tfo = require('tfo')
+const http = require('node:http');
+const express = require('express');
+const tfo = require('tfo');
 
-const app = express()
+const app = express();
 app.get('/hello', (req, res) => {
-  res.json({ synData: tfo.fastOpenInfo(req.socket).synData })
-})
+  res.json({ synData: tfo.fastOpenInfo(req.socket).synData });
+});
 
-const server = app.listen(0, '127.0.0.1', main)
-tfo.enableFastOpen(server) // any net.Server: before or after listen()
+const server = app.listen(0, '127.0.0.1', main);
+tfo.enableFastOpen(server); // any net.Server: before or after listen()
 
 // keepAlive: false, so each request opens a new connection (a pooled one would be reused).
-const agent = new tfo.http.Agent({ keepAlive: false })
+const agent = new tfo.http.Agent({ keepAlive: false });
 
-function get (path) {
+function get(path) {
   return new Promise((resolve, reject) => {
-    const { port } = server.address()
-    http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk) => { body += chunk })
-      res.on('end', () => resolve({ client: res.socket.fastOpen, server: JSON.parse(body) }))
-    }).on('error', reject)
-  })
+    const { port } = server.address();
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ client: res.socket.fastOpen, server: JSON.parse(body) }));
+      })
+      .on('error', reject);
+  });
 }
 
-async function main () {
-  const labels = ['request 1 (first contact):', 'request 2 (returning):    ']
+async function main() {
+  const labels = ['request 1 (first contact):', 'request 2 (returning):    '];
   for (const label of labels) {
-    const { client, server: seen } = await get('/hello')
-    console.log(`${label} cookie=${client.cookie} synData=${client.synData}; the server saw SYN data: ${seen.synData}`)
+    const { client, server: seen } = await get('/hello');
+    console.log(`${label} cookie=${client.cookie} synData=${client.synData}; the server saw SYN data: ${seen.synData}`);
   }
-  agent.destroy()
-  server.close()
+  agent.destroy();
+  server.close();
 }

@@ -1,4 +1,4 @@
-'use strict'
+'use strict';
 // A fastify app served with TCP Fast Open, and two requests to it through
 // tfo.http.Agent.
 //
@@ -20,43 +20,47 @@
 //
 // `require('tfo')` works here as in your application: the package refers to
 // itself by its name (package.json "name" + "exports"). Run `npm run build` first.
-const http = require('node:http')
-const Fastify = require('fastify')
-const tfo = require('tfo')
+const http = require('node:http');
+const Fastify = require('fastify');
+const tfo = require('tfo');
 
 const fastify = Fastify({
-  serverFactory (handler) {
-    const server = http.createServer(handler)
-    tfo.enableFastOpen(server) // any net.Server: before or after listen()
-    return server
+  serverFactory(handler) {
+    const server = http.createServer(handler);
+    tfo.enableFastOpen(server); // any net.Server: before or after listen()
+    return server;
   },
-})
-fastify.get('/hello', async (request) => ({ synData: tfo.fastOpenInfo(request.raw.socket).synData }))
+});
+fastify.get('/hello', async (request) => ({ synData: tfo.fastOpenInfo(request.raw.socket).synData }));
 
 // keepAlive: false, so each request opens a new connection (a pooled one would be reused).
-const agent = new tfo.http.Agent({ keepAlive: false })
+const agent = new tfo.http.Agent({ keepAlive: false });
 
-function get (port, path) {
+function get(port, path) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk) => { body += chunk })
-      res.on('end', () => resolve({ client: res.socket.fastOpen, server: JSON.parse(body) }))
-    }).on('error', reject)
-  })
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ client: res.socket.fastOpen, server: JSON.parse(body) }));
+      })
+      .on('error', reject);
+  });
 }
 
-async function main () {
-  await fastify.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = fastify.server.address()
-  const labels = ['request 1 (first contact):', 'request 2 (returning):    ']
+async function main() {
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = fastify.server.address();
+  const labels = ['request 1 (first contact):', 'request 2 (returning):    '];
   for (const label of labels) {
-    const { client, server } = await get(port, '/hello')
-    console.log(`${label} cookie=${client.cookie} synData=${client.synData}; the server saw SYN data: ${server.synData}`)
+    const { client, server } = await get(port, '/hello');
+    console.log(`${label} cookie=${client.cookie} synData=${client.synData}; the server saw SYN data: ${server.synData}`);
   }
-  agent.destroy()
-  await fastify.close()
+  agent.destroy();
+  await fastify.close();
 }
 
-main()
+main();

@@ -1,4 +1,4 @@
-'use strict'
+'use strict';
 // HTTP/2 over TLS with TCP Fast Open: the second session's TLS ClientHello
 // rides in the SYN.
 //
@@ -23,41 +23,47 @@
 // and only for this example (its private key is public). `require('tfo')`
 // works as in your application (the package refers to itself by name). Run
 // `npm run build` first.
-const fs = require('node:fs')
-const http2 = require('node:http2')
-const path = require('node:path')
-const tfo = require('tfo')
+const fs = require('node:fs');
+const http2 = require('node:http2');
+const path = require('node:path');
+const tfo = require('tfo');
 
-const key = fs.readFileSync(path.join(__dirname, 'fixtures', 'localhost-key.pem'))
-const cert = fs.readFileSync(path.join(__dirname, 'fixtures', 'localhost-cert.pem'))
+const key = fs.readFileSync(path.join(__dirname, 'fixtures', 'localhost-key.pem'));
+const cert = fs.readFileSync(path.join(__dirname, 'fixtures', 'localhost-cert.pem'));
 
 const server = http2.createSecureServer({ key, cert }, (req, res) => {
-  res.end(JSON.stringify({ synData: tfo.fastOpenInfo(req.socket).synData }))
-})
-tfo.enableFastOpen(server) // any net.Server, TLS and HTTP/2 ones included
+  res.end(JSON.stringify({ synData: tfo.fastOpenInfo(req.socket).synData }));
+});
+tfo.enableFastOpen(server); // any net.Server, TLS and HTTP/2 ones included
 
-function get (authority) {
+function get(authority) {
   return new Promise((resolve, reject) => {
-    const session = tfo.http2.connect(authority, { ca: cert })
-    session.on('error', reject)
-    const req = session.request({ ':path': '/' })
-    let status = 0
-    let body = ''
-    req.on('response', (headers) => { status = headers[':status'] })
-    req.setEncoding('utf8').on('data', (chunk) => { body += chunk })
+    const session = tfo.http2.connect(authority, { ca: cert });
+    session.on('error', reject);
+    const req = session.request({ ':path': '/' });
+    let status = 0;
+    let body = '';
+    req.on('response', (headers) => {
+      status = headers[':status'];
+    });
+    req.setEncoding('utf8').on('data', (chunk) => {
+      body += chunk;
+    });
     req.on('end', () => {
-      const fastOpen = session.fastOpen
-      session.close(() => resolve({ status, fastOpen, server: JSON.parse(body) }))
-    })
-    req.on('error', reject)
-  })
+      const fastOpen = session.fastOpen;
+      session.close(() => resolve({ status, fastOpen, server: JSON.parse(body) }));
+    });
+    req.on('error', reject);
+  });
 }
 
 server.listen(0, '127.0.0.1', async () => {
-  const authority = `https://127.0.0.1:${server.address().port}`
+  const authority = `https://127.0.0.1:${server.address().port}`;
   for (const label of ['session 1 (first contact):', 'session 2 (returning):    ']) {
-    const { status, fastOpen, server: seen } = await get(authority)
-    console.log(`${label} cookie=${fastOpen.cookie} synData=${fastOpen.synData} synDataBytes=${fastOpen.synDataBytes}; server saw SYN data: ${seen.synData}; :status ${status}`)
+    const { status, fastOpen, server: seen } = await get(authority);
+    console.log(
+      `${label} cookie=${fastOpen.cookie} synData=${fastOpen.synData} synDataBytes=${fastOpen.synDataBytes}; server saw SYN data: ${seen.synData}; :status ${status}`,
+    );
   }
-  server.close()
-})
+  server.close();
+});

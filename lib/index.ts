@@ -36,14 +36,7 @@ export {
 } from './core/keys';
 export { enableClusterFastOpen, type ClusterFastOpenState, type ClusterListener } from './fleet/cluster';
 export { support, supported, unsupportedReason, type FastOpenSupport, type NodePrivate } from './system/support';
-export {
-  stats,
-  resetStats,
-  type FastOpenStats,
-  type ClientCounts,
-  type CohortStats,
-  type TtfbSummary,
-} from './observe/stats';
+export { stats, resetStats, type FastOpenStats, type ClientCounts, type CohortStats, type TtfbSummary } from './observe/stats';
 export { TTFB_BUCKETS, TTFB_SKETCH_ACCURACY } from './observe/ttfb';
 export {
   CONTROL_REASONS,
@@ -53,13 +46,7 @@ export {
   type RolloutOrigin,
   type RolloutPredicate,
 } from './core/rollout';
-export {
-  configureBackoff,
-  backoffEntries,
-  clearBackoff,
-  type BackoffOptions,
-  type BackoffEntry,
-} from './core/backoff';
+export { configureBackoff, backoffEntries, clearBackoff, type BackoffOptions, type BackoffEntry } from './core/backoff';
 export {
   diagnostics,
   type DiagnosticsChannels,

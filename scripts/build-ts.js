@@ -51,8 +51,7 @@ function writeEsmFace(rel) {
     dts
       .replace(/from '(\.{1,2}\/[^']+)'/g, "from '$1.js'")
       .replace(/import\("(\.{1,2}\/[^"]+)"\)/g, 'import("$1.js")')
-      .replace(/\/\/# sourceMappingURL=.*\n?$/, '') +
-      `declare const _default: typeof import('./${base}.js');\nexport default _default;\n`,
+      .replace(/\/\/# sourceMappingURL=.*\n?$/, '') + `declare const _default: typeof import('./${base}.js');\nexport default _default;\n`,
   )
 }
 

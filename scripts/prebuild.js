@@ -150,11 +150,16 @@ function buildOne(stageDir, { arch, cross }) {
     '--tag-libc',
     // N-API: one build serves every Node >= 18. Building "for" the running Node
     // means node-gyp uses its local headers instead of downloading the newest ones.
-    '--target', process.versions.node,
-    '--arch', arch,
-    '--node-gyp', nodeGyp,
-    '--cwd', stageDir,
-    '--out', stageDir,
+    '--target',
+    process.versions.node,
+    '--arch',
+    arch,
+    '--node-gyp',
+    nodeGyp,
+    '--cwd',
+    stageDir,
+    '--out',
+    stageDir,
   ]
   const env = { ...process.env, ...nodeDirEnv(), JOBS: process.env.JOBS || String(Math.max(1, os.cpus().length)) }
   if (cross) {
@@ -241,7 +246,9 @@ function main() {
     }
     log(`SKIPPED ${platform}-${arch}: ${why}${note}`)
   }
-  log(`done: built ${built.map(([, a]) => `${platform}-${a}`).join(', ')}${skipped.length ? `; skipped ${skipped.map((s) => `${platform}-${s.arch}`).join(', ')}` : ''}`)
+  log(
+    `done: built ${built.map(([, a]) => `${platform}-${a}`).join(', ')}${skipped.length ? `; skipped ${skipped.map((s) => `${platform}-${s.arch}`).join(', ')}` : ''}`,
+  )
 }
 
 try {

@@ -85,7 +85,20 @@ if (mode === 'native') {
 }
 
 // ---- the public API is there ----
-for (const fn of ['createServer', 'connect', 'createConnection', 'Socket', 'Server', 'enableFastOpen', 'support', 'counters', 'stats', 'isIP', 'isIPv4', 'isIPv6']) {
+for (const fn of [
+  'createServer',
+  'connect',
+  'createConnection',
+  'Socket',
+  'Server',
+  'enableFastOpen',
+  'support',
+  'counters',
+  'stats',
+  'isIP',
+  'isIPv4',
+  'isIPv6',
+]) {
   check(typeof tfo[fn] === 'function', `tfo.${fn} is ${typeof tfo[fn]}, not a function`)
 }
 check(tfo.sysctl !== null && typeof tfo.sysctl === 'object', `tfo.sysctl is ${typeof tfo.sysctl}`)
@@ -94,7 +107,10 @@ const support = tfo.support()
 found.support = support
 check(support.native === (mode === 'native'), `support().native is ${support.native}`)
 if (wantTfo) {
-  check(support.client && support.server, `--tfo: support() says client=${support.client} (${support.clientReason}) server=${support.server} (${support.serverReason})`)
+  check(
+    support.client && support.server,
+    `--tfo: support() says client=${support.client} (${support.clientReason}) server=${support.server} (${support.serverReason})`,
+  )
 }
 const INFO_KEYS = ['role', 'attempted', 'synData', 'cookie', 'synDataBytes', 'failure', 'reason', 'rttMs']
 const SERVER_KEYS = ['requested', 'enabled', 'active', 'queueLength', 'noCookie', 'reason']
@@ -129,10 +145,7 @@ async function main() {
   const { port } = server.address()
   found.server = server.fastOpen
   check(server instanceof tfo.Server, 'createServer() did not return a tfo.Server')
-  check(
-    server.fastOpen && SERVER_KEYS.every((k) => k in server.fastOpen),
-    `server.fastOpen lacks keys: ${JSON.stringify(server.fastOpen)}`,
-  )
+  check(server.fastOpen && SERVER_KEYS.every((k) => k in server.fastOpen), `server.fastOpen lacks keys: ${JSON.stringify(server.fastOpen)}`)
   if (server.fastOpen) {
     check(server.fastOpen.requested === true, 'server.fastOpen.requested is not true')
     if (mode === 'native') check(server.fastOpen.enabled === true, `server.fastOpen.enabled is false: ${server.fastOpen.reason}`)

@@ -25,10 +25,13 @@ const RETRANSMITTED = info({ failure: 'syn-retransmitted' })
 const NOT_ACKED = info({ failure: 'data-not-acked' })
 const SUCCESS = info({ synData: true })
 
-function fresh (t, options = {}) {
+function fresh(t, options = {}) {
   tfo.configureBackoff({ ...DEFAULTS, ...options })
   tfo.clearBackoff()
-  t.teardown(() => { tfo.configureBackoff(DEFAULTS); tfo.clearBackoff() })
+  t.teardown(() => {
+    tfo.configureBackoff(DEFAULTS)
+    tfo.clearBackoff()
+  })
 }
 
 // ---------------------------------------------------------------- rules
@@ -60,7 +63,9 @@ t.test('two retransmitted SYNs in a row pause TFO to that address:port', async (
   t.match(backoff.blockedReason('192.0.2.1', 443, now + 11), /^backoff: TFO to 192\.0\.2\.1:443 paused for 60 s after two retransmitted SYNs in a row/)
   t.equal(backoff.blockedReason('192.0.2.1', 80, now + 11), null, 'another port of the same host is not paused')
   t.equal(backoff.blockedReason('192.0.2.2', 443, now + 11), null, 'another host is not paused')
-  t.same(backoff.entries(now + 11), [{ destination: '192.0.2.1:443', until: now + 10 + 60000, failures: 1, cause: 'two retransmitted SYNs in a row (the path may drop SYNs that carry data)' }])
+  t.same(backoff.entries(now + 11), [
+    { destination: '192.0.2.1:443', until: now + 10 + 60000, failures: 1, cause: 'two retransmitted SYNs in a row (the path may drop SYNs that carry data)' },
+  ])
   t.equal(backoff.blockedReason('192.0.2.1', 443, now + 10 + 60000), null, 'the pause ends by itself')
   t.same(backoff.entries(now + 10 + 60000), [], 'and is no longer listed')
 })
@@ -124,7 +129,12 @@ t.test('SYN data not acknowledged: once is normal (key rotation), twice in a row
   backoff.report('192.0.2.1', 443, NOT_ACKED, now + 30)
   t.match(backoff.blockedReason('192.0.2.1', 443, now + 31), /paused for 60 s after SYN data not acknowledged twice in a row/)
   // Outcomes that say nothing about the path never pause.
-  for (const o of [info({ failure: 'cookie-unavailable', cookie: 'requested' }), info({ failure: null }), info({ failure: 'data-not-acked', cookie: 'requested' }), info({ attempted: false, failure: 'syn-retransmitted' })]) {
+  for (const o of [
+    info({ failure: 'cookie-unavailable', cookie: 'requested' }),
+    info({ failure: null }),
+    info({ failure: 'data-not-acked', cookie: 'requested' }),
+    info({ attempted: false, failure: 'syn-retransmitted' }),
+  ]) {
     backoff.report('192.0.2.9', 443, o, now)
     backoff.report('192.0.2.9', 443, o, now + 1)
   }
@@ -144,9 +154,16 @@ t.test('a burst of connections that fail together counts once', async (t) => {
   for (let i = 0; i < 20; i++) backoff.report('192.0.2.5', 443, RETRANSMITTED, now + 100 + i, now)
   t.equal(backoff.blockedReason('192.0.2.5', 443, now + 200), null, 'a burst that lost its SYNs together does not pause')
   backoff.report('192.0.2.5', 443, RETRANSMITTED, now + 1300, now + 200)
-  t.match(backoff.entries(now + 1300).find((e) => e.destination === '192.0.2.5:443'), { failures: 1, until: now + 1300 + 1000 }, 'a later connection that loses its SYN again does')
+  t.match(
+    backoff.entries(now + 1300).find((e) => e.destination === '192.0.2.5:443'),
+    { failures: 1, until: now + 1300 + 1000 },
+    'a later connection that loses its SYN again does',
+  )
   for (let i = 0; i < 20; i++) backoff.report('192.0.2.2', 443, NOT_ACKED, now + i)
-  t.match(backoff.entries(now + 20).find((e) => e.destination === '192.0.2.2:443'), { failures: 1, until: now + 1 + 1000 })
+  t.match(
+    backoff.entries(now + 20).find((e) => e.destination === '192.0.2.2:443'),
+    { failures: 1, until: now + 1 + 1000 },
+  )
   // With the start time of each connection known, a burst that started together is not "in a row".
   for (let i = 0; i < 20; i++) backoff.report('192.0.2.3', 443, NOT_ACKED, now + 100 + i, now)
   t.equal(backoff.blockedReason('192.0.2.3', 443, now + 200), null, 'a stale-cookie burst (started together) does not pause')
@@ -156,17 +173,30 @@ t.test('a burst of connections that fail together counts once', async (t) => {
   backoff.report('192.0.2.4', 443, RETRANSMITTED, now + 800, now)
   backoff.report('192.0.2.4', 443, RETRANSMITTED, now + 1000, now + 900) // in a row: paused until now + 2000
   backoff.report('192.0.2.4', 443, RETRANSMITTED, now + 5000, now + 500)
-  t.equal(backoff.entries(now + 5000).find((e) => e.destination === '192.0.2.4:443'), undefined, 'expired, not escalated')
+  t.equal(
+    backoff.entries(now + 5000).find((e) => e.destination === '192.0.2.4:443'),
+    undefined,
+    'expired, not escalated',
+  )
   backoff.report('192.0.2.4', 443, RETRANSMITTED, now + 6000, now + 5500)
-  t.match(backoff.entries(now + 6000).find((e) => e.destination === '192.0.2.4:443'), { failures: 2, until: now + 6000 + 2000 })
+  t.match(
+    backoff.entries(now + 6000).find((e) => e.destination === '192.0.2.4:443'),
+    { failures: 2, until: now + 6000 + 2000 },
+  )
 })
 
 t.test('maxEntries bounds the table (oldest forgotten first), also when lowered', async (t) => {
   fresh(t, { maxEntries: 3 })
   for (let i = 1; i <= 4; i++) for (let k = 0; k < 2; k++) backoff.report(`192.0.2.${i}`, 443, RETRANSMITTED)
-  t.same(tfo.backoffEntries().map((e) => e.destination), ['192.0.2.2:443', '192.0.2.3:443', '192.0.2.4:443'])
+  t.same(
+    tfo.backoffEntries().map((e) => e.destination),
+    ['192.0.2.2:443', '192.0.2.3:443', '192.0.2.4:443'],
+  )
   tfo.configureBackoff({ maxEntries: 1 })
-  t.same(tfo.backoffEntries().map((e) => e.destination), ['192.0.2.4:443'])
+  t.same(
+    tfo.backoffEntries().map((e) => e.destination),
+    ['192.0.2.4:443'],
+  )
   tfo.clearBackoff()
   t.same(tfo.backoffEntries(), [])
 })
@@ -181,7 +211,11 @@ t.test('enabled: false turns it off (nothing learnt, nothing paused)', async (t)
   backoff.report('192.0.2.2', 443, RETRANSMITTED)
   backoff.report('192.0.2.2', 443, RETRANSMITTED)
   tfo.configureBackoff({ enabled: true })
-  t.same(tfo.backoffEntries().map((e) => e.destination), ['192.0.2.1:443'], 'nothing was learnt while off')
+  t.same(
+    tfo.backoffEntries().map((e) => e.destination),
+    ['192.0.2.1:443'],
+    'nothing was learnt while off',
+  )
 })
 
 // ---------------------------------------------------------------- over the emulated WAN
@@ -193,7 +227,7 @@ const PAUSE_MS = 1500
 
 // Runs in a namespace (`node -e`): one JSON command a line on stdin, one answer a line on stdout.
 // Request: u32 request length, u32 response length, random bytes; the response derives from the request.
-function agentMain (ROOT) {
+function agentMain(ROOT) {
   const tfo = require(ROOT)
   const crypto = require('node:crypto')
   const sha = (b) => crypto.createHash('sha256').update(b).digest('hex')
@@ -204,7 +238,7 @@ function agentMain (ROOT) {
   }
   const servers = []
   const ops = {
-    listen ({ port }) {
+    listen({ port }) {
       const server = tfo.createServer((s) => {
         const chunks = []
         s.on('error', () => {})
@@ -217,7 +251,7 @@ function agentMain (ROOT) {
       servers.push(server)
       return new Promise((resolve) => server.listen(port, '::', () => resolve(server.fastOpen)))
     },
-    connect ({ host, port, reqLen = 300, respLen = 65536 }) {
+    connect({ host, port, reqLen = 300, respLen = 65536 }) {
       return new Promise((resolve) => {
         const req = crypto.randomBytes(8 + reqLen)
         req.writeUInt32BE(reqLen, 0)
@@ -234,9 +268,17 @@ function agentMain (ROOT) {
           r.now = Date.now() // the outcome (and the backoff's verdict) was recorded just before this listener
           r.entries = tfo.backoffEntries()
         })
-        s.on('data', (d) => { if (!got) r.ttfbMs = ms(); chunks.push(d); got += d.length; if (got >= respLen) s.end() })
+        s.on('data', (d) => {
+          if (!got) r.ttfbMs = ms()
+          chunks.push(d)
+          got += d.length
+          if (got >= respLen) s.end()
+        })
         s.on('end', () => r.events.push('end'))
-        s.on('error', (e) => { r.events.push('error'); r.error = e.code })
+        s.on('error', (e) => {
+          r.events.push('error')
+          r.error = e.code
+        })
         const timer = setTimeout(() => s.destroy(), 15000)
         s.on('close', () => {
           clearTimeout(timer)
@@ -247,7 +289,7 @@ function agentMain (ROOT) {
         })
       })
     },
-    async eval ({ code }) {
+    async eval({ code }) {
       const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor
       return new AsyncFunction('tfo', code)(tfo)
     },
@@ -255,7 +297,10 @@ function agentMain (ROOT) {
   require(ROOT + '/test/helpers/agent.js').serveAgent(ops, () => {
     let n = servers.length
     if (!n) process.exit(0)
-    for (const s of servers) s.close(() => { if (--n === 0) process.exit(0) })
+    for (const s of servers)
+      s.close(() => {
+        if (--n === 0) process.exit(0)
+      })
   })
 }
 
@@ -264,108 +309,124 @@ const startAgent = (wan, side) => startAgentProcess(wan, side, `(${agentMain})($
 const { sleep } = require('./helpers/util')
 const fmt = (x) => (x == null ? '-' : x.toFixed(0))
 
-t.test('over a path that drops SYNs carrying data (50 ms RTT)', { skip: process.getuid && process.getuid() === 0 ? false : 'the emulated WAN needs root (network namespaces, TUN); CI runs as root' }, async (t) => {
-  const { createWan } = require('../bench/lib/wan')
-  const wan = await createWan({ rttMs: RTT, dropSynData: true, tag: 'backoff' })
-  const server = startAgent(wan, 'server')
-  const client = startAgent(wan, 'client')
-  t.teardown(async () => {
-    await Promise.all([client.stop(), server.stop()])
-    await wan.close()
-  })
-  await server.call('listen', { port: 7000 })
-  // A short pause so that expiry and healing fit in a test; doubling visible below maxMs.
-  await client.call('eval', { code: `tfo.configureBackoff({ initialMs: ${PAUSE_MS}, maxMs: ${4 * PAUSE_MS} })` })
-  const dropped = async () => (await wan.stats()).synDataDropped
-  const stats = () => client.call('eval', { code: 'return tfo.stats().client' })
-
-  for (const fam of [4, 6]) {
-    await t.test(`IPv${fam}`, async (t) => {
-      const host = fam === 6 ? wan.server.addr6 : wan.server.addr
-      const dest = fam === 6 ? `[${host}]:7000` : `${host}:7000`
-      const connect = async (label) => {
-        const r = await client.call('connect', { host, port: 7000 })
-        t.same(r.events, ['connect', 'end', 'close'], `${label}: served`)
-        t.ok(r.intact, `${label}: response intact`)
-        return r
-      }
-      const mine = (r) => r.entries.filter((e) => e.destination === dest)
-      const waitUnpaused = async () => {
-        for (let i = 0; i < 100; i++) {
-          const e = await client.call('eval', { code: 'return tfo.backoffEntries()' })
-          if (!e.some((x) => x.destination === dest)) return
-          await sleep(100)
-        }
-        throw new Error(`${dest} still paused`)
-      }
-      await wan.setDropSynData(true)
-      await client.call('eval', { code: 'tfo.resetStats()' })
-      const timeline = []
-
-      const first = await connect('first contact')
-      t.match(first.info, { attempted: true, cookie: 'requested', synData: false })
-      t.ok(first.ttfbMs < RETRANSMISSION_MS, `first contact: a SYN without data passes (${fmt(first.ttfbMs)} ms)`)
-      t.same(mine(first), [], 'no cookie yet is not a failure')
-      timeline.push(['first contact', first])
-
-      const d0 = await dropped()
-      const lone = await connect('first TFO attempt')
-      t.match(lone.info, { attempted: true, cookie: 'sent', synData: false, failure: 'syn-retransmitted' })
-      t.ok(lone.ttfbMs > RETRANSMISSION_MS, `first TFO attempt: waited for the SYN retransmission (${fmt(lone.ttfbMs)} ms)`)
-      t.same(mine(lone), [], 'one retransmitted SYN (random loss does that too): not paused yet')
-      timeline.push(['SYN data dropped', lone])
-      const slow = await connect('second TFO attempt')
-      t.match(slow.info, { attempted: true, cookie: 'sent', synData: false, failure: 'syn-retransmitted' })
-      t.ok(slow.ttfbMs > RETRANSMISSION_MS, `second TFO attempt: waited for the SYN retransmission (${fmt(slow.ttfbMs)} ms)`)
-      t.equal(await dropped() - d0, 2, 'the delay line dropped both SYNs')
-      const [e1] = mine(slow)
-      t.match(e1, { failures: 1, cause: /two retransmitted SYNs in a row/ }, 'two in a row: TFO to this destination is paused')
-      t.ok(e1.until - slow.now > PAUSE_MS - 300 && e1.until - slow.now <= PAUSE_MS, `for initialMs (${e1.until - slow.now} ms left)`)
-      timeline.push(['SYN data dropped again', slow])
-
-      const d1 = await dropped()
-      for (let i = 0; i < 3; i++) {
-        const r = await connect(`paused #${i}`)
-        t.match(r.info, { attempted: false, synData: false, cookie: 'none', failure: null, reason: new RegExp(`^backoff: TFO to ${dest.replace(/[[\].]/g, '\\$&')} paused for \\d s after two retransmitted SYNs in a row`) })
-        t.ok(r.ttfbMs < RETRANSMISSION_MS, `paused #${i}: plain TCP, no retransmission wait (${fmt(r.ttfbMs)} ms)`)
-        timeline.push([`paused #${i}`, r])
-      }
-      t.equal(await dropped(), d1, 'no SYN data sent into the drop while paused')
-      const s1 = await stats()
-      t.equal(s1.failures['syn-retransmitted'], 2, 'stats: two connections paid the retransmission')
-      const backoffKeys = Object.keys(s1.notAttempted).filter((k) => k.startsWith('backoff'))
-      t.equal(backoffKeys.reduce((n, k) => n + s1.notAttempted[k], 0), 3, 'stats: three connections not attempted because of the backoff')
-      t.same(backoffKeys, ['backoff'], 'stats: one stable reason key for the backoff (a bounded metric label)')
-
-      // Still dropping when the pause runs out: one more slow connection, then a doubled pause.
-      await waitUnpaused()
-      const again = await connect('TFO again, path still bad')
-      t.match(again.info, { attempted: true, cookie: 'sent', failure: 'syn-retransmitted' }, 'after the pause TFO is tried again')
-      t.ok(again.ttfbMs > RETRANSMISSION_MS, `and still pays the retransmission (${fmt(again.ttfbMs)} ms)`)
-      const [e2] = mine(again)
-      t.match(e2, { failures: 2, cause: /retransmitted SYN again/ }, 'known bad path: one retransmitted SYN pauses again')
-      t.ok(e2.until - again.now > 2 * PAUSE_MS - 300 && e2.until - again.now <= 2 * PAUSE_MS, `the pause doubled (${e2.until - again.now} ms left)`)
-      timeline.push(['pause over, still dropping', again])
-
-      // The path heals: the pause still holds, then TFO resumes by itself.
-      await wan.setDropSynData(false)
-      const held = await connect('healed, still paused')
-      t.match(held.info, { attempted: false, reason: /^backoff: / })
-      timeline.push(['healed, still paused', held])
-      await waitUnpaused()
-      const back = await connect('healed, pause over')
-      t.match(back.info, { attempted: true, cookie: 'sent', synData: true, failure: null }, 'TFO resumed: the request rode the SYN')
-      t.ok(back.ttfbMs < RETRANSMISSION_MS, `(${fmt(back.ttfbMs)} ms)`)
-      t.same(mine(back), [], 'the destination is forgotten')
-      const next = await connect('next')
-      t.match(next.info, { synData: true })
-      timeline.push(['healed, pause over', back], ['next', next])
-      const s2 = await stats()
-      t.match(s2, { connections: 10, attempted: 6, synDataAcked: 2, failures: { 'syn-retransmitted': 3 } })
-
-      for (const [label, r] of timeline) {
-        t.comment(`IPv${fam} ${label}: ${r.info.attempted ? `${r.info.cookie}, ${r.info.synData ? 'SYN data acked' : r.info.failure}` : 'TFO not attempted (backoff)'}; first byte ${fmt(r.ttfbMs)} ms`)
-      }
+t.test(
+  'over a path that drops SYNs carrying data (50 ms RTT)',
+  { skip: process.getuid && process.getuid() === 0 ? false : 'the emulated WAN needs root (network namespaces, TUN); CI runs as root' },
+  async (t) => {
+    const { createWan } = require('../bench/lib/wan')
+    const wan = await createWan({ rttMs: RTT, dropSynData: true, tag: 'backoff' })
+    const server = startAgent(wan, 'server')
+    const client = startAgent(wan, 'client')
+    t.teardown(async () => {
+      await Promise.all([client.stop(), server.stop()])
+      await wan.close()
     })
-  }
-})
+    await server.call('listen', { port: 7000 })
+    // A short pause so that expiry and healing fit in a test; doubling visible below maxMs.
+    await client.call('eval', { code: `tfo.configureBackoff({ initialMs: ${PAUSE_MS}, maxMs: ${4 * PAUSE_MS} })` })
+    const dropped = async () => (await wan.stats()).synDataDropped
+    const stats = () => client.call('eval', { code: 'return tfo.stats().client' })
+
+    for (const fam of [4, 6]) {
+      await t.test(`IPv${fam}`, async (t) => {
+        const host = fam === 6 ? wan.server.addr6 : wan.server.addr
+        const dest = fam === 6 ? `[${host}]:7000` : `${host}:7000`
+        const connect = async (label) => {
+          const r = await client.call('connect', { host, port: 7000 })
+          t.same(r.events, ['connect', 'end', 'close'], `${label}: served`)
+          t.ok(r.intact, `${label}: response intact`)
+          return r
+        }
+        const mine = (r) => r.entries.filter((e) => e.destination === dest)
+        const waitUnpaused = async () => {
+          for (let i = 0; i < 100; i++) {
+            const e = await client.call('eval', { code: 'return tfo.backoffEntries()' })
+            if (!e.some((x) => x.destination === dest)) return
+            await sleep(100)
+          }
+          throw new Error(`${dest} still paused`)
+        }
+        await wan.setDropSynData(true)
+        await client.call('eval', { code: 'tfo.resetStats()' })
+        const timeline = []
+
+        const first = await connect('first contact')
+        t.match(first.info, { attempted: true, cookie: 'requested', synData: false })
+        t.ok(first.ttfbMs < RETRANSMISSION_MS, `first contact: a SYN without data passes (${fmt(first.ttfbMs)} ms)`)
+        t.same(mine(first), [], 'no cookie yet is not a failure')
+        timeline.push(['first contact', first])
+
+        const d0 = await dropped()
+        const lone = await connect('first TFO attempt')
+        t.match(lone.info, { attempted: true, cookie: 'sent', synData: false, failure: 'syn-retransmitted' })
+        t.ok(lone.ttfbMs > RETRANSMISSION_MS, `first TFO attempt: waited for the SYN retransmission (${fmt(lone.ttfbMs)} ms)`)
+        t.same(mine(lone), [], 'one retransmitted SYN (random loss does that too): not paused yet')
+        timeline.push(['SYN data dropped', lone])
+        const slow = await connect('second TFO attempt')
+        t.match(slow.info, { attempted: true, cookie: 'sent', synData: false, failure: 'syn-retransmitted' })
+        t.ok(slow.ttfbMs > RETRANSMISSION_MS, `second TFO attempt: waited for the SYN retransmission (${fmt(slow.ttfbMs)} ms)`)
+        t.equal((await dropped()) - d0, 2, 'the delay line dropped both SYNs')
+        const [e1] = mine(slow)
+        t.match(e1, { failures: 1, cause: /two retransmitted SYNs in a row/ }, 'two in a row: TFO to this destination is paused')
+        t.ok(e1.until - slow.now > PAUSE_MS - 300 && e1.until - slow.now <= PAUSE_MS, `for initialMs (${e1.until - slow.now} ms left)`)
+        timeline.push(['SYN data dropped again', slow])
+
+        const d1 = await dropped()
+        for (let i = 0; i < 3; i++) {
+          const r = await connect(`paused #${i}`)
+          t.match(r.info, {
+            attempted: false,
+            synData: false,
+            cookie: 'none',
+            failure: null,
+            reason: new RegExp(`^backoff: TFO to ${dest.replace(/[[\].]/g, '\\$&')} paused for \\d s after two retransmitted SYNs in a row`),
+          })
+          t.ok(r.ttfbMs < RETRANSMISSION_MS, `paused #${i}: plain TCP, no retransmission wait (${fmt(r.ttfbMs)} ms)`)
+          timeline.push([`paused #${i}`, r])
+        }
+        t.equal(await dropped(), d1, 'no SYN data sent into the drop while paused')
+        const s1 = await stats()
+        t.equal(s1.failures['syn-retransmitted'], 2, 'stats: two connections paid the retransmission')
+        const backoffKeys = Object.keys(s1.notAttempted).filter((k) => k.startsWith('backoff'))
+        t.equal(
+          backoffKeys.reduce((n, k) => n + s1.notAttempted[k], 0),
+          3,
+          'stats: three connections not attempted because of the backoff',
+        )
+        t.same(backoffKeys, ['backoff'], 'stats: one stable reason key for the backoff (a bounded metric label)')
+
+        // Still dropping when the pause runs out: one more slow connection, then a doubled pause.
+        await waitUnpaused()
+        const again = await connect('TFO again, path still bad')
+        t.match(again.info, { attempted: true, cookie: 'sent', failure: 'syn-retransmitted' }, 'after the pause TFO is tried again')
+        t.ok(again.ttfbMs > RETRANSMISSION_MS, `and still pays the retransmission (${fmt(again.ttfbMs)} ms)`)
+        const [e2] = mine(again)
+        t.match(e2, { failures: 2, cause: /retransmitted SYN again/ }, 'known bad path: one retransmitted SYN pauses again')
+        t.ok(e2.until - again.now > 2 * PAUSE_MS - 300 && e2.until - again.now <= 2 * PAUSE_MS, `the pause doubled (${e2.until - again.now} ms left)`)
+        timeline.push(['pause over, still dropping', again])
+
+        // The path heals: the pause still holds, then TFO resumes by itself.
+        await wan.setDropSynData(false)
+        const held = await connect('healed, still paused')
+        t.match(held.info, { attempted: false, reason: /^backoff: / })
+        timeline.push(['healed, still paused', held])
+        await waitUnpaused()
+        const back = await connect('healed, pause over')
+        t.match(back.info, { attempted: true, cookie: 'sent', synData: true, failure: null }, 'TFO resumed: the request rode the SYN')
+        t.ok(back.ttfbMs < RETRANSMISSION_MS, `(${fmt(back.ttfbMs)} ms)`)
+        t.same(mine(back), [], 'the destination is forgotten')
+        const next = await connect('next')
+        t.match(next.info, { synData: true })
+        timeline.push(['healed, pause over', back], ['next', next])
+        const s2 = await stats()
+        t.match(s2, { connections: 10, attempted: 6, synDataAcked: 2, failures: { 'syn-retransmitted': 3 } })
+
+        for (const [label, r] of timeline) {
+          t.comment(
+            `IPv${fam} ${label}: ${r.info.attempted ? `${r.info.cookie}, ${r.info.synData ? 'SYN data acked' : r.info.failure}` : 'TFO not attempted (backoff)'}; first byte ${fmt(r.ttfbMs)} ms`,
+          )
+        }
+      })
+    }
+  },
+)

@@ -19,25 +19,46 @@ const ROOT = process.platform === 'linux' && typeof process.getuid === 'function
 
 t.setTimeout(240000)
 
-function run (args) {
+function run(args) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BENCH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d })
-    const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGTERM') } catch {} }, 200000)
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }) })
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => {
+      try {
+        process.kill(child.pid, 'SIGTERM')
+      } catch {}
+    }, 200000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
   })
 }
 
 const isNum = (x) => typeof x === 'number' && Number.isFinite(x)
 
 const WAN_ROWS = ['tcp@50', 'http@50', 'https@50', 'h2@50', 'h2c@50', 'curl.http@50', 'curl.https@50']
-const LOOPBACK_ROWS = ['throughput.upload', 'throughput.download', 'connrate', 'connrate.clientCpu', 'connrate.serverCpu', 'accept', 'accept.serverCpu', 'memory.client', 'memory.server']
+const LOOPBACK_ROWS = [
+  'throughput.upload',
+  'throughput.download',
+  'connrate',
+  'connrate.clientCpu',
+  'connrate.serverCpu',
+  'accept',
+  'accept.serverCpu',
+  'memory.client',
+  'memory.server',
+]
 const TARGET_ROWS = ['tcp@50', 'http@50', 'https@50', 'throughput.upload', 'throughput.download', 'connrate', 'memory.client', 'memory.server']
 
-function checkArm (t, row, name, a, n) {
+function checkArm(t, row, name, a, n) {
   t.ok(a, `${row.id}: arm ${name} present`)
   if (!a) return
   t.type(a.label, 'string', `${row.id}/${name}: label`)
@@ -91,7 +112,8 @@ t.test('bench --quick completes with well-formed output', async (t) => {
       t.match(row.reason, /root/, `${id}: says root is needed`)
       continue
     }
-    if (row.status === 'skipped') { // only for a missing tool (nginx, openssl), never silently
+    if (row.status === 'skipped') {
+      // only for a missing tool (nginx, openssl), never silently
       t.type(row.reason, 'string', `${id}: skipped with a reason`)
       continue
     }
@@ -101,7 +123,10 @@ t.test('bench --quick completes with well-formed output', async (t) => {
     if (row.arms.tfo.status === 'ok') {
       t.ok(isNum(row.ratio.median) && isNum(row.ratio.p90), `${id}: ratio`)
       t.ok(isNum(row.floor), `${id}: floor`)
-      t.ok(row.arms.tfo.synData && Number.isInteger(row.arms.tfo.synData.yes) && row.arms.tfo.synData.of === row.arms.tfo.n + row.arms.tfo.errors, `${id}: SYN-data count recorded`)
+      t.ok(
+        row.arms.tfo.synData && Number.isInteger(row.arms.tfo.synData.yes) && row.arms.tfo.synData.of === row.arms.tfo.n + row.arms.tfo.errors,
+        `${id}: SYN-data count recorded`,
+      )
       t.ok(row.kernel && row.kernel.client && isNum(row.kernel.client.active), `${id}: kernel counters recorded`)
       if (!id.startsWith('curl')) {
         t.ok(Array.isArray(row.arms.tfo.samples) && row.arms.tfo.samples.every((s) => 'synData' in s), `${id}: per-connection synData`)
@@ -125,7 +150,10 @@ t.test('bench --quick completes with well-formed output', async (t) => {
     t.ok(isNum(row.ratio.paired), `${id}: paired ratio (median of per-iteration ratios)`)
     const ci = row.ratio.pairedCI95
     if (n >= 5) {
-      t.ok(Array.isArray(ci) && ci.length === 2 && ci[0] <= row.ratio.paired + 1e-9 && row.ratio.paired <= ci[1] + 1e-9, `${id}: 95% CI around the paired ratio`)
+      t.ok(
+        Array.isArray(ci) && ci.length === 2 && ci[0] <= row.ratio.paired + 1e-9 && row.ratio.paired <= ci[1] + 1e-9,
+        `${id}: 95% CI around the paired ratio`,
+      )
     }
   }
   t.ok(j.loopback && j.loopback.env && typeof j.loopback.env.netns === 'string', 'loopback namespace recorded')
@@ -145,7 +173,10 @@ t.test('bench --quick completes with well-formed output', async (t) => {
       const basis = id.startsWith('throughput') ? 'paired' : 'median'
       t.equal(x.basis, basis, `${id}: judged on the ${basis} ratio`)
       t.equal(x.measured, basis === 'paired' ? row.ratio.paired : row.ratio.median, `${id}: the judged ratio is the one in the row`)
-      t.ok(x.withinNoise === null || (x.withinNoise === true && x.pass === false) || (x.withinNoise === false && x.pass === false), `${id}: withinNoise only qualifies a miss`)
+      t.ok(
+        x.withinNoise === null || (x.withinNoise === true && x.pass === false) || (x.withinNoise === false && x.pass === false),
+        `${id}: withinNoise only qualifies a miss`,
+      )
       t.type(x.pass, 'boolean', `${id}: pass/miss decided`)
     } else {
       t.equal(x.pass, null, `${id}: no verdict without a measurement`)
@@ -155,18 +186,31 @@ t.test('bench --quick completes with well-formed output', async (t) => {
 
 t.test('verdicts: a miss is "within noise" only when its own 95% interval reaches the target', async (t) => {
   const { makeRow, arm } = require('../bench/lib/report')
-  const row = (tfoValues, netValues) => makeRow({
-    id: 'throughput.upload', scenario: 'throughput.upload', title: 't', unit: 'MB/s', better: 'higher',
-    tfo: arm('tfo', tfoValues), net: arm('net', netValues), targetKey: 'throughput.upload',
-  })
+  const row = (tfoValues, netValues) =>
+    makeRow({
+      id: 'throughput.upload',
+      scenario: 'throughput.upload',
+      title: 't',
+      unit: 'MB/s',
+      better: 'higher',
+      tfo: arm('tfo', tfoValues),
+      net: arm('net', netValues),
+      targetKey: 'throughput.upload',
+    })
   const n = 100
   const net = Array.from({ length: n }, (_, i) => 2000 + (i % 7) * 10)
   // Tight and 3% slower: a plain miss.
-  const slow = row(net.map((x) => x * 0.97), net)
+  const slow = row(
+    net.map((x) => x * 0.97),
+    net,
+  )
   t.equal(slow.pass, false)
   t.equal(slow.withinNoise, false)
   // 1.2% slower in the median, but pair-to-pair noise of ±15%: not shown to be worse.
-  const noisy = row(net.map((x, i) => x * (0.988 + ((i * 37) % 31 - 15) / 100)), net)
+  const noisy = row(
+    net.map((x, i) => x * (0.988 + (((i * 37) % 31) - 15) / 100)),
+    net,
+  )
   t.equal(noisy.pass, false)
   t.equal(noisy.withinNoise, true)
   t.ok(noisy.ratio.pairedCI95[1] >= 0.99 && noisy.ratio.pairedCI95[0] < 0.99)
@@ -199,15 +243,32 @@ t.test('loss rows: SYN-data notes and flags, the first-SYN target', async (t) =>
   ]
   const sd = synDataOf(tfoSamples)
   t.same(sd, { yes: 7, of: 10, lost: 1, paused: 1, source: 'client TCP_INFO (socket.fastOpen)' }, 'acked, lost, paused counted from the samples')
-  const row = (samples, netMs = 200, extra = {}) => makeRow({
-    id: 'loss1.tcp@100', scenario: 'loss.tcp', title: 'TCP req/resp TTFB, 1% loss', rttMs: 100, unit: 'ms', better: 'lower',
-    tfo: arm('tfo', samples.map((x) => x.ms), { samples, synData: synDataOf(samples) }),
-    net: arm('net', samples.map(() => netMs)),
-    extra,
-  })
+  const row = (samples, netMs = 200, extra = {}) =>
+    makeRow({
+      id: 'loss1.tcp@100',
+      scenario: 'loss.tcp',
+      title: 'TCP req/resp TTFB, 1% loss',
+      rttMs: 100,
+      unit: 'ms',
+      better: 'lower',
+      tfo: arm(
+        'tfo',
+        samples.map((x) => x.ms),
+        { samples, synData: synDataOf(samples) },
+      ),
+      net: arm(
+        'net',
+        samples.map(() => netMs),
+      ),
+      extra,
+    })
   const mixed = row(tfoSamples)
   t.match(notes(mixed), /^SYN data 7\/10 \(1 SYN lost, 1 paused by backoff\)/, 'notes: hit rate with the lost and the paused')
-  t.same(mixed.flags, ['only 7/10 tfo connections carried data in the SYN (1 lost their SYN, 1 not attempted: backoff)'], 'what loss does not explain is flagged')
+  t.same(
+    mixed.flags,
+    ['only 7/10 tfo connections carried data in the SYN (1 lost their SYN, 1 not attempted: backoff)'],
+    'what loss does not explain is flagged',
+  )
   t.equal(verdict(mixed), '⚠')
   // Every connection that did not ride the SYN lost its SYN to the path: no flag.
   const lossOnly = row([...tfoSamples.slice(0, 8), sample({ ms: 1190, failure: 'syn-retransmitted' })])
@@ -216,33 +277,70 @@ t.test('loss rows: SYN-data notes and flags, the first-SYN target', async (t) =>
   t.equal(verdict(lossOnly), '')
 
   // The dedicated row: first SYN of every connection dropped; its target is tfo/net <= 1.01.
-  const firstSyn = (tfoMs, netMs) => makeRow({
-    id: 'firstsyn.tcp@100', scenario: 'loss.firstsyn', title: 'TCP TTFB, 1st SYN of each conn dropped', rttMs: 100, unit: 'ms', better: 'lower',
-    tfo: arm('tfo', tfoMs, { samples: tfoMs.map((ms) => sample({ ms, failure: 'syn-retransmitted' })), synData: synDataOf(tfoMs.map((ms) => sample({ ms, failure: 'syn-retransmitted' }))) }),
-    net: arm('net', netMs),
-    targetKey: 'firstsyn.tcp',
-  })
+  const firstSyn = (tfoMs, netMs) =>
+    makeRow({
+      id: 'firstsyn.tcp@100',
+      scenario: 'loss.firstsyn',
+      title: 'TCP TTFB, 1st SYN of each conn dropped',
+      rttMs: 100,
+      unit: 'ms',
+      better: 'lower',
+      tfo: arm('tfo', tfoMs, {
+        samples: tfoMs.map((ms) => sample({ ms, failure: 'syn-retransmitted' })),
+        synData: synDataOf(tfoMs.map((ms) => sample({ ms, failure: 'syn-retransmitted' }))),
+      }),
+      net: arm('net', netMs),
+      targetKey: 'firstsyn.tcp',
+    })
   const base = Array.from({ length: 20 }, (_, i) => 1213 + (i % 5))
-  const same = firstSyn(base, base.map((x) => x + 1))
+  const same = firstSyn(
+    base,
+    base.map((x) => x + 1),
+  )
   t.equal(same.pass, true, 'as fast as net: pass')
   t.same(same.flags, [], 'every tfo connection lost its SYN (with data): expected, not flagged')
   t.match(notes(same), /SYN data 0\/20 \(20 SYN lost\)/)
-  const worse = firstSyn(base.map((x) => x + 100), base) // one extra RTT for tfo: what the row is there to catch
+  const worse = firstSyn(
+    base.map((x) => x + 100),
+    base,
+  ) // one extra RTT for tfo: what the row is there to catch
   t.equal(worse.pass, false, 'an extra round trip after a lost SYN with data: MISS')
   t.equal(verdict(worse), 'MISS')
 
   // Delay-line counters are diffed field by field, nested ones too.
-  t.same(lineDiff({ lossSyn: 1, clientToServer: { rx: 10, lossSynData: 0 }, rttMs: 100 }, { lossSyn: 4, clientToServer: { rx: 25, lossSynData: 2 }, rttMs: 100, dropSynData: false }),
-    { lossSyn: 3, clientToServer: { rx: 15, lossSynData: 2 }, rttMs: 0 })
+  t.same(
+    lineDiff(
+      { lossSyn: 1, clientToServer: { rx: 10, lossSynData: 0 }, rttMs: 100 },
+      { lossSyn: 4, clientToServer: { rx: 25, lossSynData: 2 }, rttMs: 100, dropSynData: false },
+    ),
+    { lossSyn: 3, clientToServer: { rx: 15, lossSynData: 2 }, rttMs: 0 },
+  )
 
   // The table names what the loss rows are when a run has them.
   const report = {
-    startedAt: new Date(0).toISOString(), durationS: 60,
-    machine: { os: 'Linux', kernel: 'k', arch: 'x64', cpus: 2, cpuModel: 'cpu', node: process.version, memoryMB: 1024, loadavgStart: [0.1, 0, 0], loadavgEnd: [0.2, 0, 0] },
+    startedAt: new Date(0).toISOString(),
+    durationS: 60,
+    machine: {
+      os: 'Linux',
+      kernel: 'k',
+      arch: 'x64',
+      cpus: 2,
+      cpuModel: 'cpu',
+      node: process.version,
+      memoryMB: 1024,
+      loadavgStart: [0.1, 0, 0],
+      loadavgEnd: [0.2, 0, 0],
+    },
     config: { n: 80, loss: 0, lossRows: { rtt: 100, rates: [0.01, 0.03], n: 200, firstSynN: 40, dropDataN: 40, lanes: 4, seed: 1 } },
-    wan: [{}], loopback: null, targets: [], rows: [mixed, same],
+    wan: [{}],
+    loopback: null,
+    targets: [],
+    rows: [mixed, same],
   }
-  t.match(formatTable(report), /Lossy paths \(loss rows\): RTT 100 ms; random loss drops every packet in either direction independently with probability P \(seed 1\); N = 200 per arm/)
+  t.match(
+    formatTable(report),
+    /Lossy paths \(loss rows\): RTT 100 ms; random loss drops every packet in either direction independently with probability P \(seed 1\); N = 200 per arm/,
+  )
 })
 
 t.test('bench --quick --only loss: the loss rows (skipped with the reason without root)', async (t) => {
@@ -253,7 +351,11 @@ t.test('bench --quick --only loss: the loss rows (skipped with the reason withou
   t.equal(r.code, 0, `exit 0\n${r.stderr.slice(-3000)}`)
   const j = JSON.parse(fs.readFileSync(out, 'utf8'))
   const ids = ['loss1.tcp@100', 'loss1.https@100', 'loss3.tcp@100', 'loss3.https@100', 'firstsyn.tcp@100', 'dropdata.tcp@100']
-  t.same(j.rows.map((x) => x.id), ids, 'the loss rows, and nothing else')
+  t.same(
+    j.rows.map((x) => x.id),
+    ids,
+    'the loss rows, and nothing else',
+  )
   t.match(j.config.lossRows, { rtt: 100, rates: [0.01, 0.03], seed: 1 })
   const rows = new Map(j.rows.map((x) => [x.id, x]))
   if (!ROOT) {
@@ -266,12 +368,25 @@ t.test('bench --quick --only loss: the loss rows (skipped with the reason withou
   for (const x of j.rows) {
     t.equal(x.status, 'ok', `${x.id}: measured${x.reason ? ` (${x.reason})` : ''}`)
     if (x.status !== 'ok') continue
-    checkArm(t, x, 'tfo', x.arms.tfo, x.id.startsWith('firstsyn') ? j.config.lossRows.firstSynN : x.id.startsWith('dropdata') ? j.config.lossRows.dropDataN : j.config.lossRows.n)
+    checkArm(
+      t,
+      x,
+      'tfo',
+      x.arms.tfo,
+      x.id.startsWith('firstsyn') ? j.config.lossRows.firstSynN : x.id.startsWith('dropdata') ? j.config.lossRows.dropDataN : j.config.lossRows.n,
+    )
     checkArm(t, x, 'net', x.arms.net)
     const d = x.extra.delayLine
-    t.ok(d && isNum(d.clientToServer.rx) && isNum(d.lossSyn) && isNum(d.lossSynData) && isNum(d.lossSynack), `${x.id}: delay-line counters of the measured connections`)
+    t.ok(
+      d && isNum(d.clientToServer.rx) && isNum(d.lossSyn) && isNum(d.lossSynData) && isNum(d.lossSynack),
+      `${x.id}: delay-line counters of the measured connections`,
+    )
     const sd = x.arms.tfo.synData
-    t.equal(sd.yes + sd.lost + sd.paused + x.arms.tfo.samples.filter((s) => !s.synData && s.failure !== 'syn-retransmitted' && s.attempted !== false).length, sd.of, `${x.id}: every tfo connection accounted for`)
+    t.equal(
+      sd.yes + sd.lost + sd.paused + x.arms.tfo.samples.filter((s) => !s.synData && s.failure !== 'syn-retransmitted' && s.attempted !== false).length,
+      sd.of,
+      `${x.id}: every tfo connection accounted for`,
+    )
   }
   const fs1 = rows.get('firstsyn.tcp@100')
   const n = j.config.lossRows.firstSynN
@@ -283,12 +398,20 @@ t.test('bench --quick --only loss: the loss rows (skipped with the reason withou
   t.equal(fs1.arms.tfo.synData.lost, n, 'firstsyn: the kernel reports every tfo SYN retransmitted')
   t.ok(fs1.target && fs1.target.text === '≤ 1.01' && typeof fs1.pass === 'boolean', 'firstsyn: judged against its target')
   const dd = rows.get('dropdata.tcp@100')
-  t.equal(dd.extra.delayLine.synDataDropped, dd.arms.tfo.synData.lost, 'dropdata: each SYN with data the line dropped is a tfo connection that paid the retransmission')
+  t.equal(
+    dd.extra.delayLine.synDataDropped,
+    dd.arms.tfo.synData.lost,
+    'dropdata: each SYN with data the line dropped is a tfo connection that paid the retransmission',
+  )
   t.equal(dd.arms.tfo.synData.yes, 0, 'dropdata: no SYN data gets through')
   for (const p of [1, 3]) {
     const x = rows.get(`loss${p}.tcp@100`)
     t.equal(x.extra.loss.rate, p / 100, `loss${p}: the rate`)
-    t.equal(x.extra.delayLine.lossSyn + x.extra.delayLine.lossSynData <= x.extra.delayLine.lossDropped, true, `loss${p}: lost SYNs are part of the lost packets`)
+    t.equal(
+      x.extra.delayLine.lossSyn + x.extra.delayLine.lossSynData <= x.extra.delayLine.lossDropped,
+      true,
+      `loss${p}: lost SYNs are part of the lost packets`,
+    )
   }
 })
 
@@ -300,13 +423,21 @@ t.test('delay line: drop-first-syn drops the first SYN of each connection once; 
   const LIB = path.join(__dirname, '..')
   const wan = await createWan({ rttMs: 10, tag: 'bench.test' })
   t.teardown(() => wan.close())
-  const server = wan.spawn('server', process.execPath, ['-e', `
+  const server = wan.spawn(
+    'server',
+    process.execPath,
+    [
+      '-e',
+      `
     const tfo = require(${JSON.stringify(LIB)}); const net = require('node:net'); const dgram = require('node:dgram')
     const h = (s) => { s.on('error', () => {}); s.on('data', () => s.end('pong')) }
     const u = dgram.createSocket('udp4'); const got = []
     u.on('message', (m) => { if (String(m) === 'report') u.send(JSON.stringify(got.splice(0)), 7003, '198.18.0.1'); else got.push(Number(m)) })
     u.bind(7003, '198.18.0.2')
-    tfo.createServer(h).listen(7001, '198.18.0.2', () => net.createServer(h).listen(7002, '198.18.0.2', () => console.log('ready')))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    tfo.createServer(h).listen(7001, '198.18.0.2', () => net.createServer(h).listen(7002, '198.18.0.2', () => console.log('ready')))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   await new Promise((resolve) => server.stdout.once('data', resolve))
   // Client: `conns` connections one after another, each arm; prints their outcomes.
   const CLIENT = `
@@ -326,21 +457,54 @@ t.test('delay line: drop-first-syn drops the first SYN of each connection once; 
     t.equal(r.code, 0, `${arm} client ran ${r.stderr}`)
     return JSON.parse(r.stdout)
   }
-  const delta = async (fn) => { const a = await wan.stats(); const x = await fn(); const b = await wan.stats(); return { x, d: require('../bench/lib/loss').lineDiff(a, b) } }
+  const delta = async (fn) => {
+    const a = await wan.stats()
+    const x = await fn()
+    const b = await wan.stats()
+    return { x, d: require('../bench/lib/loss').lineDiff(a, b) }
+  }
 
   await client('tfo', 2) // first contact: the cookie (needs the first SYN to pass)
   await wan.setDropFirstSyn(true)
   const tfoRun = await delta(() => client('tfo', 3))
-  t.ok(tfoRun.x.every((c) => c.data === 'pong'), 'tfo: every connection served')
-  t.ok(tfoRun.x.every((c) => c.fastOpen && c.fastOpen.cookie === 'sent' && c.fastOpen.failure === 'syn-retransmitted'), 'tfo: each sent SYN data, the kernel saw its SYN retransmitted')
-  t.match(tfoRun.d, { firstSynDataDropped: 3, firstSynDropped: 0, lossDropped: 0, synDataDropped: 0, clientToServer: { synSeen: 6, firstSynDataDropped: 3 }, serverToClient: { synSeen: 0, firstSynDropped: 0 } }, 'tfo: exactly the 3 first SYNs (with data) dropped; their retransmissions passed')
+  t.ok(
+    tfoRun.x.every((c) => c.data === 'pong'),
+    'tfo: every connection served',
+  )
+  t.ok(
+    tfoRun.x.every((c) => c.fastOpen && c.fastOpen.cookie === 'sent' && c.fastOpen.failure === 'syn-retransmitted'),
+    'tfo: each sent SYN data, the kernel saw its SYN retransmitted',
+  )
+  t.match(
+    tfoRun.d,
+    {
+      firstSynDataDropped: 3,
+      firstSynDropped: 0,
+      lossDropped: 0,
+      synDataDropped: 0,
+      clientToServer: { synSeen: 6, firstSynDataDropped: 3 },
+      serverToClient: { synSeen: 0, firstSynDropped: 0 },
+    },
+    'tfo: exactly the 3 first SYNs (with data) dropped; their retransmissions passed',
+  )
   const netRun = await delta(() => client('net', 3))
-  t.ok(netRun.x.every((c) => c.data === 'pong'), 'net: every connection served')
-  t.match(netRun.d, { firstSynDataDropped: 0, firstSynDropped: 3, lossDropped: 0, clientToServer: { synSeen: 6, synDataSeen: 0 } }, 'net: exactly the 3 first plain SYNs dropped; their retransmissions passed')
+  t.ok(
+    netRun.x.every((c) => c.data === 'pong'),
+    'net: every connection served',
+  )
+  t.match(
+    netRun.d,
+    { firstSynDataDropped: 0, firstSynDropped: 3, lossDropped: 0, clientToServer: { synSeen: 6, synDataSeen: 0 } },
+    'net: exactly the 3 first plain SYNs dropped; their retransmissions passed',
+  )
   t.equal(netRun.d.dropped, 3, 'nothing else dropped')
   await wan.setDropFirstSyn(false)
   const off = await delta(() => client('tfo', 2))
-  t.match(off.d, { firstSynDataDropped: 0, firstSynDropped: 0, clientToServer: { synSeen: 2, synDataSeen: 2 } }, 'off: nothing dropped, the SYNs carry data again')
+  t.match(
+    off.d,
+    { firstSynDataDropped: 0, firstSynDropped: 0, clientToServer: { synSeen: 2, synDataSeen: 2 } },
+    'off: nothing dropped, the SYNs carry data again',
+  )
 
   // Random loss at 1: every packet is lost, counted by kind (a SYN with data, plain SYNs).
   await wan.setLoss(1)
@@ -348,7 +512,6 @@ t.test('delay line: drop-first-syn drops the first SYN of each connection once; 
   await wan.setLoss(0)
   t.match(lost.d, { lossSynData: 1, lossSynack: 0, clientToServer: { lossSynData: 1, synDataSeen: 1 } }, 'loss: the SYN with data counted as such')
   t.ok(lost.d.lossSyn >= 1 && lost.d.lossSyn === lost.d.clientToServer.synSeen - 1, 'loss: its plain retransmissions counted as plain SYNs')
-
 })
 
 t.test('delay line: seeded loss repeats, one stream per direction', { skip: ROOT_SKIP }, async (t) => {
@@ -371,7 +534,9 @@ t.test('delay line: seeded loss repeats, one stream per direction', { skip: ROOT
     try {
       const srv = wan.spawn('server', process.execPath, ['-e', SERVER, echo ? 'echo' : 'quiet'], { stdio: ['ignore', 'pipe', 'inherit'] })
       let out = ''
-      srv.stdout.setEncoding('utf8').on('data', (d) => { out += d })
+      srv.stdout.setEncoding('utf8').on('data', (d) => {
+        out += d
+      })
       while (!out.includes('ready')) await new Promise((resolve) => setTimeout(resolve, 20))
       // Wait for the interfaces' own packets (IPv6 MLD reports after link-up) to stop: none may take a draw.
       for (let quiet = 0, last = -1; quiet < 2;) {
@@ -387,8 +552,16 @@ t.test('delay line: seeded loss repeats, one stream per direction', { skip: ROOT
       await wan.setLoss(0)
       const b = await wan.stats()
       t.equal(r.code, 0, `client ran ${r.stderr}`)
-      const got = out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number)
-      return { got, rx: b.clientToServer.rx - a.clientToServer.rx, lost: b.clientToServer.lossDropped - a.clientToServer.lossDropped, back: b.serverToClient.rx - a.serverToClient.rx }
+      const got = out
+        .split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number)
+      return {
+        got,
+        rx: b.clientToServer.rx - a.clientToServer.rx,
+        lost: b.clientToServer.lossDropped - a.clientToServer.lossDropped,
+        back: b.serverToClient.rx - a.serverToClient.rx,
+      }
     } finally {
       await wan.close()
     }

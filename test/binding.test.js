@@ -27,14 +27,14 @@ const { sleep } = require('./helpers/util')
 const openFds = () => fs.readdirSync('/proc/self/fd').length
 
 /** TCP_INFO of fd as an object keyed by TCP_INFO_FIELDS, or the negative errno. */
-function info (fd) {
+function info(fd) {
   const out = new Float64Array(b.TCP_INFO_FIELDS.length)
   const r = b.tcpInfo(fd, out)
   if (r < 0) return r
   return Object.fromEntries(b.TCP_INFO_FIELDS.map((k, i) => [k, out[i]]))
 }
 
-async function waitFor (what, fn, ms = 3000) {
+async function waitFor(what, fn, ms = 3000) {
   const end = Date.now() + ms
   for (;;) {
     const v = fn()
@@ -45,14 +45,17 @@ async function waitFor (what, fn, ms = 3000) {
 }
 
 /** Reads a raw non-blocking socket until EOF; returns the bytes. */
-async function recvAll (fd) {
+async function recvAll(fd) {
   const chunks = []
   const buf = Buffer.alloc(4096)
   const end = Date.now() + 3000
   for (;;) {
     const n = b.recv(fd, buf, 0)
     if (n === 0) return Buffer.concat(chunks)
-    if (n > 0) { chunks.push(Buffer.from(buf.subarray(0, n))); continue }
+    if (n > 0) {
+      chunks.push(Buffer.from(buf.subarray(0, n)))
+      continue
+    }
     if (n !== -errno.EAGAIN) throw new Error(`recv: errno ${n}`)
     if (Date.now() > end) throw new Error('recv: timed out')
     await sleep(2)
@@ -60,15 +63,17 @@ async function recvAll (fd) {
 }
 
 /** b.socket(), closed at teardown if the test did not get that far. */
-function rawSocket (t, family = c.AF_INET) {
+function rawSocket(t, family = c.AF_INET) {
   const fd = b.socket(family)
   if (fd < 0) throw new Error(`socket: errno ${fd}`)
-  t.teardown(() => { b.close(fd) }) // -EBADF when already closed
+  t.teardown(() => {
+    b.close(fd)
+  }) // -EBADF when already closed
   return fd
 }
 
 /** A free port on host: listen with net on :0, close, reuse the number. */
-async function freePort (host) {
+async function freePort(host) {
   const s = net.createServer()
   const { port } = await listen(s, 0, host)
   await closeServer(s)
@@ -79,7 +84,7 @@ async function freePort (host) {
  * A tfo server that reads one '\n'-terminated message per connection and
  * answers `<synData> <sha256>` then closes; records what each accepted socket saw.
  */
-async function messageServer (t, host) {
+async function messageServer(t, host) {
   const seen = []
   const live = new Set()
   const server = tfo.createServer((s) => {
@@ -121,33 +126,62 @@ t.test('constants are the Linux ABI values, taken from C', async (t) => {
   t.equal(c.AF_NETLINK, 16)
   t.equal(c.CAP_NET_ADMIN, 12)
   t.equal(c.NET_NS_INIT_INO, 0xeffffff9, 'the initial network namespace inode (fixed since Linux 6.18)')
-  t.same([c.TFO_STATUS_UNSPEC, c.TFO_COOKIE_UNAVAILABLE, c.TFO_DATA_NOT_ACKED, c.TFO_SYN_RETRANSMITTED], [0, 1, 2, 3],
-    'enum tcp_fastopen_client_fail of <linux/tcp.h>')
+  t.same(
+    [c.TFO_STATUS_UNSPEC, c.TFO_COOKIE_UNAVAILABLE, c.TFO_DATA_NOT_ACKED, c.TFO_SYN_RETRANSMITTED],
+    [0, 1, 2, 3],
+    'enum tcp_fastopen_client_fail of <linux/tcp.h>',
+  )
   t.equal(c.TCPI_FASTOPEN_CLIENT_FAIL_BITS, 2, 'tcpi_fastopen_client_fail is a 2-bit field')
   t.ok(c.TFO_SYN_RETRANSMITTED < 2 ** c.TCPI_FASTOPEN_CLIENT_FAIL_BITS, 'every code fits the field')
   t.equal(c.TCP_FASTOPEN_KEY_LENGTH, 16)
   t.equal(c.TCP_FASTOPEN_KEY_BUF_LENGTH, 2 * c.TCP_FASTOPEN_KEY_LENGTH, 'primary and backup')
-  t.equal(tfo.sysctl.formatKey(Buffer.alloc(c.TCP_FASTOPEN_KEY_LENGTH, 1)).replace(/-/g, '').length, 2 * c.TCP_FASTOPEN_KEY_LENGTH,
-    "the addon's key length is what the sysctl's text form holds (lib/system/keyformat.ts relies on it without the addon)")
-  for (const gone of ['TCPI_OPT_TIMESTAMPS', 'TCPI_OPT_SACK', 'TCPI_OPT_WSCALE', 'TCPI_OPT_ECN'])
-    t.notOk(gone in c, `${gone} is not exported: nothing used it`)
-  t.same({ ...c.tcpStates }, {
-    TCP_ESTABLISHED: 1,
-    TCP_SYN_SENT: 2,
-    TCP_SYN_RECV: 3,
-    TCP_FIN_WAIT1: 4,
-    TCP_FIN_WAIT2: 5,
-    TCP_TIME_WAIT: 6,
-    TCP_CLOSE: 7,
-    TCP_CLOSE_WAIT: 8,
-    TCP_LAST_ACK: 9,
-    TCP_LISTEN: 10,
-    TCP_CLOSING: 11,
-  })
-  t.same(b.TCP_INFO_FIELDS, [
-    'state', 'caState', 'retransmits', 'options', 'fastopenClientFail', 'rto', 'sndMss', 'rcvMss', 'rtt', 'rttvar',
-    'sndCwnd', 'totalRetrans', 'segsOut', 'segsIn', 'dataSegsOut', 'dataSegsIn', 'bytesSent', 'bytesAcked', 'bytesReceived',
-  ], 'slot order is ABI between addon and lib/tcpinfo.ts: extend at the end only')
+  t.equal(
+    tfo.sysctl.formatKey(Buffer.alloc(c.TCP_FASTOPEN_KEY_LENGTH, 1)).replace(/-/g, '').length,
+    2 * c.TCP_FASTOPEN_KEY_LENGTH,
+    "the addon's key length is what the sysctl's text form holds (lib/system/keyformat.ts relies on it without the addon)",
+  )
+  for (const gone of ['TCPI_OPT_TIMESTAMPS', 'TCPI_OPT_SACK', 'TCPI_OPT_WSCALE', 'TCPI_OPT_ECN']) t.notOk(gone in c, `${gone} is not exported: nothing used it`)
+  t.same(
+    { ...c.tcpStates },
+    {
+      TCP_ESTABLISHED: 1,
+      TCP_SYN_SENT: 2,
+      TCP_SYN_RECV: 3,
+      TCP_FIN_WAIT1: 4,
+      TCP_FIN_WAIT2: 5,
+      TCP_TIME_WAIT: 6,
+      TCP_CLOSE: 7,
+      TCP_CLOSE_WAIT: 8,
+      TCP_LAST_ACK: 9,
+      TCP_LISTEN: 10,
+      TCP_CLOSING: 11,
+    },
+  )
+  t.same(
+    b.TCP_INFO_FIELDS,
+    [
+      'state',
+      'caState',
+      'retransmits',
+      'options',
+      'fastopenClientFail',
+      'rto',
+      'sndMss',
+      'rcvMss',
+      'rtt',
+      'rttvar',
+      'sndCwnd',
+      'totalRetrans',
+      'segsOut',
+      'segsIn',
+      'dataSegsOut',
+      'dataSegsIn',
+      'bytesSent',
+      'bytesAcked',
+      'bytesReceived',
+    ],
+    'slot order is ABI between addon and lib/tcpinfo.ts: extend at the end only',
+  )
 })
 
 // Each function with arguments that are valid for a fresh unconnected socket
@@ -185,7 +219,7 @@ const BAD = {
   '-Infinity': -Infinity,
   '-1': -1,
   '2**40': 2 ** 40,
-  '1.5': 1.5,
+  1.5: 1.5,
   null: null,
   undefined,
   'a Symbol': Symbol('fd'),
@@ -195,7 +229,13 @@ const BAD = {
 const VALID_THERE = new Set(['listen:1:-1', 'setsockoptInt:3:-1'])
 
 t.test('every function returns a number, -EINVAL for bad arguments, and never throws', async (t) => {
-  t.same(Object.keys(b).filter((k) => typeof b[k] === 'function').sort(), Object.keys(FUNCTIONS).sort(), 'all exported functions are covered')
+  t.same(
+    Object.keys(b)
+      .filter((k) => typeof b[k] === 'function')
+      .sort(),
+    Object.keys(FUNCTIONS).sort(),
+    'all exported functions are covered',
+  )
   const before = openFds()
   const failures = []
   let calls = 0
@@ -218,7 +258,11 @@ t.test('every function returns a number, -EINVAL for bad arguments, and never th
       for (const [what, value] of Object.entries(BAD)) {
         calls++
         let r
-        try { r = b.genlSocket(value) } catch (e) { r = `threw ${e.message}` }
+        try {
+          r = b.genlSocket(value)
+        } catch (e) {
+          r = `threw ${e.message}`
+        }
         if (!(r > 2)) failures.push(`genlSocket(${what}) returned ${String(r)}`)
         else if (b.close(r) !== 0) failures.push(`genlSocket(${what}) gave an fd close() refuses`)
       }
@@ -305,7 +349,11 @@ t.test('byte arguments take any TypedArray by its byte length, and a DataView as
       genlRecv: [gfd, dv],
     }[name]
     let r
-    try { r = b[name](...args) } catch (e) { r = `threw "${e.message}"` }
+    try {
+      r = b[name](...args)
+    } catch (e) {
+      r = `threw "${e.message}"`
+    }
     t.type(r, 'number', `${name}(DataView) returns a number (got ${r})`)
   }
   // A detached buffer is an empty view: no crash.
@@ -355,7 +403,7 @@ t.test('close() only closes what socket() made; release() gives ownership away',
   t.ok(flags & O_NONBLOCK, 'socket() makes a non-blocking socket')
   t.ok(flags & O_CLOEXEC, 'and close-on-exec')
   t.equal(b.release(fd), 0)
-  t.equal(b.close(fd), -EBADF, 'released: no longer the addon\'s to close')
+  t.equal(b.close(fd), -EBADF, "released: no longer the addon's to close")
   t.equal(b.release(fd), -EBADF, 'released twice')
   t.equal(b.getsockoptInt(fd, c.SOL_SOCKET, c.SO_DOMAIN), c.AF_INET, 'the released socket is still open')
   fs.closeSync(fd) // now its owner (us) closes it
@@ -368,13 +416,13 @@ t.test('close() only closes what socket() made; release() gives ownership away',
   t.ok(fdFlags(copy) & O_CLOEXEC, 'close-on-exec')
   t.equal(b.bind(copy, c.AF_INET, '127.0.0.1', 0), 0, 'of the same socket: bound through the copy...')
   t.ok(b.getsockoptInt(orig, c.SOL_SOCKET, c.SO_DOMAIN) === c.AF_INET && b.listen(orig, 1) === 0, '...listening through the original')
-  t.equal(b.close(copy), 0, 'the copy is the addon\'s to close')
+  t.equal(b.close(copy), 0, "the copy is the addon's to close")
   t.equal(b.getsockoptInt(orig, c.SOL_SOCKET, c.SO_ACCEPTCONN), 1, 'closing the copy left the socket open and listening')
   t.equal(b.close(orig), 0)
   t.equal(b.dup(orig), -EBADF, 'dup() of a closed descriptor')
   const released = b.dup(1)
   t.ok(released > 2, 'dup() of any open descriptor')
-  t.equal(b.release(released), 0, 'release()d like socket()\'s')
+  t.equal(b.release(released), 0, "release()d like socket()'s")
   fs.closeSync(released)
 
   const fd2 = b.socket(c.AF_INET6)
@@ -385,7 +433,7 @@ t.test('close() only closes what socket() made; release() gives ownership away',
   const nl = b.genlSocket()
   t.ok(fdFlags(nl) & O_NONBLOCK && fdFlags(nl) & O_CLOEXEC, 'genlSocket(): non-blocking, close-on-exec')
   t.equal(b.getsockoptInt(nl, c.SOL_SOCKET, c.SO_DOMAIN), c.AF_NETLINK, 'genlSocket() makes a netlink socket')
-  t.equal(b.close(nl), 0, 'owned like socket()\'s')
+  t.equal(b.close(nl), 0, "owned like socket()'s")
   t.equal(b.close(nl), -EBADF)
 })
 
@@ -400,8 +448,7 @@ t.test('TCP_FASTOPEN_KEY on a listening socket (kernel 6.18 semantics)', async (
   t.equal(b.getsockoptInt(fd, IPPROTO_TCP, c.TCP_FASTOPEN), 16, 'queue length reads back')
 
   const out = Buffer.alloc(32, 0xee)
-  t.equal(b.getsockoptBytes(fd, IPPROTO_TCP, c.TCP_FASTOPEN_KEY, out), 0,
-    'no key of its own: 0 bytes (the namespace key is not shown through the socket)')
+  t.equal(b.getsockoptBytes(fd, IPPROTO_TCP, c.TCP_FASTOPEN_KEY, out), 0, 'no key of its own: 0 bytes (the namespace key is not shown through the socket)')
 
   const A = Buffer.from('a0a1a2a3a4a5a6a7a8a9aaabacadaeaf', 'hex')
   const B = Buffer.from('b0b1b2b3b4b5b6b7b8b9babbbcbdbebf', 'hex')
@@ -417,12 +464,16 @@ t.test('TCP_FASTOPEN_KEY on a listening socket (kernel 6.18 semantics)', async (
   t.equal(b.setsockoptBytes(fd, IPPROTO_TCP, c.TCP_FASTOPEN_KEY, Buffer.alloc(24)), -EINVAL)
 
   // The key is really the one cookies are made and checked with.
-  const exchange = () => new Promise((resolve) => {
-    const s = tfo.connect(port, host)
-    s.on('error', () => {})
-    s.end('hi')
-    s.on('connect', () => { resolve(s.fastOpen); s.destroy() })
-  })
+  const exchange = () =>
+    new Promise((resolve) => {
+      const s = tfo.connect(port, host)
+      s.on('error', () => {})
+      s.end('hi')
+      s.on('connect', () => {
+        resolve(s.fastOpen)
+        s.destroy()
+      })
+    })
   let before = tfo.counters()
   t.match(await exchange(), { cookie: 'requested', synData: false })
   t.match(await exchange(), { cookie: 'sent', synData: true }, 'cookie made with key A is accepted')
@@ -461,7 +512,10 @@ t.test('a raw TFO flow: sendto(MSG_FASTOPEN) to a raw listener, then to a tfo se
     const fd = rawSocket(t)
     const msg = Buffer.from(`raw ${i}\n`)
     const r = b.sendto(fd, msg, c.MSG_FASTOPEN, c.AF_INET, host, port)
-    const ti = await waitFor('ESTABLISHED', () => { const x = info(fd); return x.state === c.tcpStates.TCP_ESTABLISHED && x })
+    const ti = await waitFor('ESTABLISHED', () => {
+      const x = info(fd)
+      return x.state === c.tcpStates.TCP_ESTABLISHED && x
+    })
     raw.push({ r, options: ti.options, fail: ti.fastopenClientFail })
     if (r === -EINPROGRESS) t.equal(b.send(fd, msg, 0), msg.length, 'no cookie: data sent after the handshake')
     t.equal(b.close(fd), 0)
@@ -496,7 +550,11 @@ t.test('a raw TFO flow: sendto(MSG_FASTOPEN) to a raw listener, then to a tfo se
     t.equal(info(fd).options & c.TCPI_OPT_SYN_DATA, i === 1 ? c.TCPI_OPT_SYN_DATA : 0)
     t.equal(b.close(fd), 0)
   }
-  t.same(seen.map((s) => s.synData), [false, true], 'server side: the second SYN carried the data')
+  t.same(
+    seen.map((s) => s.synData),
+    [false, true],
+    'server side: the second SYN carried the data',
+  )
   t.match(tfo.diffCounters(counters, tfo.counters()), { cookieReqd: 1, passive: 1, active: 1 })
   await closeServer(server) // waits for its accepted sockets to close too
   t.equal(openFds(), before, 'no fd leaked')
@@ -538,7 +596,10 @@ t.test('TCP_FASTOPEN_CONNECT: deferred connect, then the first send carries the 
   t.equal(done.options & c.TCPI_OPT_SYN_DATA, c.TCPI_OPT_SYN_DATA, 'TCPI_OPT_SYN_DATA: the server acked the SYN data')
   t.equal(done.fastopenClientFail, 0)
   t.equal(b.close(fd), 0)
-  t.same(seen.map((s) => s.synData), [false, true])
+  t.same(
+    seen.map((s) => s.synData),
+    [false, true],
+  )
 
   // Refused while deferred: the error appears on the first send, not in connect().
   const deadPort = await freePort(host)

@@ -16,25 +16,32 @@ const { listen, closeServer, collect, sinkServer } = require('./helpers/util')
 const CLI = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 
 /** The CLI in a child process (asynchronously: the service it scrapes is this process). */
-function cli (args) {
+function cli(args) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
     child.on('close', (status) => resolve({ status, stdout, stderr }))
   })
 }
 
-function lcg (seed) {
+function lcg(seed) {
   let x = seed >>> 0
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32
 }
 
-async function endpoint (t, body) {
+async function endpoint(t, body) {
   const server = http.createServer(async (req, res) => {
-    if (req.url !== '/metrics') { res.statusCode = 404; return res.end('not here') }
+    if (req.url !== '/metrics') {
+      res.statusCode = 404
+      return res.end('not here')
+    }
     res.setHeader('content-type', 'text/plain; version=0.0.4')
     res.end(await body())
   })
@@ -43,7 +50,7 @@ async function endpoint (t, body) {
   return `http://127.0.0.1:${port}/metrics`
 }
 
-async function traffic (t, host, n, rollout) {
+async function traffic(t, host, n, rollout) {
   const server = tfo.createServer(sinkServer())
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
@@ -72,8 +79,22 @@ t.test('once: the cohorts side by side, as a table and as JSON, with the figures
   t.equal(json.status, 0, json.stderr)
   const j = JSON.parse(json.stdout)
   t.equal(j.url, url)
-  t.match(j.cohorts.tfo, { requested: a.requested, connections: a.connections, errors: 1, errorsByCode: { ECONNREFUSED: 1 }, attempted: a.attempted, synDataAcked: a.synDataAcked })
-  t.match(j.cohorts.control, { requested: z.requested, connections: z.connections, errors: 1, attempted: 0, synDataAcked: 0, notAttempted: { 'rollout: not sampled': z.connections } })
+  t.match(j.cohorts.tfo, {
+    requested: a.requested,
+    connections: a.connections,
+    errors: 1,
+    errorsByCode: { ECONNREFUSED: 1 },
+    attempted: a.attempted,
+    synDataAcked: a.synDataAcked,
+  })
+  t.match(j.cohorts.control, {
+    requested: z.requested,
+    connections: z.connections,
+    errors: 1,
+    attempted: 0,
+    synDataAcked: 0,
+    notAttempted: { 'rollout: not sampled': z.connections },
+  })
   t.equal(j.cohorts.tfo.share + j.cohorts.control.share, 1, 'the shares of the connections requested add up')
   t.equal(j.cohorts.tfo.share, a.requested / (a.requested + z.requested))
   t.equal(j.cohorts.tfo.hitRate, a.synDataAcked / a.connections, 'hit rate: SYN data acknowledged per connection')
@@ -101,8 +122,13 @@ t.test('once: the cohorts side by side, as a table and as JSON, with the figures
 t.test('--watch: what changed in each interval, per cohort (NDJSON with --json)', async (t) => {
   tfo.resetStats()
   let scraped
-  const firstScrape = new Promise((resolve) => { scraped = resolve })
-  const url = await endpoint(t, () => { scraped(); return tfo.metricsText() })
+  const firstScrape = new Promise((resolve) => {
+    scraped = resolve
+  })
+  const url = await endpoint(t, () => {
+    scraped()
+    return tfo.metricsText()
+  })
   const host = '127.0.0.81'
   const server = tfo.createServer(sinkServer())
   t.teardown(() => closeServer(server))
@@ -117,7 +143,10 @@ t.test('--watch: what changed in each interval, per cohort (NDJSON with --json)'
   }
   const r = await watching
   t.equal(r.status, 0, r.stderr)
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.equal(lines.length, 2, 'one JSON line per interval')
   t.ok(lines.every((l) => l.intervalMs > 0))
   t.equal(lines[0].cohorts.control.requested, 6, 'the six control connections, in the interval they were made')
@@ -146,7 +175,12 @@ t.test('prom-client with a prefix of its own: --prefix', async (t) => {
 })
 
 t.test('--metrics: bad arguments exit 2, an unreachable or failing endpoint exits 1, each with one line', async (t) => {
-  for (const args of [['--metrics', 'not a url'], ['--metrics', 'ftp://127.0.0.1/metrics'], ['--prefix', 'app_'], ['--metrics', 'http://127.0.0.1:1/', '--prefix', 'bad prefix']]) {
+  for (const args of [
+    ['--metrics', 'not a url'],
+    ['--metrics', 'ftp://127.0.0.1/metrics'],
+    ['--prefix', 'app_'],
+    ['--metrics', 'http://127.0.0.1:1/', '--prefix', 'bad prefix'],
+  ]) {
     const r = await cli(['stats', ...args])
     t.equal(r.status, 2, args.join(' '))
     t.equal(r.stderr.trim().split('\n').length, 1, r.stderr)

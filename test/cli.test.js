@@ -17,14 +17,13 @@ const { listen, closeServer, collect, sinkServer } = require('./helpers/util')
 const CLI = path.join(__dirname, '..', 'dist', 'cli', 'main.js')
 const SYSCTL = '/proc/sys/net/ipv4/tcp_fastopen'
 
-function cli (args) {
+function cli(args) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30000, cwd: '/' })
 }
 
 /** The CLI as uid/gid 65534, without the test runner's NODE_OPTIONS hooks (they write where that user cannot). */
-function cliAsNobody (args) {
-  return spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args],
-    { encoding: 'utf8', timeout: 30000, cwd: '/', uid: 65534, gid: 65534 })
+function cliAsNobody(args) {
+  return spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 30000, cwd: '/', uid: 65534, gid: 65534 })
 }
 // Switching to uid 65534 needs real root (not a user namespace mapping only root).
 const NOBODY_SKIP = (() => {
@@ -80,15 +79,37 @@ t.test('doctor in a fresh namespace (tcp_fastopen=1): client yes, server no, wit
       { role: 'server', ok: false, reasons: [/lacks the server bit \(0x2\)/], fixes: ['sysctl -w net.ipv4.tcp_fastopen=3'] },
     ],
   })
-  t.same(j.sysctl.flags.map((f) => [f.name, f.bit, f.on]), [
-    ['client', '0x1', true], ['server', '0x2', false], ['clientNoCookie', '0x4', false],
-    ['serverNoCookie', '0x200', false], ['serverWithoutSockopt', '0x400', false],
-  ])
+  t.same(
+    j.sysctl.flags.map((f) => [f.name, f.bit, f.on]),
+    [
+      ['client', '0x1', true],
+      ['server', '0x2', false],
+      ['clientNoCookie', '0x4', false],
+      ['serverNoCookie', '0x200', false],
+      ['serverWithoutSockopt', '0x400', false],
+    ],
+  )
   const ids = j.checks.map((c) => c.id)
-  for (const id of ['kernel', 'native', 'tcp_fastopen', 'TCP_FASTOPEN_CONNECT', 'TCP_FASTOPEN', 'TCP_FASTOPEN_NO_COOKIE',
-    'TCP_FASTOPEN_KEY', 'somaxconn', 'syncookies', 'blackhole', 'privileges', 'namespace']) t.ok(ids.includes(id), `check ${id}`)
+  for (const id of [
+    'kernel',
+    'native',
+    'tcp_fastopen',
+    'TCP_FASTOPEN_CONNECT',
+    'TCP_FASTOPEN',
+    'TCP_FASTOPEN_NO_COOKIE',
+    'TCP_FASTOPEN_KEY',
+    'somaxconn',
+    'syncookies',
+    'blackhole',
+    'privileges',
+    'namespace',
+  ])
+    t.ok(ids.includes(id), `check ${id}`)
   for (const c of j.checks) t.match(c, { id: String, status: /^(ok|info|warn|fail)$/, detail: String })
-  t.same(JSON.parse(cli(['doctor', '--json', '--role', 'client']).stdout).verdicts.map((v) => v.role), ['client'])
+  t.same(
+    JSON.parse(cli(['doctor', '--json', '--role', 'client']).stdout).verdicts.map((v) => v.role),
+    ['client'],
+  )
 })
 
 t.test('doctor passes for both roles after `tfo enable server`', async (t) => {
@@ -101,7 +122,10 @@ t.test('doctor passes for both roles after `tfo enable server`', async (t) => {
   t.match(r.stdout, /client: will use TFO\n\s+server: will use TFO/)
   const j = JSON.parse(cli(['doctor', '--json']).stdout)
   t.match(j, { ok: true, sysctl: { value: 3 }, socketOptions: { TCP_FASTOPEN: { ok: true, detail: /\(active\)/ } } })
-  t.same(j.verdicts.map((v) => v.ok), [true, true])
+  t.same(
+    j.verdicts.map((v) => v.ok),
+    [true, true],
+  )
 })
 
 t.test('doctor with tcp_fastopen=0: the client fails too', async (t) => {
@@ -136,8 +160,14 @@ t.test('doctor: tcp_syncookies=2 stops server TFO; a small somaxconn is a warnin
   t.match(r.stdout, /fix: sysctl -w net\.ipv4\.tcp_syncookies=1/)
   t.equal(cli(['doctor', '--role', 'client']).status, 0, 'clients are not affected')
   const j = JSON.parse(cli(['doctor', '--json']).stdout)
-  t.match(j.checks.find((c) => c.id === 'syncookies'), { status: 'fail', fix: 'sysctl -w net.ipv4.tcp_syncookies=1' })
-  t.match(j.checks.find((c) => c.id === 'somaxconn'), { status: 'warn', detail: /somaxconn = 128.*TFO queue/ })
+  t.match(
+    j.checks.find((c) => c.id === 'syncookies'),
+    { status: 'fail', fix: 'sysctl -w net.ipv4.tcp_syncookies=1' },
+  )
+  t.match(
+    j.checks.find((c) => c.id === 'somaxconn'),
+    { status: 'warn', detail: /somaxconn = 128.*TFO queue/ },
+  )
   t.match(j, { settings: { syncookies: 2, somaxconn: 128 } })
 })
 
@@ -150,7 +180,10 @@ t.test('doctor as an unprivileged user: says so, and the fix needs sudo', { skip
   t.match(j, {
     privileges: { root: false, sysctlWritable: false, sysctlWriteError: 'EACCES' },
     settings: { key: 'unreadable' },
-    verdicts: [{ role: 'client', ok: true }, { role: 'server', ok: false, fixes: ['sudo sysctl -w net.ipv4.tcp_fastopen=3'] }],
+    verdicts: [
+      { role: 'client', ok: true },
+      { role: 'server', ok: false, fixes: ['sudo sysctl -w net.ipv4.tcp_fastopen=3'] },
+    ],
   })
 })
 
@@ -221,7 +254,7 @@ t.test('enable: bad arguments exit 2 with one line', async (t) => {
   }
 })
 
-async function roundTrip (port, payload) {
+async function roundTrip(port, payload) {
   const s = tfo.connect(port, '127.0.0.1')
   s.end(payload)
   const r = await collect(s)
@@ -253,10 +286,17 @@ t.test('stats --watch --count: NDJSON deltas that show TFO traffic made meanwhil
   const child = spawn(process.execPath, [CLI, 'stats', '--watch', '0.2', '--count', '2', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
-  child.stdout.on('data', (d) => { out += d })
-  child.stderr.on('data', (d) => { err += d })
+  child.stdout.on('data', (d) => {
+    out += d
+  })
+  child.stderr.on('data', (d) => {
+    err += d
+  })
   let running = true
-  const exited = once(child, 'exit').then(([code]) => { running = false; return code })
+  const exited = once(child, 'exit').then(([code]) => {
+    running = false
+    return code
+  })
   let made = 0
   while (running) {
     const r = await roundTrip(port, `req ${made}`)
@@ -272,8 +312,14 @@ t.test('stats --watch --count: NDJSON deltas that show TFO traffic made meanwhil
     t.same(Object.keys(d).sort(), [...COUNTERS, 'at', 'intervalMs'].sort())
     t.ok(d.intervalMs >= 150 && d.intervalMs < 1000, `interval ${d.intervalMs} ms`)
   }
-  t.ok(deltas.some((d) => d.active > 0), 'TCPFastOpenActive grew in an interval')
-  t.ok(deltas.some((d) => d.passive > 0), 'TCPFastOpenPassive grew in an interval')
+  t.ok(
+    deltas.some((d) => d.active > 0),
+    'TCPFastOpenActive grew in an interval',
+  )
+  t.ok(
+    deltas.some((d) => d.passive > 0),
+    'TCPFastOpenPassive grew in an interval',
+  )
   t.ok(deltas.reduce((n, d) => n + d.active, 0) <= made + 1, 'deltas, not totals')
 })
 
@@ -287,17 +333,25 @@ t.test('stats --watch in words, and Ctrl-C ends it with status 0', async (t) => 
 
   const child = spawn(process.execPath, [CLI, 'stats', '--watch', '0.1'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  await new Promise((resolve) => child.stdout.on('data', (d) => {
-    out += d
-    if (out.split('\n').length > 3) resolve()
-  }))
+  await new Promise((resolve) =>
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.split('\n').length > 3) resolve()
+    }),
+  )
   child.kill('SIGINT')
   const [code, signal] = await once(child, 'exit')
   t.same([code, signal], [0, null], 'exit 0 on SIGINT')
 })
 
 t.test('stats: bad arguments exit 2 with one line', async (t) => {
-  for (const args of [['stats', '--count', '2'], ['stats', '--watch', '0'], ['stats', '--watch', 'x'], ['stats', '--watch', '1', '--count', '1.5'], ['stats', 'extra']]) {
+  for (const args of [
+    ['stats', '--count', '2'],
+    ['stats', '--watch', '0'],
+    ['stats', '--watch', 'x'],
+    ['stats', '--watch', '1', '--count', '1.5'],
+    ['stats', 'extra'],
+  ]) {
     const r = cli(args)
     t.equal(r.status, 2, args.join(' '))
     t.ok(oneLine(r.stderr), r.stderr)
@@ -345,14 +399,21 @@ const nobodyCli = (() => {
 })()
 
 /** Runs the CLI as uid/gid 65534, optionally under a prefix command and with extra environment. */
-function asNobody (args, { prefix = [], env = {} } = {}) {
-  return spawnSync('env', ['-u', 'NODE_OPTIONS', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...prefix, process.execPath, nobodyCli, ...args],
-    { encoding: 'utf8', timeout: 60000, cwd: '/', uid: 65534, gid: 65534 })
+function asNobody(args, { prefix = [], env = {} } = {}) {
+  return spawnSync('env', ['-u', 'NODE_OPTIONS', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...prefix, process.execPath, nobodyCli, ...args], {
+    encoding: 'utf8',
+    timeout: 60000,
+    cwd: '/',
+    uid: 65534,
+    gid: 65534,
+  })
 }
 
-function demoJson (r) {
+function demoJson(r) {
   let j = null
-  try { j = JSON.parse(r.stdout) } catch {}
+  try {
+    j = JSON.parse(r.stdout)
+  } catch {}
   return j
 }
 
@@ -362,7 +423,11 @@ t.test('demo as root: re-runs in a private network namespace, whatever this one 
   t.equal(r.status, 0, r.stderr)
   const j = demoJson(r)
   t.match(j, { ok: true, namespace: { private: true, kind: 'net', reason: null }, where: /private network namespace with net\.ipv4\.tcp_fastopen=3/ })
-  t.same(j.connections.map((c) => c.synDataAcked), [false, true, true], 'the returning requests rode in the SYN')
+  t.same(
+    j.connections.map((c) => c.synDataAcked),
+    [false, true, true],
+    'the returning requests rode in the SYN',
+  )
   t.equal(current(), 1, 'this namespace was not touched')
   const human = cli(['demo', '--count', '1'])
   t.equal(human.status, 0)
@@ -376,8 +441,14 @@ t.test('demo as a normal user: its own user and network namespace, same result a
   t.equal(r.stderr, '')
   const j = demoJson(r)
   t.match(j, { ok: true, namespace: { private: true, kind: 'user+net', reason: null }, where: /private user and network namespace/ })
-  t.same(j.connections.map((c) => c.synDataAcked), [false, true, true, true])
-  t.same(j.connections.map((c) => c.serverSawSynData), [false, true, true, true])
+  t.same(
+    j.connections.map((c) => c.synDataAcked),
+    [false, true, true, true],
+  )
+  t.same(
+    j.connections.map((c) => c.serverSawSynData),
+    [false, true, true, true],
+  )
   t.equal(j.counters.delta.passive, 3, 'the kernel of that namespace counted them')
   t.equal(current(), 1, 'this namespace was not touched')
   const human = asNobody(['demo', '--count', '1'])
@@ -417,7 +488,7 @@ t.test('demo in a user namespace without a uid map (nested namespaces impossible
  * and gids 0-65535 to the same on the host, with its own pid, mount and
  * network namespaces (so its user.* sysctls are its own). Needs real root.
  */
-async function inPrivateUserns (inner) {
+async function inPrivateUserns(inner) {
   const { spawn } = require('node:child_process')
   // unshare execs sh before the maps exist; a second exec, once mapped, gets root's capabilities there.
   const script = `while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done; exec sh -c ${JSON.stringify(inner)}`
@@ -425,7 +496,9 @@ async function inPrivateUserns (inner) {
   const mine = fs.readlinkSync('/proc/self/ns/user')
   for (let i = 0; i < 500; i++) {
     let ns = mine
-    try { ns = fs.readlinkSync(`/proc/${child.pid}/ns/user`) } catch {}
+    try {
+      ns = fs.readlinkSync(`/proc/${child.pid}/ns/user`)
+    } catch {}
     if (ns !== mine) break
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
@@ -433,27 +506,42 @@ async function inPrivateUserns (inner) {
   fs.writeFileSync(`/proc/${child.pid}/gid_map`, '0 0 65536\n')
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (d) => { stdout += d })
-  child.stderr.on('data', (d) => { stderr += d })
+  child.stdout.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
   const [status] = await once(child, 'close')
   return { status, stdout, stderr }
 }
 
 t.test('demo where user namespaces are disabled (user.max_user_namespaces=0, in a private user namespace): says so', { skip: NOBODY_SKIP }, async (t) => {
   const hostLimit = fs.readFileSync('/proc/sys/user/max_user_namespaces', 'utf8')
-  const run = (args) => `echo 0 > /proc/sys/user/max_user_namespaces && ip link set lo up && ` +
+  const run = (args) =>
+    `echo 0 > /proc/sys/user/max_user_namespaces && ip link set lo up && ` +
     `exec setpriv --reuid=65534 --regid=65534 --clear-groups env -u NODE_OPTIONS ${process.execPath} ${nobodyCli} ${args}`
   const r = await inPrivateUserns(run('demo --json --count 1'))
   t.equal(r.status, 1, r.stderr)
-  t.match(demoJson(r), {
-    ok: false,
-    namespace: { private: false, reason: 'not root, and user namespaces are disabled (user.max_user_namespaces = 0)' },
-    verdict: /server bit \(0x2\)/,
-  }, 'a new network namespace starts at 1: no server bit, and the reason for no private namespace')
+  t.match(
+    demoJson(r),
+    {
+      ok: false,
+      namespace: { private: false, reason: 'not root, and user namespaces are disabled (user.max_user_namespaces = 0)' },
+      verdict: /server bit \(0x2\)/,
+    },
+    'a new network namespace starts at 1: no server bit, and the reason for no private namespace',
+  )
   const doctor = await inPrivateUserns(run('doctor --json'))
   t.match(JSON.parse(doctor.stdout), { privateNamespace: { available: false, reason: /user\.max_user_namespaces = 0/ } })
-  t.match(JSON.parse(doctor.stdout).checks.find((c) => c.id === 'private_namespace'),
-    { status: 'info', detail: /^no private network namespace for trying TFO: not root, and user namespaces are disabled \(user\.max_user_namespaces = 0\); `tfo demo` runs in this namespace$/ })
+  t.match(
+    JSON.parse(doctor.stdout).checks.find((c) => c.id === 'private_namespace'),
+    {
+      status: 'info',
+      detail:
+        /^no private network namespace for trying TFO: not root, and user namespaces are disabled \(user\.max_user_namespaces = 0\); `tfo demo` runs in this namespace$/,
+    },
+  )
   t.equal(fs.readFileSync('/proc/sys/user/max_user_namespaces', 'utf8'), hostLimit, "the host's limit is unchanged")
 })
 
@@ -461,13 +549,18 @@ t.test('doctor says whether a private namespace is there for trying TFO', async 
   setTcpFastopen(1)
   const root = JSON.parse(cli(['doctor', '--json']).stdout)
   t.match(root.privateNamespace, { available: true, kind: 'net', reason: null })
-  t.match(root.checks.find((c) => c.id === 'private_namespace'), { status: 'info', detail: /^as root, `tfo demo` runs in a private network namespace \(unshare --net\)/ })
+  t.match(
+    root.checks.find((c) => c.id === 'private_namespace'),
+    { status: 'info', detail: /^as root, `tfo demo` runs in a private network namespace \(unshare --net\)/ },
+  )
   t.match(cli(['doctor']).stdout, /private_namespace\s+as root, `tfo demo` runs in a private network namespace/)
   if (NOBODY_SKIP) return t.skip(NOBODY_SKIP)
   const nobody = JSON.parse(asNobody(['doctor', '--json']).stdout)
   t.match(nobody.privateNamespace, { available: true, kind: 'user+net', reason: null })
-  t.match(nobody.checks.find((c) => c.id === 'private_namespace'),
-    { detail: /^a private user and network namespace is available to this non-root user for trying TFO \(unshare --user --map-root-user --net\)/ })
+  t.match(
+    nobody.checks.find((c) => c.id === 'private_namespace'),
+    { detail: /^a private user and network namespace is available to this non-root user for trying TFO \(unshare --user --map-root-user --net\)/ },
+  )
   const noUnshare = JSON.parse(asNobody(['doctor', '--json'], { env: { PATH: '/nonexistent' } }).stdout)
   t.match(noUnshare.privateNamespace, { available: false, reason: /no `unshare` command/ })
 })
@@ -503,9 +596,15 @@ t.test('doctor warns about modifier bits without their role bit (they do nothing
   setTcpFastopen(0x401)
   t.teardown(() => setTcpFastopen(1))
   const j = JSON.parse(cli(['doctor', '--json']).stdout)
-  t.match(j.checks.find((c) => c.id === 'inert_bits'), { status: 'warn', detail: /serverWithoutSockopt without server: those bits do nothing/ })
+  t.match(
+    j.checks.find((c) => c.id === 'inert_bits'),
+    { status: 'warn', detail: /serverWithoutSockopt without server: those bits do nothing/ },
+  )
   setTcpFastopen(3)
-  t.notOk(JSON.parse(cli(['doctor', '--json']).stdout).checks.some((c) => c.id === 'inert_bits'), 'none with 3')
+  t.notOk(
+    JSON.parse(cli(['doctor', '--json']).stdout).checks.some((c) => c.id === 'inert_bits'),
+    'none with 3',
+  )
 })
 
 t.test('enable keeps bits it does not know, and says so', async (t) => {
@@ -518,9 +617,19 @@ t.test('enable keeps bits it does not know, and says so', async (t) => {
 })
 
 t.test('integer options take decimal digits only, within their range', async (t) => {
-  for (const args of [['demo', '--count', '0x10'], ['demo', '--count', '1e1'], ['demo', '--count', ' 4'], ['demo', '--count', '0'], ['demo', '--count', '1001'],
-    ['probe', '127.0.0.1:9', '--count', '0x3'], ['probe', '127.0.0.1:9', '--timeout', '2147483648'],
-    ['probe', '127.0.0.1:9', '--timeout', '1.5'], ['stats', '--watch', '1', '--count', '0x2'], ['stats', '--watch', '1e-9'], ['stats', '--watch', '0.001']]) {
+  for (const args of [
+    ['demo', '--count', '0x10'],
+    ['demo', '--count', '1e1'],
+    ['demo', '--count', ' 4'],
+    ['demo', '--count', '0'],
+    ['demo', '--count', '1001'],
+    ['probe', '127.0.0.1:9', '--count', '0x3'],
+    ['probe', '127.0.0.1:9', '--timeout', '2147483648'],
+    ['probe', '127.0.0.1:9', '--timeout', '1.5'],
+    ['stats', '--watch', '1', '--count', '0x2'],
+    ['stats', '--watch', '1e-9'],
+    ['stats', '--watch', '0.001'],
+  ]) {
     const r = cli(args)
     t.equal(r.status, 2, args.join(' '))
     t.ok(oneLine(r.stderr), r.stderr)

@@ -13,13 +13,20 @@ const cluster = require('node:cluster')
 const HOUR = 3600 * 1000
 const SECRET = 'fleet secret: 32 bytes or more, same everywhere'
 
-function replyJson (extra) {
+function replyJson(extra) {
   return (socket) => {
     const chunks = []
     socket.on('data', (d) => chunks.push(d))
-    socket.on('end', () => socket.end(JSON.stringify({
-      pid: process.pid, ...extra(), synData: socket.fastOpen ? socket.fastOpen.synData : null, got: Buffer.concat(chunks).toString(),
-    })))
+    socket.on('end', () =>
+      socket.end(
+        JSON.stringify({
+          pid: process.pid,
+          ...extra(),
+          synData: socket.fastOpen ? socket.fastOpen.synData : null,
+          got: Buffer.concat(chunks).toString(),
+        }),
+      ),
+    )
     socket.on('error', () => {})
   }
 }
@@ -29,7 +36,10 @@ if (cluster.isWorker) {
   const cfg = JSON.parse(process.env.TFO_CLUSTER_CONFIG)
   const tfo = require('..')
   const fastOpen = cfg.workerSecret ? { keyRotation: { secret: cfg.workerSecret, periodMs: HOUR } } : {}
-  const server = tfo.createServer({ fastOpen }, replyJson(() => ({ worker: cluster.worker.id })))
+  const server = tfo.createServer(
+    { fastOpen },
+    replyJson(() => ({ worker: cluster.worker.id })),
+  )
   // Node's disconnect closes the handles it shares; an exclusive server is the worker's to close.
   cluster.worker.on('disconnect', () => server.close())
   server.listen({ port: 0, host: cfg.host, exclusive: !!cfg.exclusive }, () => {
@@ -46,13 +56,13 @@ if (process.env.TFO_CLUSTER_ROLE === 'primary') {
     // net.server.listen tracing channel still reports every socket the primary opens.
     const net = require('node:net')
     const listen = net.Server.prototype.listen
-    net.Server.prototype.listen = function wrappedListen (...args) { return listen.apply(this, args) }
+    net.Server.prototype.listen = function wrappedListen(...args) {
+      return listen.apply(this, args)
+    }
   }
   cluster.schedulingPolicy = cfg.sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR
   const tfo = require('..')
-  const state = cfg.primaryTfo
-    ? tfo.enableClusterFastOpen(cfg.primarySecret ? { keyRotation: { secret: cfg.primarySecret, periodMs: HOUR } } : {})
-    : null
+  const state = cfg.primaryTfo ? tfo.enableClusterFastOpen(cfg.primarySecret ? { keyRotation: { secret: cfg.primarySecret, periodMs: HOUR } } : {}) : null
   const workers = {}
   for (let i = 0; i < 2; i++) cluster.fork({ TFO_CLUSTER_CONFIG: JSON.stringify(cfg) })
   cluster.on('message', (worker, m) => {
@@ -76,7 +86,10 @@ if (process.env.TFO_CLUSTER_ROLE === 'server') {
   const tfo = require('..')
   const cfg = JSON.parse(process.env.TFO_CLUSTER_CONFIG)
   const fastOpen = cfg.secret ? { keyRotation: { secret: cfg.secret, periodMs: HOUR } } : {}
-  const server = tfo.createServer({ fastOpen }, replyJson(() => ({})))
+  const server = tfo.createServer(
+    { fastOpen },
+    replyJson(() => ({})),
+  )
   const report = () => {
     const msg = { port: server.address().port, address: server.address().address, fastOpen: server.fastOpen }
     if (process.send) process.send(msg)
@@ -85,7 +98,9 @@ if (process.env.TFO_CLUSTER_ROLE === 'server') {
   server.on('error', (e) => process.send({ error: { code: e.code, message: e.message, syscall: e.syscall } }))
   if (process.env.LISTEN_FDS) server.listen({ fd: 3 }, report)
   else server.listen({ port: cfg.port || 0, host: cfg.host, reusePort: true }, report)
-  process.on('message', (m) => { if (m.cmd === 'close') server.close(() => process.send({ closed: true })) })
+  process.on('message', (m) => {
+    if (m.cmd === 'close') server.close(() => process.send({ closed: true }))
+  })
   process.on('disconnect', () => process.exit(0))
   return
 }
@@ -103,20 +118,20 @@ const { listen, closeServer, collect, freshAddr, exchangeJson } = require('./hel
 
 const exchange = exchangeJson
 
-async function exchanges (n, port, host) {
+async function exchanges(n, port, host) {
   const out = []
   for (let i = 0; i < n; i++) out.push(await exchange(port, host, `request ${i}`))
   return out
 }
 
-async function counted (fn) {
+async function counted(fn) {
   const before = tfo.counters()
   const result = await fn()
   return { result, d: tfo.diffCounters(before, tfo.counters()) }
 }
 
 /** Starts a cluster primary (this file) with two workers; resolves with what it reports. */
-async function startCluster (t, cfg) {
+async function startCluster(t, cfg) {
   const primary = fork(__filename, [], {
     env: { ...process.env, TFO_CLUSTER_ROLE: 'primary', TFO_CLUSTER_CONFIG: JSON.stringify(cfg) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -131,14 +146,16 @@ async function startCluster (t, cfg) {
 }
 
 /** A tfo server in its own process (this file, role server). */
-async function spawnServer (t, cfg, options = {}) {
+async function spawnServer(t, cfg, options = {}) {
   const child = fork(__filename, [], {
     env: { ...process.env, TFO_CLUSTER_ROLE: 'server', TFO_CLUSTER_CONFIG: JSON.stringify(cfg) },
     // A passed fd goes to fd 3, where systemd puts the first one (LISTEN_FDS).
     stdio: options.fd3 !== undefined ? ['ignore', 'inherit', 'inherit', options.fd3, 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
     ...options.spawn,
   })
-  t.teardown(() => { if (child.connected) child.disconnect() })
+  t.teardown(() => {
+    if (child.connected) child.disconnect()
+  })
   const [m] = await once(child, 'message')
   if (m.error) throw Object.assign(new Error(m.error.message), m.error)
   return { child, ...m }
@@ -158,7 +175,7 @@ t.test('round-robin: the primary enables TFO with tfo.enableClusterFastOpen(); w
     fastOpen: { requested: true, enabled: true, active: true, reason: null, key: { source: 'derived', periodMs: HOUR, reason: null } },
   })
   const ports = Object.values(info.workers).map((w) => w.port)
-  t.same(ports, [listener.port, listener.port], 'both workers serve the primary\'s port')
+  t.same(ports, [listener.port, listener.port], "both workers serve the primary's port")
   for (const w of Object.values(info.workers)) {
     t.equal(w.fd, null, 'a round-robin worker has no listening fd')
     t.match(w.fastOpen, { requested: true, enabled: false, active: false, reason: /round-robin worker.*primary.*enableClusterFastOpen/s })
@@ -166,7 +183,10 @@ t.test('round-robin: the primary enables TFO with tfo.enableClusterFastOpen(); w
 
   // The primary's key is derived from the secret: a cookie from any server of
   // the fleet (here one in this process) is good for the cluster at once.
-  const fleet = tfo.createServer({ fastOpen: { keyRotation: { secret: SECRET, periodMs: HOUR } } }, (s) => { s.resume(); s.end('{}') })
+  const fleet = tfo.createServer({ fastOpen: { keyRotation: { secret: SECRET, periodMs: HOUR } } }, (s) => {
+    s.resume()
+    s.end('{}')
+  })
   t.teardown(() => closeServer(fleet))
   const { port: fleetPort } = await listen(fleet, 0, host)
   const c = tfo.connect(fleetPort, host)
@@ -174,21 +194,27 @@ t.test('round-robin: the primary enables TFO with tfo.enableClusterFastOpen(); w
   await collect(c)
 
   const { result, d } = await counted(() => exchanges(6, listener.port, host))
-  t.ok(result.every((r) => r.reply.synData === true), 'every request rode in the SYN, accepted in a worker')
+  t.ok(
+    result.every((r) => r.reply.synData === true),
+    'every request rode in the SYN, accepted in a worker',
+  )
   t.ok(result.every((r) => r.info.synData === true && r.info.cookie === 'sent'))
   t.same(new Set(result.map((r) => r.reply.worker)).size, 2, 'both workers took connections')
   t.equal(d.passive, 6, 'TCPFastOpenPassive')
   t.equal(d.passiveFail, 0)
 })
 
-t.test('round-robin without the primary\'s call: no TFO, and no worker claims it', async (t) => {
+t.test("round-robin without the primary's call: no TFO, and no worker claims it", async (t) => {
   const host = freshAddr()
   const info = await startCluster(t, { host, sched: 'rr', primaryTfo: false })
   const port = Object.values(info.workers)[0].port
   for (const w of Object.values(info.workers)) t.match(w.fastOpen, { requested: true, enabled: false, active: false })
   const { result, d } = await counted(() => exchanges(4, port, host))
   t.ok(result.every((r) => r.reply.synData === false))
-  t.ok(result.every((r) => r.info.cookie === 'requested'), 'the primary\'s socket never offers a cookie')
+  t.ok(
+    result.every((r) => r.info.cookie === 'requested'),
+    "the primary's socket never offers a cookie",
+  )
   t.equal(d.passive, 0)
 })
 
@@ -218,7 +244,10 @@ t.test('SCHED_NONE: each worker holds the shared socket and enables TFO itself',
   t.equal(ws[0].port, ws[1].port)
   await exchange(ws[0].port, host)
   const { result, d } = await counted(() => exchanges(6, ws[0].port, host))
-  t.ok(result.every((r) => r.reply.synData === true), `accepted with SYN data by worker(s) ${[...new Set(result.map((r) => r.reply.worker))]}`)
+  t.ok(
+    result.every((r) => r.reply.synData === true),
+    `accepted with SYN data by worker(s) ${[...new Set(result.map((r) => r.reply.worker))]}`,
+  )
   t.equal(d.passive, 6)
 })
 
@@ -232,7 +261,7 @@ t.test('exclusive: true: each worker its own socket; the same secret makes their
   t.equal(first.reply.synData, false)
   const { result, d } = await counted(() => exchange(w2.port, host))
   t.not(result.reply.worker, first.reply.worker)
-  t.equal(result.reply.synData, true, 'worker 2 accepted worker 1\'s cookie')
+  t.equal(result.reply.synData, true, "worker 2 accepted worker 1's cookie")
   t.equal(d.passive, 1)
 })
 
@@ -253,7 +282,10 @@ t.test('reusePort: two processes on one port, each with TFO and the same key', a
   t.equal(err.code, 'EADDRINUSE', 'a socket without SO_REUSEPORT cannot join')
 
   const { result, d } = await counted(() => exchanges(12, a.port, host))
-  t.ok(result.every((r) => r.reply.synData === true), 'every connection took SYN data, whichever process got it')
+  t.ok(
+    result.every((r) => r.reply.synData === true),
+    'every connection took SYN data, whichever process got it',
+  )
   t.equal(d.passive, 12)
   t.equal(d.passiveFail, 0)
   t.comment(`pids seen: ${[...new Set(result.map((r) => r.reply.pid))]}`)
@@ -267,8 +299,14 @@ t.test('reusePort: two processes on one port, each with TFO and the same key', a
 
 t.test('reusePort in one process: address forms and errors', async (t) => {
   const host = freshAddr()
-  const s1 = tfo.createServer((s) => { s.resume(); s.end('{}') })
-  const s2 = tfo.createServer((s) => { s.resume(); s.end('{}') })
+  const s1 = tfo.createServer((s) => {
+    s.resume()
+    s.end('{}')
+  })
+  const s2 = tfo.createServer((s) => {
+    s.resume()
+    s.end('{}')
+  })
   t.teardown(() => closeServer(s1))
   t.teardown(() => closeServer(s2))
   s1.listen({ port: 0, host, reusePort: true })
@@ -304,7 +342,11 @@ t.test('a listening fd passed in (as systemd socket activation does): listen({ f
   const host = freshAddr()
   const holder = net.createServer()
   const { port } = await listen(holder, 0, host)
-  const { child, fastOpen } = await spawnServer(t, {}, { fd3: holder._handle.fd, spawn: { env: { ...process.env, TFO_CLUSTER_ROLE: 'server', TFO_CLUSTER_CONFIG: '{}', LISTEN_FDS: '1' } } })
+  const { child, fastOpen } = await spawnServer(
+    t,
+    {},
+    { fd3: holder._handle.fd, spawn: { env: { ...process.env, TFO_CLUSTER_ROLE: 'server', TFO_CLUSTER_CONFIG: '{}', LISTEN_FDS: '1' } } },
+  )
   await closeServer(holder) // only the child accepts from now on
   t.match(fastOpen, { enabled: true, active: true, reason: null })
   const first = await exchange(port, host)
@@ -319,13 +361,18 @@ t.test('systemd-socket-activate: the real tool passes the socket; TFO applies', 
   const host = freshAddr()
   const port = 8080
   // The tool gives the service a clean environment plus what -E names.
-  const child = spawn('systemd-socket-activate', [
-    '-l', `${host}:${port}`, '-E', 'TFO_CLUSTER_ROLE=server', '-E', 'TFO_CLUSTER_CONFIG={}', '-E', 'TFO_TEST_NETNS=1',
-    process.execPath, __filename,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    'systemd-socket-activate',
+    ['-l', `${host}:${port}`, '-E', 'TFO_CLUSTER_ROLE=server', '-E', 'TFO_CLUSTER_CONFIG={}', '-E', 'TFO_TEST_NETNS=1', process.execPath, __filename],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   t.teardown(() => child.kill())
   const err = readline.createInterface({ input: child.stderr })
-  const listening = new Promise((resolve) => err.on('line', (l) => { if (/Listening on/.test(l)) resolve() }))
+  const listening = new Promise((resolve) =>
+    err.on('line', (l) => {
+      if (/Listening on/.test(l)) resolve()
+    }),
+  )
   await listening
   // The tool starts the service at the first connection; that one predates TFO.
   const out = readline.createInterface({ input: child.stdout })

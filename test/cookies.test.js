@@ -28,29 +28,32 @@ const canFlush = initialUserNs && process.getuid() === 0
 const noFlush = canFlush ? false : 'flushing needs root in the initial user namespace (this run is in a user namespace)'
 
 /** `ip tcp_metrics show`, parsed: [{ address, source, cookie, mss, synDrops, raw }] (only what we compare). */
-function ipMetrics () {
+function ipMetrics() {
   const r = spawnSync('ip', ['tcp_metrics', 'show'], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`ip tcp_metrics show failed: ${r.stderr}`)
-  return r.stdout.split('\n').filter(Boolean).map((line) => {
-    const [address, ...words] = line.trim().split(/\s+/)
-    const kv = {}
-    for (let i = 0; i < words.length; i += 2) {
-      kv[words[i]] = words[i + 1]
-      if (words[i + 2] === 'ago') i++ // "fo_syn_drops 1/0.520sec ago"
-    }
-    return {
-      address,
-      source: kv.source,
-      cookie: kv.fo_cookie ?? null,
-      mss: kv.fo_mss === undefined ? undefined : Number(kv.fo_mss),
-      synDrops: kv.fo_syn_drops === undefined ? undefined : Number(kv.fo_syn_drops.split('/')[0]),
-      raw: line,
-    }
-  })
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [address, ...words] = line.trim().split(/\s+/)
+      const kv = {}
+      for (let i = 0; i < words.length; i += 2) {
+        kv[words[i]] = words[i + 1]
+        if (words[i + 2] === 'ago') i++ // "fo_syn_drops 1/0.520sec ago"
+      }
+      return {
+        address,
+        source: kv.source,
+        cookie: kv.fo_cookie ?? null,
+        mss: kv.fo_mss === undefined ? undefined : Number(kv.fo_mss),
+        synDrops: kv.fo_syn_drops === undefined ? undefined : Number(kv.fo_syn_drops.split('/')[0]),
+        raw: line,
+      }
+    })
 }
 
 /** What list() is documented to return, derived from ip's view. */
-function ipFastOpen () {
+function ipFastOpen() {
   return ipMetrics().filter((e) => e.cookie !== null || e.mss !== undefined || e.synDrops !== undefined)
 }
 
@@ -64,14 +67,14 @@ const comparable = (e) => ({
 const sortKey = (e) => `${e.address} ${e.source}`
 const sorted = (list) => list.map(comparable).sort((a, b) => sortKey(a).localeCompare(sortKey(b)))
 
-function tfoServer (t, host) {
+function tfoServer(t, host) {
   const server = tfo.createServer(sinkServer())
   t.teardown(() => closeServer(server))
   return listen(server, 0, host).then(({ port }) => port)
 }
 
 /** One tfo connection that sends `payload` and reads the reply; returns socket.fastOpen. */
-async function contact (port, host, payload = 'hello') {
+async function contact(port, host, payload = 'hello') {
   const socket = tfo.connect(port, host)
   socket.end(payload)
   const r = await collect(socket)
@@ -85,26 +88,31 @@ const entryFor = (list, address) => list.filter((e) => e.address === address)
  * Runs node in this namespace without the test runner's NODE_OPTIONS hooks
  * (they write under .tap/, where uid 65534 cannot), as cli.test.js does.
  */
-function nodeChild (args, options = {}) {
+function nodeChild(args, options = {}) {
   return spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { encoding: 'utf8', timeout: 30000, cwd: '/', ...options })
 }
 
 /** Runs `script` in a child node with tfo as `tfo`; returns { status, json, stdout, stderr }. */
-function child (script, options = {}) {
+function child(script, options = {}) {
   const code = `const tfo = require(${JSON.stringify(ROOT)});\n${script}`
   const r = nodeChild(['-e', code], options)
   if (r.error) throw r.error
   let json = null
-  try { json = JSON.parse(r.stdout) } catch {}
+  try {
+    json = JSON.parse(r.stdout)
+  } catch {}
   return { status: r.status, json, stdout: r.stdout, stderr: r.stderr }
 }
 
 /** Calls cookiesCommand in this process, capturing what it writes to stdout. */
-async function cli (argv) {
+async function cli(argv) {
   const { cookiesCommand } = require('../dist/cli/cookies.js')
   const write = process.stdout.write
   let out = ''
-  process.stdout.write = (chunk) => { out += chunk; return true }
+  process.stdout.write = (chunk) => {
+    out += chunk
+    return true
+  }
   try {
     const code = await cookiesCommand(argv)
     return { code, out }
@@ -195,7 +203,10 @@ t.test('a dump in many parts: every entry, as ip sees them', async (t) => {
   const list = cookies.list()
   const mine = list.filter((e) => e.address.startsWith('127.2.'))
   t.equal(mine.length, N, `all ${N} destinations listed`)
-  t.ok(mine.every((e) => e.cookie && e.cookie.length === 8), 'each with its cookie')
+  t.ok(
+    mine.every((e) => e.cookie && e.cookie.length === 8),
+    'each with its cookie',
+  )
   t.same(sorted(list), sorted(ipFastOpen()), 'the same set as ip')
 })
 
@@ -238,7 +249,7 @@ t.test('flush() deletes every entry', { skip: noFlush }, async (t) => {
   t.match(await contact(port, '127.0.0.25'), { cookie: 'sent', synData: true })
 })
 
-t.test('flush(host) takes IP literals only, with Node\'s argument errors', async (t) => {
+t.test("flush(host) takes IP literals only, with Node's argument errors", async (t) => {
   t.throws(() => cookies.flush(42), { code: 'ERR_INVALID_ARG_TYPE', message: /The "host" argument must be of type string/ })
   t.throws(() => cookies.flush(null), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => cookies.flush('localhost'), { code: 'ERR_INVALID_ARG_VALUE', message: /must be an IP address/ })
@@ -260,23 +271,32 @@ t.test('permissions: any user may list; flushing needs CAP_NET_ADMIN (EPERM othe
   const asNobody = canFlush ? { uid: 65534, gid: 65534 } : {}
   const r = child(script, asNobody)
   t.equal(r.status, 0, r.stderr)
-  t.ok(Array.isArray(r.json.list) && r.json.list.includes('127.0.0.26'), `${canFlush ? 'uid 65534' : 'root in a user namespace'} lists the cache, cookies included`)
+  t.ok(
+    Array.isArray(r.json.list) && r.json.list.includes('127.0.0.26'),
+    `${canFlush ? 'uid 65534' : 'root in a user namespace'} lists the cache, cookies included`,
+  )
   for (const k of ['flush', 'flushOne']) {
-    t.match(r.json[k], {
-      code: 'EPERM',
-      errno: -1,
-      syscall: 'sendto',
-      message: /^sendto EPERM tcp_metrics (flush|delete 127\.0\.0\.26): .*CAP_NET_ADMIN \(root\) in the initial user namespace/,
-    }, `${k}: EPERM, and the message says what is needed`)
+    t.match(
+      r.json[k],
+      {
+        code: 'EPERM',
+        errno: -1,
+        syscall: 'sendto',
+        message: /^sendto EPERM tcp_metrics (flush|delete 127\.0\.0\.26): .*CAP_NET_ADMIN \(root\) in the initial user namespace/,
+      },
+      `${k}: EPERM, and the message says what is needed`,
+    )
   }
   t.equal(r.json.flushOne.address, '127.0.0.26', 'a delete names its address')
   t.ok(entryFor(cookies.list(), '127.0.0.26')[0]?.cookie, 'nothing was deleted')
 })
 
 t.test('without the addon: TFO_UNSUPPORTED with the reason', async (t) => {
-  const r = child(`
+  const r = child(
+    `
     try { tfo.cookies.list(); console.log('null') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }`,
-  { env: { ...process.env, TFO_DISABLE_NATIVE: '1' } })
+    { env: { ...process.env, TFO_DISABLE_NATIVE: '1' } },
+  )
   t.match(r.json, { code: 'TFO_UNSUPPORTED', message: /cookie cache is not available: the native addon is disabled by TFO_DISABLE_NATIVE=1/ })
 })
 
@@ -327,7 +347,10 @@ t.test('the netlink calls take any argument without crashing: -EINVAL', async (t
   name.copy(attr, 4)
   const msg = Buffer.alloc(K.NLMSG_HDRLEN + K.GENL_HDRLEN + attr.length)
   if (require('node:os').endianness() === 'LE') {
-    msg.writeUInt32LE(msg.length, 0); msg.writeUInt16LE(K.GENL_ID_CTRL, 4); msg.writeUInt16LE(K.NLM_F_REQUEST, 6); msg.writeUInt32LE(7, 8)
+    msg.writeUInt32LE(msg.length, 0)
+    msg.writeUInt16LE(K.GENL_ID_CTRL, 4)
+    msg.writeUInt16LE(K.NLM_F_REQUEST, 6)
+    msg.writeUInt32LE(7, 8)
     msg[K.NLMSG_HDRLEN] = K.CTRL_CMD_GETFAMILY
     attr.copy(msg, K.NLMSG_HDRLEN + K.GENL_HDRLEN)
     t.equal(binding.genlSend(fd, msg), msg.length)
@@ -377,7 +400,10 @@ t.test('tfo cookies (the command, called in-process)', async (t) => {
     t.same(await cli(['--flush', '127.0.0.27']), { code: 0, out: 'no entry for 127.0.0.27\n' })
     await contact(port, '127.0.0.27')
     const named = JSON.parse((await cli(['--flush', 'localhost', '--json'])).out)
-    t.ok(named.targets[0].addresses.some((a) => a.address === '127.0.0.1'), 'a name is resolved (localhost → 127.0.0.1 ...)')
+    t.ok(
+      named.targets[0].addresses.some((a) => a.address === '127.0.0.1'),
+      'a name is resolved (localhost → 127.0.0.1 ...)',
+    )
     const all = JSON.parse((await cli(['--flush', '--json'])).out)
     t.match(all, { flushed: Number, all: true })
     t.ok(all.flushed >= 1)
@@ -387,11 +413,13 @@ t.test('tfo cookies (the command, called in-process)', async (t) => {
 })
 
 t.test('tfo cookies --flush without privilege: one line naming CAP_NET_ADMIN', async (t) => {
-  const r = child(`
+  const r = child(
+    `
     require(${JSON.stringify(path.join(ROOT, 'dist/cli/cookies.js'))}).cookiesCommand(['--flush']).then(
       (code) => console.log(JSON.stringify({ code })),
       (e) => console.log(JSON.stringify({ code: e.code, message: e.message })))`,
-  canFlush ? { uid: 65534, gid: 65534 } : {})
+    canFlush ? { uid: 65534, gid: 65534 } : {},
+  )
   t.match(r.json, { code: 'EPERM', message: /^sendto EPERM tcp_metrics flush: .*CAP_NET_ADMIN/ })
   t.notMatch(r.json.message, /\n/, 'one line')
 })
@@ -417,10 +445,17 @@ t.test('SYN drops: a path that loses SYNs with data (emulated WAN)', { skip: can
     return t.skip(`no emulated WAN here: ${e.message}`)
   }
   t.teardown(() => wan.close())
-  const server = wan.spawn('server', process.execPath, ['-e', `
+  const server = wan.spawn(
+    'server',
+    process.execPath,
+    [
+      '-e',
+      `
     const tfo = require(${JSON.stringify(ROOT)})
-    tfo.createServer((s) => { s.on('data', () => s.end('ok')); s.on('error', () => {}) }).listen(7001, '0.0.0.0', () => console.log('ready'))`],
-  { stdio: ['ignore', 'pipe', 'inherit'] })
+    tfo.createServer((s) => { s.on('data', () => s.end('ok')); s.on('error', () => {}) }).listen(7001, '0.0.0.0', () => console.log('ready'))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   await new Promise((resolve) => server.stdout.once('data', resolve))
   const host = wan.server.addr
   const connect = `

@@ -12,8 +12,14 @@ const tfo = require('..')
 
 const KEYS = ['active', 'activeFail', 'passive', 'passiveFail', 'listenOverflow', 'cookieReqd', 'blackhole', 'passiveAltKey']
 const KERNEL = [
-  'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive', 'TCPFastOpenPassiveFail',
-  'TCPFastOpenListenOverflow', 'TCPFastOpenCookieReqd', 'TCPFastOpenBlackhole', 'TCPFastOpenPassiveAltKey',
+  'TCPFastOpenActive',
+  'TCPFastOpenActiveFail',
+  'TCPFastOpenPassive',
+  'TCPFastOpenPassiveFail',
+  'TCPFastOpenListenOverflow',
+  'TCPFastOpenCookieReqd',
+  'TCPFastOpenBlackhole',
+  'TCPFastOpenPassiveAltKey',
 ]
 
 // Shaped like the real file: two sections of header + values; TFO counters
@@ -35,17 +41,21 @@ t.test('COUNTER_NAMES maps camelCase keys to the kernel names', async (t) => {
 
 t.test('parseNetstat reads a fixture', async (t) => {
   const s = tfo.parseNetstat(FIXTURE, 1234)
-  t.same(s, {
-    at: 1234,
-    active: 11,
-    activeFail: 2,
-    passive: 4294967301,
-    passiveFail: 3,
-    listenOverflow: 4,
-    cookieReqd: 5,
-    blackhole: 6,
-    passiveAltKey: 8,
-  }, 'only TcpExt counts; values above 2^32 survive')
+  t.same(
+    s,
+    {
+      at: 1234,
+      active: 11,
+      activeFail: 2,
+      passive: 4294967301,
+      passiveFail: 3,
+      listenOverflow: 4,
+      cookieReqd: 5,
+      blackhole: 6,
+      passiveAltKey: 8,
+    },
+    'only TcpExt counts; values above 2^32 survive',
+  )
   const now = Date.now()
   t.ok(tfo.parseNetstat(FIXTURE).at >= now, 'at defaults to Date.now()')
 })
@@ -81,8 +91,7 @@ t.test('parseNetstat rejects what it cannot read', async (t) => {
     'TcpExt: TCPFastOpenActive\nIpExt: 1\n', // header without its value line
     'TcpExt: TCPFastOpenActive\n',
   ]
-  for (const text of bad)
-    t.throws(() => tfo.parseNetstat(text), { code: 'TFO_NETSTAT_UNPARSABLE', path: '/proc/net/netstat' }, JSON.stringify(text))
+  for (const text of bad) t.throws(() => tfo.parseNetstat(text), { code: 'TFO_NETSTAT_UNPARSABLE', path: '/proc/net/netstat' }, JSON.stringify(text))
 })
 
 t.test('diffCounters subtracts counter by counter', async (t) => {
@@ -141,7 +150,7 @@ for i in range(int(sys.argv[1])):
     c.close()
 l.close()
 `
-function traffic (connections) {
+function traffic(connections) {
   const r = spawnSync('python3', ['-c', TRAFFIC_PY, String(connections)], { encoding: 'utf8', timeout: 30000 })
   if (r.error) throw r.error
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`)
@@ -158,18 +167,22 @@ t.test('real TFO traffic moves the counters by what the kernel did', async (t) =
   let before = tfo.counters()
   traffic(2)
   let d = tfo.diffCounters(before, tfo.counters())
-  t.same(d, {
-    at: d.at,
-    intervalMs: d.intervalMs,
-    active: 1,
-    activeFail: 0,
-    passive: 1,
-    passiveFail: 0,
-    listenOverflow: 0,
-    cookieReqd: 1,
-    blackhole: 0,
-    passiveAltKey: 0,
-  }, 'first: cookie request; second: data in the SYN')
+  t.same(
+    d,
+    {
+      at: d.at,
+      intervalMs: d.intervalMs,
+      active: 1,
+      activeFail: 0,
+      passive: 1,
+      passiveFail: 0,
+      listenOverflow: 0,
+      cookieReqd: 1,
+      blackhole: 0,
+      passiveAltKey: 0,
+    },
+    'first: cookie request; second: data in the SYN',
+  )
   t.ok(d.intervalMs >= 0)
 
   // The cookie is cached now: every connection is a TFO connection.
@@ -181,8 +194,11 @@ t.test('real TFO traffic moves the counters by what the kernel did', async (t) =
 
 t.test('counters are per network namespace', async (t) => {
   // A further private namespace sees its own, fresh counters.
-  const r = spawnSync('unshare', ['--net', process.execPath, '-e',
-    `console.log(JSON.stringify(require(${JSON.stringify(require.resolve('..'))}).counters()))`], { encoding: 'utf8' })
+  const r = spawnSync(
+    'unshare',
+    ['--net', process.execPath, '-e', `console.log(JSON.stringify(require(${JSON.stringify(require.resolve('..'))}).counters()))`],
+    { encoding: 'utf8' },
+  )
   if (r.status !== 0) return t.skip('cannot create a nested network namespace here')
   const fresh = JSON.parse(r.stdout)
   for (const k of KEYS) t.equal(fresh[k], 0, `${k} starts at 0 in a new namespace`)

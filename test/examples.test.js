@@ -24,13 +24,16 @@ const EXAMPLES = ['express', 'fastify', 'fetch-rollout', 'http2', 'cluster']
 t.comment(`examples run with ${process.execPath} (${process.version})`)
 
 /** TcpExt counters of a /proc/net/netstat text, by the kernel's names. */
-function tcpExt (text) {
-  const [names, values] = text.split('\n').filter((l) => l.startsWith('TcpExt:')).map((l) => l.split(/\s+/).slice(1))
+function tcpExt(text) {
+  const [names, values] = text
+    .split('\n')
+    .filter((l) => l.startsWith('TcpExt:'))
+    .map((l) => l.split(/\s+/).slice(1))
   return Object.fromEntries(names.map((name, i) => [name, Number(values[i])]))
 }
 
 /** Runs examples/<name>.js in a fresh network namespace: { code, signal, stdout, stderr, counters }. */
-function runExample (name, { tcpFastopen = 3 } = {}) {
+function runExample(name, { tcpFastopen = 3 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-example-'))
   const netstat = path.join(dir, 'netstat')
   const script = [
@@ -53,7 +56,7 @@ function runExample (name, { tcpFastopen = 3 } = {}) {
   })
 }
 
-function ranCleanly (t, r) {
+function ranCleanly(t, r) {
   t.equal(r.code, 0, 'exit code 0')
   t.equal(r.signal, null, 'exited on its own (not killed by the 60 s bound)')
   t.equal(r.stderr, '', 'nothing on stderr')
@@ -78,7 +81,11 @@ for (const name of ['express', 'fastify']) {
     t.equal(lines.length, 2, 'one line per request')
     t.match(lines[0], /^request 1 \(first contact\): cookie=requested synData=false; the server saw SYN data: false$/)
     t.match(lines[1], /^request 2 \(returning\): +cookie=sent synData=true; the server saw SYN data: true$/)
-    t.match(r.counters, { TCPFastOpenCookieReqd: 1, TCPFastOpenActive: 1, TCPFastOpenPassive: 1, TCPFastOpenPassiveFail: 0 }, "the kernel: one cookie asked for, one SYN's data accepted")
+    t.match(
+      r.counters,
+      { TCPFastOpenCookieReqd: 1, TCPFastOpenActive: 1, TCPFastOpenPassive: 1, TCPFastOpenPassiveFail: 0 },
+      "the kernel: one cookie asked for, one SYN's data accepted",
+    )
   })
 }
 
@@ -91,7 +98,7 @@ t.test('the checks can fail: examples/express.js where the server bit is off (tc
 })
 
 /** Prometheus text: families with HELP and TYPE, then their samples; returns the samples, failing on anything else. */
-function parsePrometheus (t, lines) {
+function parsePrometheus(t, lines) {
   const types = new Map()
   const samples = []
   for (const line of lines) {
@@ -134,16 +141,26 @@ t.test('examples/fetch-rollout.js: both cohorts, control connections counted, Pr
   t.equal(control.attempted, 0, 'no control connection attempted TFO')
   t.equal(control.synDataAcked, 0)
   t.same(JSON.parse(control.notAttempted), { 'rollout: not sampled': control.connections }, 'control connections counted, with the reason')
-  t.match(r.counters, {
-    TCPFastOpenCookieReqd: 1,
-    TCPFastOpenActive: tfoCohort.synDataAcked,
-    TCPFastOpenPassive: tfoCohort.synDataAcked,
-    TCPFastOpenPassiveFail: 0,
-  }, "the kernel's counts agree: only the tfo cohort's SYNs carried data")
+  t.match(
+    r.counters,
+    {
+      TCPFastOpenCookieReqd: 1,
+      TCPFastOpenActive: tfoCohort.synDataAcked,
+      TCPFastOpenPassive: tfoCohort.synDataAcked,
+      TCPFastOpenPassiveFail: 0,
+    },
+    "the kernel's counts agree: only the tfo cohort's SYNs carried data",
+  )
 
-  const samples = parsePrometheus(t, lines.filter((l) => !l.startsWith('cohort ')))
+  const samples = parsePrometheus(
+    t,
+    lines.filter((l) => !l.startsWith('cohort ')),
+  )
   t.ok(samples.length >= 10, `Prometheus samples printed (${samples.length})`)
-  t.ok(samples.every((s) => s.labels.cohort === 'tfo' || s.labels.cohort === 'control'), 'every sample has the cohort label')
+  t.ok(
+    samples.every((s) => s.labels.cohort === 'tfo' || s.labels.cohort === 'control'),
+    'every sample has the cohort label',
+  )
   const value = (name, labels) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
   t.equal(value('tfo_client_connections_total', { cohort: 'tfo' }), tfoCohort.connections)
   t.equal(value('tfo_client_connections_total', { cohort: 'control' }), control.connections)
@@ -165,7 +182,7 @@ t.test("examples/http2.js: the second session's ClientHello rides in the SYN", a
   t.match(r.counters, { TCPFastOpenCookieReqd: 1, TCPFastOpenActive: 1, TCPFastOpenPassive: 1, TCPFastOpenPassiveFail: 0 })
 })
 
-t.test("examples/cluster.js: a cookie from one worker is accepted by another with the same secret, refused by one without", async (t) => {
+t.test('examples/cluster.js: a cookie from one worker is accepted by another with the same secret, refused by one without', async (t) => {
   const r = await runExample('cluster')
   ranCleanly(t, r)
   const lines = r.stdout.trim().split('\n')
@@ -178,9 +195,13 @@ t.test("examples/cluster.js: a cookie from one worker is accepted by another wit
   t.ok(b, `worker b accepted it: ${lines[1]}`)
   t.ok(c, `worker c refused it: ${lines[2]}`)
   t.equal(new Set([a?.[1], b?.[1], c?.[1]]).size, 3, 'three processes answered')
-  t.match(r.counters, {
-    TCPFastOpenCookieReqd: 1,
-    TCPFastOpenPassive: 1, // b
-    TCPFastOpenPassiveFail: 1, // c: the cookie did not match its key
-  }, 'the kernel: one SYN with data accepted, one cookie refused')
+  t.match(
+    r.counters,
+    {
+      TCPFastOpenCookieReqd: 1,
+      TCPFastOpenPassive: 1, // b
+      TCPFastOpenPassiveFail: 1, // c: the cookie did not match its key
+    },
+    'the kernel: one SYN with data accepted, one cookie refused',
+  )
 })

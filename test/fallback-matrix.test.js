@@ -38,7 +38,7 @@ const FAMILIES = [4, 6]
 // line on stdin, one JSON answer a line on stdout. Wire format of a request:
 // u32 request length, u32 response length, random bytes; the response is
 // derived from the request, so each end can check what the other sent.
-function agentMain (ROOT) {
+function agentMain(ROOT) {
   const tfo = require(ROOT)
   const crypto = require('node:crypto')
   const fs = require('node:fs')
@@ -59,14 +59,26 @@ function agentMain (ROOT) {
   const handler = (entry, mode) => (s) => {
     const rec = { remoteAddress: s.remoteAddress, remotePort: s.remotePort, synData: s.fastOpen ? s.fastOpen.synData : null, rxLen: 0 }
     entry.sockets.add(s)
-    s.on('error', (e) => { rec.error = e.code })
-    s.on('close', () => { entry.sockets.delete(s); entry.conns.push(rec); entry.wake() })
-    if (mode === 'rst-accept') { s.resetAndDestroy(); return }
+    s.on('error', (e) => {
+      rec.error = e.code
+    })
+    s.on('close', () => {
+      entry.sockets.delete(s)
+      entry.conns.push(rec)
+      entry.wake()
+    })
+    if (mode === 'rst-accept') {
+      s.resetAndDestroy()
+      return
+    }
     const chunks = []
     s.on('data', (d) => {
       chunks.push(d)
       rec.rxLen += d.length
-      if (mode === 'rst-data') { s.resetAndDestroy(); return }
+      if (mode === 'rst-data') {
+        s.resetAndDestroy()
+        return
+      }
       const all = Buffer.concat(chunks)
       if (!rec.rxHash && all.length >= 8 && all.length >= 8 + all.readUInt32BE(0)) {
         rec.rxHash = sha(all)
@@ -77,10 +89,20 @@ function agentMain (ROOT) {
     })
   }
   const ops = {
-    async listen ({ port, host = '::', fastOpen, mode = 'echo' }) {
-      const entry = { sockets: new Set(), conns: [], waiters: [], warning: null, wake () { for (const w of this.waiters.splice(0)) w() } }
+    async listen({ port, host = '::', fastOpen, mode = 'echo' }) {
+      const entry = {
+        sockets: new Set(),
+        conns: [],
+        waiters: [],
+        warning: null,
+        wake() {
+          for (const w of this.waiters.splice(0)) w()
+        },
+      }
       const server = tfo.createServer({ fastOpen }, handler(entry, mode))
-      server.on('warning', (w) => { entry.warning = w.code })
+      server.on('warning', (w) => {
+        entry.warning = w.code
+      })
       entry.server = server
       await new Promise((resolve, reject) => {
         server.once('error', reject)
@@ -89,7 +111,7 @@ function agentMain (ROOT) {
       servers.set(port, entry)
       return { fastOpen: server.fastOpen, warning: entry.warning }
     },
-    async close ({ port }) {
+    async close({ port }) {
       const e = servers.get(port)
       if (!e) return false
       servers.delete(port)
@@ -98,49 +120,65 @@ function agentMain (ROOT) {
       return true
     },
     // Records of the connections closed so far on `port` (waits for `n` of them).
-    async conns ({ port, n = 0, timeoutMs = 20000 }) {
+    async conns({ port, n = 0, timeoutMs = 20000 }) {
       const e = servers.get(port)
       const deadline = Date.now() + timeoutMs
       while (e.conns.length < n && Date.now() < deadline) {
-        await new Promise((resolve) => { e.waiters.push(resolve); setTimeout(resolve, 100) })
+        await new Promise((resolve) => {
+          e.waiters.push(resolve)
+          setTimeout(resolve, 100)
+        })
       }
       return e.conns.splice(0)
     },
-    async connect ({ host, port, reqLen = 65536, respLen = 65536, count = 1, parallel = false, fastOpen, timeoutMs = 15000 }) {
-      const one = () => new Promise((resolve) => {
-        const req = payload(reqLen, respLen)
-        const r = { events: [], txHash: sha(req), expectedRxHash: sha(responseFor(req)) }
-        const t0 = process.hrtime.bigint()
-        const ms = () => Number(process.hrtime.bigint() - t0) / 1e6
-        const s = tfo.connect({ host, port, fastOpen })
-        s.write(req) // before 'connect': rides in the SYN when the kernel holds a cookie
-        const chunks = []
-        let got = 0
-        s.on('connect', () => { r.connectMs = ms(); r.events.push('connect'); r.localPort = s.localPort })
-        s.on('data', (d) => { if (!got) r.ttfbMs = ms(); chunks.push(d); got += d.length; if (got >= respLen) s.end() })
-        s.on('end', () => r.events.push('end'))
-        s.on('error', (e) => {
-          r.events.push('error')
-          r.error = { code: e.code, errno: e.errno, syscall: e.syscall, address: e.address, port: e.port, message: e.message }
+    async connect({ host, port, reqLen = 65536, respLen = 65536, count = 1, parallel = false, fastOpen, timeoutMs = 15000 }) {
+      const one = () =>
+        new Promise((resolve) => {
+          const req = payload(reqLen, respLen)
+          const r = { events: [], txHash: sha(req), expectedRxHash: sha(responseFor(req)) }
+          const t0 = process.hrtime.bigint()
+          const ms = () => Number(process.hrtime.bigint() - t0) / 1e6
+          const s = tfo.connect({ host, port, fastOpen })
+          s.write(req) // before 'connect': rides in the SYN when the kernel holds a cookie
+          const chunks = []
+          let got = 0
+          s.on('connect', () => {
+            r.connectMs = ms()
+            r.events.push('connect')
+            r.localPort = s.localPort
+          })
+          s.on('data', (d) => {
+            if (!got) r.ttfbMs = ms()
+            chunks.push(d)
+            got += d.length
+            if (got >= respLen) s.end()
+          })
+          s.on('end', () => r.events.push('end'))
+          s.on('error', (e) => {
+            r.events.push('error')
+            r.error = { code: e.code, errno: e.errno, syscall: e.syscall, address: e.address, port: e.port, message: e.message }
+          })
+          const timer = setTimeout(() => {
+            r.events.push('timeout')
+            s.destroy()
+          }, timeoutMs)
+          s.on('close', () => {
+            clearTimeout(timer)
+            r.totalMs = ms()
+            const d = Buffer.concat(chunks)
+            r.rxLen = d.length
+            r.rxHash = sha(d)
+            r.info = s.fastOpen
+            r.events.push('close')
+            resolve(r)
+          })
         })
-        const timer = setTimeout(() => { r.events.push('timeout'); s.destroy() }, timeoutMs)
-        s.on('close', () => {
-          clearTimeout(timer)
-          r.totalMs = ms()
-          const d = Buffer.concat(chunks)
-          r.rxLen = d.length
-          r.rxHash = sha(d)
-          r.info = s.fastOpen
-          r.events.push('close')
-          resolve(r)
-        })
-      })
       if (parallel) return Promise.all(Array.from({ length: count }, one))
       const out = []
       for (let i = 0; i < count; i++) out.push(await one())
       return out
     },
-    async eval ({ code }) {
+    async eval({ code }) {
       const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor
       return new AsyncFunction('tfo', 'ctx', code)(tfo, { servers, fdCount, sha, fs })
     },
@@ -155,14 +193,14 @@ const AGENT = `(${agentMain})(${JSON.stringify(ROOT)})`
 const startAgent = (wan, side) => startAgentProcess(wan, side, AGENT)
 
 /** A fresh testbed: WAN, a server agent, a client agent; all stopped (and waited for) at teardown. */
-async function testbed (t, tag, wanOptions = {}) {
+async function testbed(t, tag, wanOptions = {}) {
   const wan = await createWan({ rttMs: RTT, tag, ...wanOptions })
   const bed = {
     wan,
     host: { 4: wan.server.addr, 6: wan.server.addr6 },
     server: startAgent(wan, 'server'),
     client: startAgent(wan, 'client'),
-    async restartServer () {
+    async restartServer() {
       await this.server.stop()
       this.server = startAgent(wan, 'server')
     },
@@ -175,7 +213,7 @@ async function testbed (t, tag, wanOptions = {}) {
 }
 
 const counters = (agent) => agent.eval('return tfo.counters()')
-function diff (before, after) {
+function diff(before, after) {
   const d = {}
   for (const k of Object.keys(after)) if (k !== 'at' && typeof after[k] === 'number') d[k] = after[k] - before[k]
   return d
@@ -187,7 +225,7 @@ const ms = (x) => (x == null ? '-' : x.toFixed(0))
  * connection served, both payloads intact (sha256 on both ends), and both
  * ends agree on whether the SYN carried data. Returns the client results.
  */
-async function exchange (t, bed, family, port, { count = 1, parallel = false, label = '', ...opts } = {}) {
+async function exchange(t, bed, family, port, { count = 1, parallel = false, label = '', ...opts } = {}) {
   const results = await bed.client.call('connect', { host: bed.host[family], port, count, parallel, ...opts })
   const served = await bed.server.call('conns', { port, n: count })
   t.equal(served.length, count, `${label}: the server served all ${count} connection(s)`)
@@ -207,7 +245,7 @@ async function exchange (t, bed, family, port, { count = 1, parallel = false, la
 }
 
 const outcome = (r) => r.info && `${r.info.cookie}/${r.info.synData ? 'syn-data' : 'no-syn-data'}/${r.info.failure || r.info.reason || 'ok'}`
-function comment (t, label, results) {
+function comment(t, label, results) {
   for (const r of results) t.comment(`${label}: ${outcome(r)}, first byte ${ms(r.ttfbMs)} ms, done ${ms(r.totalMs)} ms`)
 }
 
@@ -288,7 +326,11 @@ t.test('3. the server key changed: the cookie is invalid, PassiveFail, fallback,
         const c1 = await counters(bed.server)
         t.match(diff(c0, c1), { passiveFail: 1, passive: 0 }, `${label}: the server rejected the cookie (TCPFastOpenPassiveFail +1)`)
         const [fresh] = await exchange(t, bed, fam, port, { label: `${label}: fresh cookie` })
-        t.match(fresh.info, { attempted: true, cookie: 'sent', synData: true, failure: null }, `${label}: the SYN-ACK brought a new cookie; the next request rides the SYN`)
+        t.match(
+          fresh.info,
+          { attempted: true, cookie: 'sent', synData: true, failure: null },
+          `${label}: the SYN-ACK brought a new cookie; the next request rides the SYN`,
+        )
         t.match(diff(c1, await counters(bed.server)), { passive: 1, passiveFail: 0 })
         comment(t, `IPv${fam} ${label}`, [stale, fresh])
       }
@@ -348,10 +390,15 @@ t.test('5. TFO queue overflow: the surplus falls back to a normal handshake (Lis
       t.ok(fell.length >= 1, `${fell.length} of 20 fell back (SYN data not acknowledged)`)
       t.equal(rode + fell.length, 20, 'each either rode the SYN or fell back')
       t.equal(fell.length, d.listenOverflow, 'one fallback per overflow')
-      t.ok(fell.every((r) => r.info.cookie === 'sent'), 'all sent their cookie')
+      t.ok(
+        fell.every((r) => r.info.cookie === 'sent'),
+        'all sent their cookie',
+      )
       t.ok(d.passive >= rode, `TCPFastOpenPassive +${d.passive}`)
       t.equal(d.passiveFail, 0)
-      t.comment(`IPv${fam}: ${rode} rode the SYN, ${fell.length} overflowed; first byte ${ms(Math.min(...burst.map((r) => r.ttfbMs)))}..${ms(Math.max(...burst.map((r) => r.ttfbMs)))} ms`)
+      t.comment(
+        `IPv${fam}: ${rode} rode the SYN, ${fell.length} overflowed; first byte ${ms(Math.min(...burst.map((r) => r.ttfbMs)))}..${ms(Math.max(...burst.map((r) => r.ttfbMs)))} ms`,
+      )
       t.comment(`IPv${fam}: backoff after the burst: ${JSON.stringify(await bed.client.eval('return tfo.backoffEntries()'))}`)
     })
   }
@@ -359,9 +406,11 @@ t.test('5. TFO queue overflow: the surplus falls back to a normal handshake (Lis
 
 t.test('6. SYN flood defence (tcp_syncookies=2): no TFO, every connection served', async (t) => {
   const bed = await testbed(t, 'fm6')
-  const syncookiesSent = () => bed.server.eval(
-    "const l = ctx.fs.readFileSync('/proc/net/netstat', 'latin1').split('\\n').filter((x) => x.startsWith('TcpExt:'));" +
-    "return Number(l[1].split(' ')[l[0].split(' ').indexOf('SyncookiesSent')])")
+  const syncookiesSent = () =>
+    bed.server.eval(
+      "const l = ctx.fs.readFileSync('/proc/net/netstat', 'latin1').split('\\n').filter((x) => x.startsWith('TcpExt:'));" +
+        "return Number(l[1].split(' ')[l[0].split(' ').indexOf('SyncookiesSent')])",
+    )
   await bed.server.call('listen', { port: 7600 })
   for (const fam of FAMILIES) {
     await t.test(`IPv${fam}`, async (t) => {
@@ -372,8 +421,11 @@ t.test('6. SYN flood defence (tcp_syncookies=2): no TFO, every connection served
       const c0 = await counters(bed.server)
       const s0 = await syncookiesSent()
       const burst = await exchange(t, bed, fam, 7600, { count: 10, parallel: true, label: 'syncookies' })
-      t.ok(burst.every((r) => r.info.synData === false && r.info.failure === 'data-not-acked'), 'no SYN data accepted; each resent after the handshake')
-      t.equal(await syncookiesSent() - s0, 10, 'every SYN was answered with a SYN cookie')
+      t.ok(
+        burst.every((r) => r.info.synData === false && r.info.failure === 'data-not-acked'),
+        'no SYN data accepted; each resent after the handshake',
+      )
+      t.equal((await syncookiesSent()) - s0, 10, 'every SYN was answered with a SYN cookie')
       t.match(diff(c0, await counters(bed.server)), { passive: 0, passiveFail: 0, listenOverflow: 0 })
       // A client without a cookie gets none while the defence is on.
       await bed.wan.exec('client', 'ip', ['tcp_metrics', 'flush', 'all'])
@@ -382,7 +434,14 @@ t.test('6. SYN flood defence (tcp_syncookies=2): no TFO, every connection served
       t.match(firstContact.info, { cookie: 'requested', synData: false, failure: 'cookie-unavailable' })
       await bed.server.eval("ctx.fs.writeFileSync('/proc/sys/net/ipv4/tcp_syncookies', '1')")
       const back = await exchange(t, bed, fam, 7600, { count: 2, label: 'defence off' })
-      t.same(back.map((r) => [r.info.cookie, r.info.synData]), [['requested', false], ['sent', true]], 'TFO comes back: a cookie, then SYN data')
+      t.same(
+        back.map((r) => [r.info.cookie, r.info.synData]),
+        [
+          ['requested', false],
+          ['sent', true],
+        ],
+        'TFO comes back: a cookie, then SYN data',
+      )
       comment(t, `IPv${fam}`, [burst[0], firstContact, ...back])
     })
   }
@@ -400,7 +459,10 @@ t.test('7. the server restarts between connections', async (t) => {
   for (const fam of FAMILIES) {
     await t.test(`IPv${fam}`, async (t) => {
       const port = fam === 6 ? 7701 : 7700
-      for (const [label, fastOpen] of [['namespace key', undefined], ['same listener key', { key }]]) {
+      for (const [label, fastOpen] of [
+        ['namespace key', undefined],
+        ['same listener key', { key }],
+      ]) {
         await flushCookies()
         await bed.restartServer()
         await bed.server.call('listen', { port, fastOpen })
@@ -416,19 +478,30 @@ t.test('7. the server restarts between connections', async (t) => {
       // Restarted with another key: one stale cookie, then a fresh one (as in case 3).
       await restartAndListen(port, { key: newKey() })
       const changed = await exchange(t, bed, fam, port, { count: 2, label: 'after restart with a new key' })
-      t.same(changed.map((r) => [r.info.synData, r.info.failure]), [[false, 'data-not-acked'], [true, null]], 'new key: stale cookie once, then TFO again')
+      t.same(
+        changed.map((r) => [r.info.synData, r.info.failure]),
+        [
+          [false, 'data-not-acked'],
+          [true, null],
+        ],
+        'new key: stale cookie once, then TFO again',
+      )
       comment(t, `IPv${fam} new key after the restart`, changed)
     })
   }
 })
 
-t.test('8. refused, and reset during the handshake: errors with net\'s shape, nothing hangs, no fd leaks', async (t) => {
+t.test("8. refused, and reset during the handshake: errors with net's shape, nothing hangs, no fd leaks", async (t) => {
   const bed = await testbed(t, 'fm8')
   const fds = { client: () => bed.client.eval('return ctx.fdCount()'), server: () => bed.server.eval('return ctx.fdCount()') }
   const refused = async (t, fam, port, label) => {
     const [r] = await bed.client.call('connect', { host: bed.host[fam], port })
     t.same(r.events, ['error', 'close'], `${label}: 'error' then 'close', no 'connect'`)
-    t.match(r.error, { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: bed.host[fam], port, message: /^connect ECONNREFUSED / }, `${label}: net's error shape`)
+    t.match(
+      r.error,
+      { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: bed.host[fam], port, message: /^connect ECONNREFUSED / },
+      `${label}: net's error shape`,
+    )
     t.equal(r.info, null, `${label}: no outcome (never connected)`)
     t.ok(r.totalMs < RETRANSMISSION_MS, `${label}: refused within a round trip (${ms(r.totalMs)} ms)`)
     return r
@@ -475,7 +548,9 @@ t.test('8. refused, and reset during the handshake: errors with net\'s shape, no
       t.same(await bed.client.eval('return tfo.backoffEntries()'), [], 'refusals and resets do not pause TFO')
       const [ok] = await exchange(t, bed, fam, 7800, { label: 'afterwards' })
       t.equal(ok.info.synData, true, 'TFO still works afterwards')
-      t.comment(`IPv${fam}: refused ${ms(fresh.totalMs)} / ${ms(withCookie.totalMs)} ms (no cookie / cookie), reset ${ms(rst0.totalMs)} / ${ms(rst1.totalMs)} / ${ms(rst2.totalMs)} ms`)
+      t.comment(
+        `IPv${fam}: refused ${ms(fresh.totalMs)} / ${ms(withCookie.totalMs)} ms (no cookie / cookie), reset ${ms(rst0.totalMs)} / ${ms(rst1.totalMs)} / ${ms(rst2.totalMs)} ms`,
+      )
     })
   }
 })

@@ -12,7 +12,7 @@ const { once } = require('node:events')
 const tfo = require('..')
 const { listen, closeServer, collect, sinkServer } = require('./helpers/util')
 
-async function roundTrip (port, host, payload) {
+async function roundTrip(port, host, payload) {
   const s = tfo.connect(port, host)
   s.end(payload)
   const r = await collect(s)
@@ -28,7 +28,12 @@ t.test('server bit off (namespace default 1): listens, warns with the fix, serve
   await listen(server, 0, '127.0.0.1')
   t.match(server.fastOpen, { requested: true, enabled: true, active: false, reason: /net\.ipv4\.tcp_fastopen is 1 .*server bit \(0x2\) is off/ })
   t.equal(warnings.length, 1, 'one warning per listen')
-  t.match(warnings[0], { name: 'TFOWarning', code: 'TFO_SERVER_INACTIVE', fix: 'sysctl -w net.ipv4.tcp_fastopen=3', message: /sysctl -w net\.ipv4\.tcp_fastopen=3/ })
+  t.match(warnings[0], {
+    name: 'TFOWarning',
+    code: 'TFO_SERVER_INACTIVE',
+    fix: 'sysctl -w net.ipv4.tcp_fastopen=3',
+    message: /sysctl -w net\.ipv4\.tcp_fastopen=3/,
+  })
   const { port } = server.address()
   for (let i = 0; i < 2; i++) {
     const r = await roundTrip(port, '127.0.0.1', `req ${i}`)
@@ -60,7 +65,7 @@ t.test('client bit off: the client connects plainly and says why', async (t) => 
   t.ok(tfo.stats().client.notAttempted['net.ipv4.tcp_fastopen lacks the client bit'] >= 1)
 })
 
-function runChild (env, code) {
+function runChild(env, code) {
   const r = spawnSync(process.execPath, ['-e', code], {
     cwd: path.join(__dirname, '..'),
     env: { ...process.env, ...env },
@@ -98,7 +103,10 @@ t.test('no native addon (TFO_DISABLE_NATIVE=1): loads, says why, plain TCP works
   t.equal(out.supported, false)
   t.match(out.unsupportedReason, /disabled by TFO_DISABLE_NATIVE=1/)
   t.match(out.server, { requested: true, enabled: false, active: false, reason: /disabled by TFO_DISABLE_NATIVE/ })
-  t.same(out.conns.map((c) => c.data), ['ping 0', 'ping 1'])
+  t.same(
+    out.conns.map((c) => c.data),
+    ['ping 0', 'ping 1'],
+  )
   t.match(out.conns[1].info, { attempted: false, synData: false, reason: /TFO_DISABLE_NATIVE/ })
 })
 
@@ -110,16 +118,25 @@ t.test('tfo demo: works here, fails with the fix named when the server bit is of
   const j = JSON.parse(ok.stdout)
   t.equal(j.ok, true)
   t.equal(j.connections.length, 4)
-  t.same(j.connections.map((c) => c.synDataAcked), [false, true, true, true])
-  t.same(j.connections.map((c) => c.serverSawSynData), [false, true, true, true])
+  t.same(
+    j.connections.map((c) => c.synDataAcked),
+    [false, true, true, true],
+  )
+  t.same(
+    j.connections.map((c) => c.serverSawSynData),
+    [false, true, true, true],
+  )
   t.equal(j.counters.delta.passive, 3)
   t.match(j.verdict, /3 of 3 returning requests rode in the SYN/)
 
   const human = spawnSync(process.execPath, [cli, 'demo', '--no-netns', '--count', '2'], { encoding: 'utf8', timeout: 30000 })
   t.equal(human.status, 0)
-  t.match(human.stdout, /TCPFastOpenPassive\s+\d+\s+\d+\s+\+3/, "the cookie from the run before: all three ride")
+  t.match(human.stdout, /TCPFastOpenPassive\s+\d+\s+\d+\s+\+3/, 'the cookie from the run before: all three ride')
   t.notMatch(human.stdout, /\x1b\[/, 'no colour when not a TTY')
-  t.match(human.stdout, /library counts \(tfo\.stats\(\)\): client 3 connections, 3 with TFO, 0 cookie requests, 3 with SYN data acknowledged; server 3 of 3 accepted connections opened with SYN data/)
+  t.match(
+    human.stdout,
+    /library counts \(tfo\.stats\(\)\): client 3 connections, 3 with TFO, 0 cookie requests, 3 with SYN data acknowledged; server 3 of 3 accepted connections opened with SYN data/,
+  )
 
   setTcpFastopen(1)
   const off = spawnSync(process.execPath, [cli, 'demo', '--no-netns'], { encoding: 'utf8', timeout: 30000 })

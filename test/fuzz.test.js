@@ -32,9 +32,19 @@ const b = require('./helpers/binding')
 const c = b.constants
 const nlc = b.netlinkConstants
 
-const fdList = () => fs.readdirSync('/proc/self/fd').map(Number).filter((n) => Number.isInteger(n))
+const fdList = () =>
+  fs
+    .readdirSync('/proc/self/fd')
+    .map(Number)
+    .filter((n) => Number.isInteger(n))
 const openFds = () => fdList().length
-const fdTarget = (fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) } catch { return null } }
+const fdTarget = (fd) => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return null
+  }
+}
 const { sleep } = require('./helpers/util')
 
 // ---------------------------------------------------------------------------
@@ -42,7 +52,7 @@ const { sleep } = require('./helpers/util')
 // ---------------------------------------------------------------------------
 
 /** mulberry32: small, fast, seeded; good enough to pick arguments. */
-function prng (seed) {
+function prng(seed) {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -74,7 +84,7 @@ const EXCLUDED_OPTS = new Set([13, 32, 33, 77])
 // not an int): safe in any position.
 const INVALID_FDS = [-1, -2, 2 ** 31 - 1, 2 ** 31, 2 ** 20 + 7, 2 ** 30, 1e9, -(2 ** 31)]
 
-function makeFuzzer (seed) {
+function makeFuzzer(seed) {
   const rnd = prng(seed)
   const int = (n) => Math.floor(rnd() * n)
   const pick = (a) => a[int(a.length)]
@@ -89,7 +99,19 @@ function makeFuzzer (seed) {
   const HUGE_STRING = 'x'.repeat(1 << 20)
   const HUGE_NUL_STRING = '127.0.0.1\u0000' + 'y'.repeat(1 << 16)
   const HUGE_BUFFER = Buffer.alloc(1 << 20, 0x41)
-  const TYPED = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array]
+  const TYPED = [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ]
   const PORT_BASE = 41000 // the fuzzer's sockets bind and connect in 41000..41031
 
   const detached = () => {
@@ -105,66 +127,217 @@ function makeFuzzer (seed) {
     return view
   }
 
-  function bytes () {
+  function bytes() {
     const k = int(14)
     const size = pick([0, 0, 1, 4, 7, 8, 16, 31, 32, 64, 232, 512, 4095, 4096, 4097, 65536, int(300)])
     switch (k) {
-      case 0: return Buffer.alloc(size, int(256))
-      case 1: { const B = Buffer.alloc(size + 16); return B.subarray(int(16), int(16) + size) }
-      case 2: { const T = pick(TYPED); const n = Math.ceil(size / T.BYTES_PER_ELEMENT); return new T(n) }
-      case 3: { const ab = new ArrayBuffer(size + 64); const off = int(64); return new DataView(ab, off, chance(0.5) ? size : undefined) }
-      case 4: return detached()
-      case 5: { const sab = new SharedArrayBuffer(8 * Math.ceil(size / 8) + 64); const T = pick(TYPED); return new T(sab, T.BYTES_PER_ELEMENT * int(8)) }
-      case 6: return new DataView(new SharedArrayBuffer(size + 16), int(16))
-      case 7: { const ab = new ArrayBuffer(size, { maxByteLength: size + 1024 }); const v = new Uint8Array(ab); ab.resize(size + int(1024)); return v }
-      case 8: return outOfBounds()
-      case 9: return chance(0.1) ? HUGE_BUFFER : Buffer.allocUnsafe(size)
-      case 10: return new Float64Array(pick([0, b.TCP_INFO_FIELDS.length - 1, b.TCP_INFO_FIELDS.length, 64]))
-      case 11: { const sab = new SharedArrayBuffer(8 * 64, { maxByteLength: 8 * 128 }); return new Float64Array(sab, 8 * int(4)) }
-      case 12: return new ArrayBuffer(size) // not a view: must be refused
-      default: return new SharedArrayBuffer(size)
+      case 0:
+        return Buffer.alloc(size, int(256))
+      case 1: {
+        const B = Buffer.alloc(size + 16)
+        return B.subarray(int(16), int(16) + size)
+      }
+      case 2: {
+        const T = pick(TYPED)
+        const n = Math.ceil(size / T.BYTES_PER_ELEMENT)
+        return new T(n)
+      }
+      case 3: {
+        const ab = new ArrayBuffer(size + 64)
+        const off = int(64)
+        return new DataView(ab, off, chance(0.5) ? size : undefined)
+      }
+      case 4:
+        return detached()
+      case 5: {
+        const sab = new SharedArrayBuffer(8 * Math.ceil(size / 8) + 64)
+        const T = pick(TYPED)
+        return new T(sab, T.BYTES_PER_ELEMENT * int(8))
+      }
+      case 6:
+        return new DataView(new SharedArrayBuffer(size + 16), int(16))
+      case 7: {
+        const ab = new ArrayBuffer(size, { maxByteLength: size + 1024 })
+        const v = new Uint8Array(ab)
+        ab.resize(size + int(1024))
+        return v
+      }
+      case 8:
+        return outOfBounds()
+      case 9:
+        return chance(0.1) ? HUGE_BUFFER : Buffer.allocUnsafe(size)
+      case 10:
+        return new Float64Array(pick([0, b.TCP_INFO_FIELDS.length - 1, b.TCP_INFO_FIELDS.length, 64]))
+      case 11: {
+        const sab = new SharedArrayBuffer(8 * 64, { maxByteLength: 8 * 128 })
+        return new Float64Array(sab, 8 * int(4))
+      }
+      case 12:
+        return new ArrayBuffer(size) // not a view: must be refused
+      default:
+        return new SharedArrayBuffer(size)
     }
   }
 
-  function number () {
+  function number() {
     return pick([
-      0, -0, 1, -1, 2, 3, 10, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32,
-      2 ** 32 + 1, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 2 ** 63, Number.MAX_VALUE, Number.MIN_VALUE, Number.EPSILON,
-      NaN, Infinity, -Infinity, 0.5, 1.5, -1.5, 1e-300, int(100), -int(100), int(2 ** 31), (int(2 ** 20) - 2 ** 19) + 0.25,
+      0,
+      -0,
+      1,
+      -1,
+      2,
+      3,
+      10,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 31 - 1,
+      2 ** 31,
+      -(2 ** 31),
+      -(2 ** 31) - 1,
+      2 ** 32,
+      2 ** 32 + 1,
+      2 ** 53,
+      2 ** 53 + 2,
+      -(2 ** 53),
+      2 ** 63,
+      Number.MAX_VALUE,
+      Number.MIN_VALUE,
+      Number.EPSILON,
+      NaN,
+      Infinity,
+      -Infinity,
+      0.5,
+      1.5,
+      -1.5,
+      1e-300,
+      int(100),
+      -int(100),
+      int(2 ** 31),
+      int(2 ** 20) - 2 ** 19 + 0.25,
     ])
   }
 
-  function string () {
+  function string() {
     return pick([
-      '', '0', '1', '-1', ' 1', '0x10', '5e2', '127.0.0.1', '127.0.0.2', '0.0.0.0', '::1', '::', '::ffff:127.0.0.1',
-      '::1%1', '::1%0', '::1%4294967295', '::1%4294967296', '::1%-1', '::1% 1', '::1%', '::1%lo', 'fe80::1%99999999999999999999',
-      '127.0.0.1\u0000garbage', '\u0000', '1.2.3.4\u0000', '256.0.0.1', '1.2.3', 'localhost', '[::1]', '::1]',
-      '\uD800', '\uDFFF\uD800', 'é', '🙂'.repeat(20), '%', '%%%', 'a'.repeat(int(300)), HUGE_NUL_STRING,
+      '',
+      '0',
+      '1',
+      '-1',
+      ' 1',
+      '0x10',
+      '5e2',
+      '127.0.0.1',
+      '127.0.0.2',
+      '0.0.0.0',
+      '::1',
+      '::',
+      '::ffff:127.0.0.1',
+      '::1%1',
+      '::1%0',
+      '::1%4294967295',
+      '::1%4294967296',
+      '::1%-1',
+      '::1% 1',
+      '::1%',
+      '::1%lo',
+      'fe80::1%99999999999999999999',
+      '127.0.0.1\u0000garbage',
+      '\u0000',
+      '1.2.3.4\u0000',
+      '256.0.0.1',
+      '1.2.3',
+      'localhost',
+      '[::1]',
+      '::1]',
+      '\uD800',
+      '\uDFFF\uD800',
+      'é',
+      '🙂'.repeat(20),
+      '%',
+      '%%%',
+      'a'.repeat(int(300)),
+      HUGE_NUL_STRING,
       chance(0.2) ? HUGE_STRING : 'tiny',
       String.fromCharCode(...Array.from({ length: int(40) }, () => int(0x10000))),
     ])
   }
 
-  const throwing = new Proxy({}, {
-    get () { throw new Error('proxy get') },
-    has () { throw new Error('proxy has') },
-    ownKeys () { throw new Error('proxy ownKeys') },
-    getPrototypeOf () { throw new Error('proxy getPrototypeOf') },
-    getOwnPropertyDescriptor () { throw new Error('proxy gOPD') },
+  const throwing = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error('proxy get')
+      },
+      has() {
+        throw new Error('proxy has')
+      },
+      ownKeys() {
+        throw new Error('proxy ownKeys')
+      },
+      getPrototypeOf() {
+        throw new Error('proxy getPrototypeOf')
+      },
+      getOwnPropertyDescriptor() {
+        throw new Error('proxy gOPD')
+      },
+    },
+  )
+  const getterBomb = Object.defineProperty({}, 'length', {
+    get() {
+      throw new Error('getter')
+    },
   })
-  const getterBomb = Object.defineProperty({}, 'length', { get () { throw new Error('getter') } })
 
-  function other () {
+  function other() {
     return pick([
-      null, undefined, true, false, {}, [], [1, 2, 3], [5], new Array(5), { valueOf: () => 5 }, { toString: () => '127.0.0.1' },
-      { [Symbol.toPrimitive]: () => { throw new Error('toPrimitive') } }, throwing, getterBomb, Object.create(null),
-      new Date(), /re/, new Map(), new Set(), Promise.resolve(), new Error('e'), new WeakRef({}), new Proxy([], {}),
-      Symbol('s'), Symbol.iterator, 0n, 5n, -1n, 2n ** 64n, () => 5, class X {}, async () => {}, function * g () {},
-      b.socket, Math.max, globalThis, b, c,
+      null,
+      undefined,
+      true,
+      false,
+      {},
+      [],
+      [1, 2, 3],
+      [5],
+      new Array(5),
+      { valueOf: () => 5 },
+      { toString: () => '127.0.0.1' },
+      {
+        [Symbol.toPrimitive]: () => {
+          throw new Error('toPrimitive')
+        },
+      },
+      throwing,
+      getterBomb,
+      Object.create(null),
+      new Date(),
+      /re/,
+      new Map(),
+      new Set(),
+      Promise.resolve(),
+      new Error('e'),
+      new WeakRef({}),
+      new Proxy([], {}),
+      Symbol('s'),
+      Symbol.iterator,
+      0n,
+      5n,
+      -1n,
+      2n ** 64n,
+      () => 5,
+      class X {},
+      async () => {},
+      function* g() {},
+      b.socket,
+      Math.max,
+      globalThis,
+      b,
+      c,
     ])
   }
 
-  function anyValue () {
+  function anyValue() {
     const k = int(10)
     if (k < 3) return number()
     if (k < 5) return string()
@@ -177,7 +350,7 @@ function makeFuzzer (seed) {
     const pool = [...own, ...released]
     return pool.length ? pick(pool) : pick(INVALID_FDS)
   }
-  function fdFor (name) {
+  function fdFor(name) {
     const r = rnd()
     if (r < 0.7) return ownFd()
     if (r < 0.8 && closedNow.length) return pick(closedNow)
@@ -189,8 +362,10 @@ function makeFuzzer (seed) {
   const address = () => (chance(0.7) ? pick(['127.0.0.1', '127.0.0.2', '::1', '::', '0.0.0.0', '::ffff:127.0.0.1', '10.9.9.9']) : string())
   const port = () => (chance(0.8) ? PORT_BASE + int(32) : pick([0, 1, 65535, 65536, -1]))
   const level = () => pick([SOL_SOCKET, c.IPPROTO_TCP, c.IPPROTO_IPV6, 0, 270 /* SOL_NETLINK */, int(300), 2 ** 31, -1])
-  const optname = () => (chance(0.8) ? int(80) : pick([c.TCP_FASTOPEN, c.TCP_FASTOPEN_CONNECT, c.TCP_FASTOPEN_KEY, c.TCP_FASTOPEN_NO_COOKIE, c.TCP_INFO, 2 ** 31 - 1, -1]))
-  const flags = () => (chance(0.6) ? pick([0, 0, c.MSG_PEEK, c.MSG_FASTOPEN, 0x40 /* DONTWAIT */, 0x8000 /* MORE */, 0x100 /* WAITALL */, 1 /* OOB */]) : number())
+  const optname = () =>
+    chance(0.8) ? int(80) : pick([c.TCP_FASTOPEN, c.TCP_FASTOPEN_CONNECT, c.TCP_FASTOPEN_KEY, c.TCP_FASTOPEN_NO_COOKIE, c.TCP_INFO, 2 ** 31 - 1, -1])
+  const flags = () =>
+    chance(0.6) ? pick([0, 0, c.MSG_PEEK, c.MSG_FASTOPEN, 0x40 /* DONTWAIT */, 0x8000 /* MORE */, 0x100 /* WAITALL */, 1 /* OOB */]) : number()
   const intValue = () => (chance(0.7) ? pick([0, 1, 16, 256, -1, 2 ** 31 - 1]) : number())
 
   const TEMPLATES = {
@@ -218,7 +393,7 @@ function makeFuzzer (seed) {
   const isIntFd = (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 31
 
   /** Anything sent on a netlink fd goes to the kernel: keep it to harmless message types. */
-  function tameNetlink (view) {
+  function tameNetlink(view) {
     let dv
     try {
       if (!ArrayBuffer.isView(view) || view.byteLength < 6) return
@@ -230,7 +405,7 @@ function makeFuzzer (seed) {
     dv.setUint16(4, pick([0, 1, 2, 3, 15, nlc.GENL_ID_CTRL]), true)
   }
 
-  function argsFor (name) {
+  function argsFor(name) {
     const tmpl = TEMPLATES[name]
     let args
     const mode = rnd()
@@ -262,21 +437,39 @@ function makeFuzzer (seed) {
     if (typeof v === 'bigint') return `${v}n`
     if (typeof v === 'symbol') return v.toString()
     if (typeof v === 'function') return `function ${v.name}`
-    if (v instanceof DataView) { try { return `DataView(${v.byteLength})` } catch { return 'DataView(detached)' } }
+    if (v instanceof DataView) {
+      try {
+        return `DataView(${v.byteLength})`
+      } catch {
+        return 'DataView(detached)'
+      }
+    }
     if (ArrayBuffer.isView(v)) {
       let shared = false
-      try { shared = v.buffer instanceof SharedArrayBuffer } catch {}
+      try {
+        shared = v.buffer instanceof SharedArrayBuffer
+      } catch {}
       return `${v.constructor.name}(${v.byteLength}${shared ? ', shared' : ''})`
     }
     if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) return `${v.constructor.name}(${v.byteLength})`
     if (v === null || typeof v !== 'object') return String(v)
-    if (v instanceof DataView) { try { return `DataView(${v.byteLength})` } catch { return 'DataView(detached)' } }
+    if (v instanceof DataView) {
+      try {
+        return `DataView(${v.byteLength})`
+      } catch {
+        return 'DataView(detached)'
+      }
+    }
     if (v === b) return 'binding'
-    try { return Array.isArray(v) ? `array(${v.length})` : `object ${Object.prototype.toString.call(v)}` } catch { return 'proxy' }
+    try {
+      return Array.isArray(v) ? `array(${v.length})` : `object ${Object.prototype.toString.call(v)}`
+    } catch {
+      return 'proxy'
+    }
   }
 
   /** After a call, keep track of what the fuzzer owns. */
-  function account (name, args, r) {
+  function account(name, args, r) {
     if (typeof r !== 'number') return
     if ((name === 'socket' || name === 'genlSocket') && r >= 0) {
       own.add(r)
@@ -297,7 +490,7 @@ function makeFuzzer (seed) {
   }
 
   /** Keeps the number of open fuzz sockets bounded. */
-  function trim (max) {
+  function trim(max) {
     while (own.size + released.size > max) {
       const fd = pick([...own, ...released])
       if (own.has(fd)) {
@@ -312,7 +505,7 @@ function makeFuzzer (seed) {
     }
   }
 
-  function closeAll () {
+  function closeAll() {
     const failures = []
     for (const fd of own) if (b.close(fd) !== 0) failures.push(`close(${fd})`)
     for (const fd of released) fs.closeSync(fd)
@@ -324,9 +517,22 @@ function makeFuzzer (seed) {
   }
 
   return {
-    rnd, int, pick, chance, argsFor, describe, account, trim, closeAll, nodeFds,
-    get own () { return own },
-    newChunk () { closedNow = [] },
+    rnd,
+    int,
+    pick,
+    chance,
+    argsFor,
+    describe,
+    account,
+    trim,
+    closeAll,
+    nodeFds,
+    get own() {
+      return own
+    },
+    newChunk() {
+      closedNow = []
+    },
   }
 }
 
@@ -338,7 +544,9 @@ t.test('the binding survives >= 100 000 random calls, always returns a number, l
   process.stderr.write(`# binding fuzz seed ${seed} (replay: TFO_FUZZ_SEED=${seed} TFO_FUZZ_TRACE=1)\n`)
   t.comment(`seed ${seed}`)
 
-  const names = Object.keys(b).filter((k) => typeof b[k] === 'function').sort()
+  const names = Object.keys(b)
+    .filter((k) => typeof b[k] === 'function')
+    .sort()
   t.ok(names.length >= 17, `${names.length} exported functions: ${names.join(', ')}`)
   const snapshot = JSON.stringify({ constants: b.constants, fields: b.TCP_INFO_FIELDS, nl: b.netlinkConstants })
 
@@ -393,7 +601,10 @@ t.test('the binding survives >= 100 000 random calls, always returns a number, l
   t.equal(calls, total, `${calls} calls in ${ms} ms`)
   t.comment(`calls per function: ${JSON.stringify(perFunction)}`)
   t.comment(`errnos seen: ${JSON.stringify(Object.fromEntries([...errnos].sort((a, b) => b[1] - a[1])))}`)
-  t.ok(Object.values(perFunction).every((n) => n > 1000), 'every function was called many times')
+  t.ok(
+    Object.values(perFunction).every((n) => n > 1000),
+    'every function was called many times',
+  )
 
   t.same(f.closeAll(), [], 'every fd the fuzzer still owns closes')
   await sleep(50)
@@ -450,10 +661,11 @@ const PICK = (e) => e && { name: e.name, code: e.code, message: e.message }
 const noop = () => {}
 
 const handles = () => new Set(process._getActiveHandles())
-const closed = (obj) => new Promise((resolve) => {
-  if (obj.destroyed && !obj.connecting) return resolve()
-  obj.once('close', resolve)
-})
+const closed = (obj) =>
+  new Promise((resolve) => {
+    if (obj.destroyed && !obj.connecting) return resolve()
+    obj.once('close', resolve)
+  })
 const within = (ms, p) => Promise.race([p, sleep(ms)])
 
 /**
@@ -461,7 +673,7 @@ const within = (ms, p) => Promise.race([p, sleep(ms)])
  * or made a socket/server that emitted 'error' (or not). Whatever it made is
  * closed before this returns.
  */
-async function outcome (make, { settle = true } = {}) {
+async function outcome(make, { settle = true } = {}) {
   const before = handles()
   let obj
   try {
@@ -474,7 +686,9 @@ async function outcome (make, { settle = true } = {}) {
     for (const h of left) h.on('error', noop)
     // (net itself leaves an fd-less TCP handle behind when connect() rejects its
     // arguments after making the handle: that is compared like the rest.)
-    const kinds = left.map((h) => `${h instanceof net.Server ? 'server' : 'socket'}${h._handle && h._handle.fd >= 0 ? ' with an fd' : ''}${h.connecting ? ', connecting' : ''}`)
+    const kinds = left.map(
+      (h) => `${h instanceof net.Server ? 'server' : 'socket'}${h._handle && h._handle.fd >= 0 ? ' with an fd' : ''}${h.connecting ? ', connecting' : ''}`,
+    )
     for (const h of left) {
       if (h instanceof net.Socket) h.destroy()
       else h.close()
@@ -484,14 +698,30 @@ async function outcome (make, { settle = true } = {}) {
   }
   if (!obj || typeof obj.on !== 'function') return { returned: typeof obj }
   let error = null
-  obj.on('error', (e) => { error = error || PICK(e) })
+  obj.on('error', (e) => {
+    error = error || PICK(e)
+  })
   if (!settle) return { emitted: error }
   if (obj instanceof net.Server) {
-    await within(2000, new Promise((resolve) => { obj.once('listening', resolve); obj.once('error', resolve); obj.once('close', resolve) }))
+    await within(
+      2000,
+      new Promise((resolve) => {
+        obj.once('listening', resolve)
+        obj.once('error', resolve)
+        obj.once('close', resolve)
+      }),
+    )
     await new Promise(setImmediate)
     if (obj.listening) await new Promise((resolve) => obj.close(resolve))
   } else {
-    if (obj.connecting) await within(2000, new Promise((resolve) => { obj.once('connect', resolve); obj.once('close', resolve) }))
+    if (obj.connecting)
+      await within(
+        2000,
+        new Promise((resolve) => {
+          obj.once('connect', resolve)
+          obj.once('close', resolve)
+        }),
+      )
     await new Promise(setImmediate) // an error scheduled on the next tick (an aborted signal) comes now
     await new Promise(setImmediate)
     const done = closed(obj)
@@ -557,7 +787,15 @@ const CONNECT_CASES = () => [
   [{ port: 80, host: 'localhost', lookup: 42 }],
   [{ port: 80, host: 'localhost', lookup: (h, o, cb) => cb(new Error('custom lookup failed')) }],
   [{ port: 80, host: 'localhost', lookup: (h, o, cb) => cb(null, 'not-an-ip', 4) }],
-  [{ port: 80, host: 'localhost', lookup: () => { throw new Error('lookup threw') } }],
+  [
+    {
+      port: 80,
+      host: 'localhost',
+      lookup: () => {
+        throw new Error('lookup threw')
+      },
+    },
+  ],
   [{ port: 80, host: '127.0.0.1', timeout: -1 }],
   [{ port: 80, host: '127.0.0.1', timeout: 'x' }],
   [{ port: 80, host: '127.0.0.1', timeout: Infinity }],
@@ -620,7 +858,11 @@ t.test('tfo.connect / createConnection / Socket#connect fail exactly as net does
     for (const fo of FAST_OPEN_BAD) {
       const r = await outcome(() => tfo.connect({ port: 80, host: '127.0.0.1', fastOpen: fo }))
       if (round === 0) {
-        t.match(r, { threw: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /^The "options\.fastOpen(\.\w+)?" property must be/ } }, `fastOpen: ${String(typeof fo === 'symbol' ? fo.toString() : JSON.stringify(fo))}`)
+        t.match(
+          r,
+          { threw: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /^The "options\.fastOpen(\.\w+)?" property must be/ } },
+          `fastOpen: ${String(typeof fo === 'symbol' ? fo.toString() : JSON.stringify(fo))}`,
+        )
         t.notOk(r.leftBehind, 'nothing left behind')
       }
       const r2 = await outcome(() => new tfo.Socket({ fastOpen: fo }))
@@ -634,9 +876,29 @@ t.test('tfo.connect / createConnection / Socket#connect fail exactly as net does
 
 t.test('new tfo.Socket(options) fails as new net.Socket(options)', async (t) => {
   const cases = () => [
-    'x', -1, 2 ** 31, 1.5, 99999, { fd: -1 }, { fd: 'x' }, { fd: 1.5 }, { fd: 99999 }, { fd: 2 ** 31 }, { fd: {} },
-    { handle: 5 }, { allowHalfOpen: 'x' }, { readable: 5 }, { signal: 'x' }, { signal: aborted }, { highWaterMark: -1 },
-    { onread: 5 }, { onread: { buffer: 'x', callback: noop } }, Symbol('o'), 5n, null, undefined,
+    'x',
+    -1,
+    2 ** 31,
+    1.5,
+    99999,
+    { fd: -1 },
+    { fd: 'x' },
+    { fd: 1.5 },
+    { fd: 99999 },
+    { fd: 2 ** 31 },
+    { fd: {} },
+    { handle: 5 },
+    { allowHalfOpen: 'x' },
+    { readable: 5 },
+    { signal: 'x' },
+    { signal: aborted },
+    { highWaterMark: -1 },
+    { onread: 5 },
+    { onread: { buffer: 'x', callback: noop } },
+    Symbol('o'),
+    5n,
+    null,
+    undefined,
   ]
   const base = openFds()
   for (let round = 0; round < 2; round++) {
@@ -658,18 +920,59 @@ t.test('new tfo.Socket(options) fails as new net.Socket(options)', async (t) => 
 
 t.test('tfo.createServer / server.listen fail exactly as net does', async (t) => {
   const serverCases = () => [
-    ['x'], [5], [true], [Symbol('s')], [5n], [{ allowHalfOpen: 'x' }], [{ pauseOnConnect: 5 }], [{ noDelay: 'x' }],
-    [{ keepAlive: 'x' }], [{ keepAliveInitialDelay: 'x' }], [{ highWaterMark: -1 }], [{ highWaterMark: 'x' }],
-    [{}, 'not a function'], [null, null], [undefined, 5],
+    ['x'],
+    [5],
+    [true],
+    [Symbol('s')],
+    [5n],
+    [{ allowHalfOpen: 'x' }],
+    [{ pauseOnConnect: 5 }],
+    [{ noDelay: 'x' }],
+    [{ keepAlive: 'x' }],
+    [{ keepAliveInitialDelay: 'x' }],
+    [{ highWaterMark: -1 }],
+    [{ highWaterMark: 'x' }],
+    [{}, 'not a function'],
+    [null, null],
+    [undefined, 5],
   ]
   const listenCases = () => [
-    [-1], [65536], ['abc'], [1.5], [NaN], [{}], [{ port: -1 }], [{ port: 'x' }], [{ port: 65536 }], [{ port: 1.5 }],
-    [{ port: 0, host: 5 }], [{ port: 0, host: {} }], [{ port: 0, host: 'no-such-host.invalid' }], [{ port: 0, host: '10.77.1.1' }],
-    [{ port: 0, host: '256.1.1.1' }], [0, '127.0.0.1', 'x'], [0, '127.0.0.1', -1], [{ port: 0, backlog: 'x' }],
-    [{ port: 0, backlog: -5 }], [{ path: 5 }], [{ path: '/nonexistent/dir/sock' }], [{ port: 0, signal: 'x' }],
-    [{ port: 0, signal: {} }], [{ port: 0, host: '127.0.0.1', signal: aborted }], [{ port: 0, ipv6Only: 'x' }],
-    [{ port: 0, exclusive: 'x' }], [{ port: 0, readableAll: 5 }], [Symbol('l')], [5n], [null], [true], [[]],
-    [{ fd: -1 }], [{ fd: 99999 }], [{ handle: 5 }], [{ handle: {} }],
+    [-1],
+    [65536],
+    ['abc'],
+    [1.5],
+    [NaN],
+    [{}],
+    [{ port: -1 }],
+    [{ port: 'x' }],
+    [{ port: 65536 }],
+    [{ port: 1.5 }],
+    [{ port: 0, host: 5 }],
+    [{ port: 0, host: {} }],
+    [{ port: 0, host: 'no-such-host.invalid' }],
+    [{ port: 0, host: '10.77.1.1' }],
+    [{ port: 0, host: '256.1.1.1' }],
+    [0, '127.0.0.1', 'x'],
+    [0, '127.0.0.1', -1],
+    [{ port: 0, backlog: 'x' }],
+    [{ port: 0, backlog: -5 }],
+    [{ path: 5 }],
+    [{ path: '/nonexistent/dir/sock' }],
+    [{ port: 0, signal: 'x' }],
+    [{ port: 0, signal: {} }],
+    [{ port: 0, host: '127.0.0.1', signal: aborted }],
+    [{ port: 0, ipv6Only: 'x' }],
+    [{ port: 0, exclusive: 'x' }],
+    [{ port: 0, readableAll: 5 }],
+    [Symbol('l')],
+    [5n],
+    [null],
+    [true],
+    [[]],
+    [{ fd: -1 }],
+    [{ fd: 99999 }],
+    [{ handle: 5 }],
+    [{ handle: {} }],
   ]
   const base0 = openFds()
   let base = null
@@ -691,12 +994,22 @@ t.test('tfo.createServer / server.listen fail exactly as net does', async (t) =>
     else if (diffs.length) t.fail(`round ${round}: differences`, { diffs })
 
     const fastOpenCases = [
-      [{ queueLength: 0 }, 'ERR_OUT_OF_RANGE'], [{ queueLength: -1 }, 'ERR_OUT_OF_RANGE'], [{ queueLength: 1.5 }, 'ERR_OUT_OF_RANGE'],
-      [{ queueLength: 2 ** 31 }, 'ERR_OUT_OF_RANGE'], [{ queueLength: NaN }, 'ERR_OUT_OF_RANGE'], [{ queueLength: '5' }, 'ERR_INVALID_ARG_TYPE'],
-      [{ noCookie: 'x' }, 'ERR_INVALID_ARG_TYPE'], [{ key: 'not hex' }, 'ERR_INVALID_ARG_VALUE'], [{ key: Buffer.alloc(5) }, 'ERR_INVALID_ARG_VALUE'],
-      [{ key: 5 }, 'ERR_INVALID_ARG_TYPE'], [{ keyRotation: 5 }, 'ERR_INVALID_ARG_TYPE'],
+      [{ queueLength: 0 }, 'ERR_OUT_OF_RANGE'],
+      [{ queueLength: -1 }, 'ERR_OUT_OF_RANGE'],
+      [{ queueLength: 1.5 }, 'ERR_OUT_OF_RANGE'],
+      [{ queueLength: 2 ** 31 }, 'ERR_OUT_OF_RANGE'],
+      [{ queueLength: NaN }, 'ERR_OUT_OF_RANGE'],
+      [{ queueLength: '5' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ noCookie: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ key: 'not hex' }, 'ERR_INVALID_ARG_VALUE'],
+      [{ key: Buffer.alloc(5) }, 'ERR_INVALID_ARG_VALUE'],
+      [{ key: 5 }, 'ERR_INVALID_ARG_TYPE'],
+      [{ keyRotation: 5 }, 'ERR_INVALID_ARG_TYPE'],
       [{ key: Buffer.alloc(16), keyRotation: { secret: Buffer.alloc(32) } }, 'ERR_INVALID_ARG_VALUE'],
-      ['yes', 'ERR_INVALID_ARG_TYPE'], [5, 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'], [[], 'ERR_INVALID_ARG_TYPE'],
+      ['yes', 'ERR_INVALID_ARG_TYPE'],
+      [5, 'ERR_INVALID_ARG_TYPE'],
+      [null, 'ERR_INVALID_ARG_TYPE'],
+      [[], 'ERR_INVALID_ARG_TYPE'],
     ]
     for (const [fo, code] of fastOpenCases) {
       const r = await outcome(() => tfo.createServer({ fastOpen: fo }), { settle: false })
@@ -708,7 +1021,8 @@ t.test('tfo.createServer / server.listen fail exactly as net does', async (t) =>
     }
     for (const notServer of [undefined, null, {}, 5, 'x', new net.Socket(), http.createServer, Symbol('s')]) {
       const r = await outcome(() => tfo.enableFastOpen(notServer), { settle: false })
-      if (round === 0) t.match(r, { threw: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /^The "server" argument must be an instance of net\.Server/ } })
+      if (round === 0)
+        t.match(r, { threw: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: /^The "server" argument must be an instance of net\.Server/ } })
       if (notServer instanceof net.Socket) notServer.destroy()
     }
     await sleep(100)
@@ -720,12 +1034,26 @@ t.test('tfo.createServer / server.listen fail exactly as net does', async (t) =>
 
 t.test('tfo.tls.connect fails exactly as tls.connect does', async (t) => {
   const cases = () => [
-    [{ port: -1 }], [{ port: 'abc' }], [{ port: 65536 }], [70000], [{ port: 80, host: 5 }], [{ port: 80, host: 'no-such-host.invalid' }],
-    [{ port: 80, host: '127.0.0.1', servername: 5 }], [{ port: 80, host: '127.0.0.1', ALPNProtocols: 5 }],
-    [{ port: 80, host: '127.0.0.1', minVersion: 'TLSv9' }], [{ port: 80, host: '127.0.0.1', ca: 5 }],
-    [{ port: 80, host: '127.0.0.1', localAddress: 'nope' }], [{ port: 80, host: '127.0.0.1', timeout: 'x' }],
-    [{ port: 80, host: '127.0.0.1', signal: 'x' }], [{ port: 80, host: '127.0.0.1', lookup: 42 }], [{ port: 80, host: '127.0.0.1' }],
-    [{ port: 80, host: '127.0.0.1', session: 'x' }], [{ port: 80, host: '127.0.0.1', socket: 5 }], [], [null], [Symbol('t')],
+    [{ port: -1 }],
+    [{ port: 'abc' }],
+    [{ port: 65536 }],
+    [70000],
+    [{ port: 80, host: 5 }],
+    [{ port: 80, host: 'no-such-host.invalid' }],
+    [{ port: 80, host: '127.0.0.1', servername: 5 }],
+    [{ port: 80, host: '127.0.0.1', ALPNProtocols: 5 }],
+    [{ port: 80, host: '127.0.0.1', minVersion: 'TLSv9' }],
+    [{ port: 80, host: '127.0.0.1', ca: 5 }],
+    [{ port: 80, host: '127.0.0.1', localAddress: 'nope' }],
+    [{ port: 80, host: '127.0.0.1', timeout: 'x' }],
+    [{ port: 80, host: '127.0.0.1', signal: 'x' }],
+    [{ port: 80, host: '127.0.0.1', lookup: 42 }],
+    [{ port: 80, host: '127.0.0.1' }],
+    [{ port: 80, host: '127.0.0.1', session: 'x' }],
+    [{ port: 80, host: '127.0.0.1', socket: 5 }],
+    [],
+    [null],
+    [Symbol('t')],
   ]
   let base = null
   for (let round = 0; round < 3; round++) {
@@ -753,15 +1081,30 @@ t.test('tfo.tls.connect fails exactly as tls.connect does', async (t) => {
 
 t.test('tfo.http.Agent, undici.connector, configureBackoff, metricsText, sysctl: Node ERR_* codes', async (t) => {
   // http.Agent's own options: as http.Agent.
-  for (const opts of [{ maxSockets: 'x' }, { maxSockets: 0 }, { maxTotalSockets: 0 }, { maxTotalSockets: 'x' }, { scheduling: 'bogus' }, { timeout: 'x' }, 'x', 5, null]) {
+  for (const opts of [
+    { maxSockets: 'x' },
+    { maxSockets: 0 },
+    { maxTotalSockets: 0 },
+    { maxTotalSockets: 'x' },
+    { scheduling: 'bogus' },
+    { timeout: 'x' },
+    'x',
+    5,
+    null,
+  ]) {
     const expected = await outcome(() => new http.Agent(opts), { settle: false })
     const got = await outcome(() => new tfo.http.Agent(opts), { settle: false })
     t.same(got, expected, `new Agent(${util.inspect(opts)}) as http.Agent`)
   }
   const agentFastOpen = [
-    ['x', 'ERR_INVALID_ARG_TYPE'], [5, 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'],
-    [{ replay: 'sometimes' }, 'ERR_INVALID_ARG_VALUE'], [{ replay: 5 }, 'ERR_INVALID_ARG_TYPE'],
-    [{ retryWindowMs: -1 }, 'ERR_OUT_OF_RANGE'], [{ retryWindowMs: 'x' }, 'ERR_INVALID_ARG_TYPE'], [{ retryWindowMs: 1.5 }, 'ERR_OUT_OF_RANGE'],
+    ['x', 'ERR_INVALID_ARG_TYPE'],
+    [5, 'ERR_INVALID_ARG_TYPE'],
+    [null, 'ERR_INVALID_ARG_TYPE'],
+    [{ replay: 'sometimes' }, 'ERR_INVALID_ARG_VALUE'],
+    [{ replay: 5 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ retryWindowMs: -1 }, 'ERR_OUT_OF_RANGE'],
+    [{ retryWindowMs: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ retryWindowMs: 1.5 }, 'ERR_OUT_OF_RANGE'],
     [{ noCookie: 'x' }, 'ERR_INVALID_ARG_TYPE'],
   ]
   for (const [fo, code] of agentFastOpen) {
@@ -769,23 +1112,42 @@ t.test('tfo.http.Agent, undici.connector, configureBackoff, metricsText, sysctl:
     t.throws(() => tfo.undici.connector({ fastOpen: fo }), { code }, `connector fastOpen ${util.inspect(fo)}`)
   }
   for (const [opts, code] of [
-    ['x', 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'], [5, 'ERR_INVALID_ARG_TYPE'],
-    [{ timeout: -1 }, 'ERR_OUT_OF_RANGE'], [{ timeout: 'x' }, 'ERR_INVALID_ARG_TYPE'], [{ timeout: NaN }, 'ERR_OUT_OF_RANGE'],
-    [{ maxCachedSessions: -1 }, 'ERR_OUT_OF_RANGE'], [{ maxCachedSessions: 1.5 }, 'ERR_OUT_OF_RANGE'], [{ allowH2: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+    ['x', 'ERR_INVALID_ARG_TYPE'],
+    [null, 'ERR_INVALID_ARG_TYPE'],
+    [5, 'ERR_INVALID_ARG_TYPE'],
+    [{ timeout: -1 }, 'ERR_OUT_OF_RANGE'],
+    [{ timeout: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ timeout: NaN }, 'ERR_OUT_OF_RANGE'],
+    [{ maxCachedSessions: -1 }, 'ERR_OUT_OF_RANGE'],
+    [{ maxCachedSessions: 1.5 }, 'ERR_OUT_OF_RANGE'],
+    [{ allowH2: 'x' }, 'ERR_INVALID_ARG_TYPE'],
   ]) {
     t.throws(() => tfo.undici.connector(opts), { code }, `connector(${util.inspect(opts)})`)
   }
   for (const [opts, code] of [
-    [undefined, 'ERR_INVALID_ARG_TYPE'], ['x', 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'], [[], 'ERR_INVALID_ARG_TYPE'],
-    [{ enabled: 'x' }, 'ERR_INVALID_ARG_TYPE'], [{ initialMs: -1 }, 'ERR_OUT_OF_RANGE'], [{ initialMs: 'x' }, 'ERR_INVALID_ARG_TYPE'],
-    [{ maxMs: 1.5 }, 'ERR_OUT_OF_RANGE'], [{ maxMs: 2 ** 31 }, 'ERR_OUT_OF_RANGE'], [{ maxEntries: 0 }, 'ERR_OUT_OF_RANGE'], [{ maxEntries: NaN }, 'ERR_OUT_OF_RANGE'],
+    [undefined, 'ERR_INVALID_ARG_TYPE'],
+    ['x', 'ERR_INVALID_ARG_TYPE'],
+    [null, 'ERR_INVALID_ARG_TYPE'],
+    [[], 'ERR_INVALID_ARG_TYPE'],
+    [{ enabled: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ initialMs: -1 }, 'ERR_OUT_OF_RANGE'],
+    [{ initialMs: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ maxMs: 1.5 }, 'ERR_OUT_OF_RANGE'],
+    [{ maxMs: 2 ** 31 }, 'ERR_OUT_OF_RANGE'],
+    [{ maxEntries: 0 }, 'ERR_OUT_OF_RANGE'],
+    [{ maxEntries: NaN }, 'ERR_OUT_OF_RANGE'],
   ]) {
     t.throws(() => tfo.configureBackoff(opts), { code }, `configureBackoff(${util.inspect(opts)})`)
   }
   t.match(tfo.backoffEntries(), [], 'backoff still usable')
   for (const [opts, code] of [
-    ['x', 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'], [5, 'ERR_INVALID_ARG_TYPE'], [{ prefix: 5 }, 'ERR_INVALID_ARG_TYPE'],
-    [{ prefix: '1bad' }, 'ERR_INVALID_ARG_TYPE'], [{ prefix: 'a b' }, 'ERR_INVALID_ARG_TYPE'], [{ kernel: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+    ['x', 'ERR_INVALID_ARG_TYPE'],
+    [null, 'ERR_INVALID_ARG_TYPE'],
+    [5, 'ERR_INVALID_ARG_TYPE'],
+    [{ prefix: 5 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ prefix: '1bad' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ prefix: 'a b' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ kernel: 'x' }, 'ERR_INVALID_ARG_TYPE'],
   ]) {
     t.throws(() => tfo.metricsText(opts), { code }, `metricsText(${util.inspect(opts)})`)
   }
@@ -793,17 +1155,36 @@ t.test('tfo.http.Agent, undici.connector, configureBackoff, metricsText, sysctl:
 
   const before = tfo.sysctl.fastOpen().value
   for (const [fn, args, code] of [
-    ['setFastOpen', ['x'], 'ERR_INVALID_ARG_TYPE'], ['setFastOpen', [-1], 'ERR_OUT_OF_RANGE'], ['setFastOpen', [1.5], 'ERR_OUT_OF_RANGE'],
-    ['setFastOpen', [2 ** 31], 'ERR_OUT_OF_RANGE'], ['setFastOpen', [NaN], 'ERR_OUT_OF_RANGE'], ['setFastOpen', [null], 'ERR_INVALID_ARG_TYPE'],
-    ['setFastOpen', [{ bogus: true }], 'ERR_INVALID_ARG_VALUE'], ['setFastOpen', [{ client: 'yes' }], 'ERR_INVALID_ARG_TYPE'],
-    ['setFastOpen', [], 'ERR_INVALID_ARG_TYPE'], ['decodeFastOpen', ['3'], 'ERR_INVALID_ARG_TYPE'], ['decodeFastOpen', [2 ** 32], 'ERR_OUT_OF_RANGE'],
-    ['setKey', ['zz'], 'ERR_INVALID_ARG_VALUE'], ['setKey', [Buffer.alloc(3)], 'ERR_INVALID_ARG_VALUE'], ['setKey', [5], 'ERR_INVALID_ARG_TYPE'],
-    ['setKey', [Buffer.alloc(16), 'zz'], 'ERR_INVALID_ARG_VALUE'], ['setBlackholeTimeout', [-1], 'ERR_OUT_OF_RANGE'],
-    ['setBlackholeTimeout', ['x'], 'ERR_INVALID_ARG_TYPE'], ['read', [5], 'ERR_INVALID_ARG_TYPE'], ['read', ['../../etc/passwd'], 'ERR_INVALID_ARG_VALUE'],
-    ['read', [''], 'ERR_INVALID_ARG_VALUE'], ['read', ['net.ipv4.no_such_sysctl'], 'ENOENT'], ['path', [{}], 'ERR_INVALID_ARG_TYPE'],
-    ['formatKey', ['x'], 'ERR_INVALID_ARG_TYPE'], ['formatKey', [Buffer.alloc(15)], 'ERR_INVALID_ARG_VALUE'], ['parseKey', [5], 'ERR_INVALID_ARG_TYPE'],
+    ['setFastOpen', ['x'], 'ERR_INVALID_ARG_TYPE'],
+    ['setFastOpen', [-1], 'ERR_OUT_OF_RANGE'],
+    ['setFastOpen', [1.5], 'ERR_OUT_OF_RANGE'],
+    ['setFastOpen', [2 ** 31], 'ERR_OUT_OF_RANGE'],
+    ['setFastOpen', [NaN], 'ERR_OUT_OF_RANGE'],
+    ['setFastOpen', [null], 'ERR_INVALID_ARG_TYPE'],
+    ['setFastOpen', [{ bogus: true }], 'ERR_INVALID_ARG_VALUE'],
+    ['setFastOpen', [{ client: 'yes' }], 'ERR_INVALID_ARG_TYPE'],
+    ['setFastOpen', [], 'ERR_INVALID_ARG_TYPE'],
+    ['decodeFastOpen', ['3'], 'ERR_INVALID_ARG_TYPE'],
+    ['decodeFastOpen', [2 ** 32], 'ERR_OUT_OF_RANGE'],
+    ['setKey', ['zz'], 'ERR_INVALID_ARG_VALUE'],
+    ['setKey', [Buffer.alloc(3)], 'ERR_INVALID_ARG_VALUE'],
+    ['setKey', [5], 'ERR_INVALID_ARG_TYPE'],
+    ['setKey', [Buffer.alloc(16), 'zz'], 'ERR_INVALID_ARG_VALUE'],
+    ['setBlackholeTimeout', [-1], 'ERR_OUT_OF_RANGE'],
+    ['setBlackholeTimeout', ['x'], 'ERR_INVALID_ARG_TYPE'],
+    ['read', [5], 'ERR_INVALID_ARG_TYPE'],
+    ['read', ['../../etc/passwd'], 'ERR_INVALID_ARG_VALUE'],
+    ['read', [''], 'ERR_INVALID_ARG_VALUE'],
+    ['read', ['net.ipv4.no_such_sysctl'], 'ENOENT'],
+    ['path', [{}], 'ERR_INVALID_ARG_TYPE'],
+    ['formatKey', ['x'], 'ERR_INVALID_ARG_TYPE'],
+    ['formatKey', [Buffer.alloc(15)], 'ERR_INVALID_ARG_VALUE'],
+    ['parseKey', [5], 'ERR_INVALID_ARG_TYPE'],
   ]) {
-    if (typeof tfo.sysctl[fn] !== 'function') { t.fail(`sysctl.${fn} is not exported`); continue }
+    if (typeof tfo.sysctl[fn] !== 'function') {
+      t.fail(`sysctl.${fn} is not exported`)
+      continue
+    }
     t.throws(() => tfo.sysctl[fn](...args), { code }, `sysctl.${fn}(${args.map((a) => util.inspect(a)).join(', ')}) → ${code}`)
   }
   t.equal(tfo.sysctl.fastOpen().value, before, 'no bad value reached the sysctl')

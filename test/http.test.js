@@ -23,9 +23,11 @@ const { key, cert } = selfSigned()
 const BIG = crypto.randomBytes(100000).toString('base64')
 
 // Replies with the method, the body length and whether this connection's SYN carried data.
-function handler (req, res) {
+function handler(req, res) {
   let n = 0
-  req.on('data', (d) => { n += d.length })
+  req.on('data', (d) => {
+    n += d.length
+  })
   req.on('end', () => {
     const info = tfo.fastOpenInfo(req.socket)
     res.setHeader('x-syn-data', String(info && info.synData))
@@ -34,7 +36,7 @@ function handler (req, res) {
   })
 }
 
-function request (mod, options, body) {
+function request(mod, options, body) {
   return new Promise((resolve, reject) => {
     const req = mod.request(options, (res) => {
       const chunks = []
@@ -76,15 +78,24 @@ t.test('tfo.http.Agent: GET rides the SYN, POST waits for the handshake, respons
   const b = await go('GET', '/big')
   t.equal(b.body, a.body)
   t.equal(b.status, a.status)
-  delete a.headers.date; delete b.headers.date
-  delete a.headers['x-syn-data']; delete b.headers['x-syn-data']
+  delete a.headers.date
+  delete b.headers.date
+  delete a.headers['x-syn-data']
+  delete b.headers['x-syn-data']
   t.same(b.headers, a.headers)
 
   const all = new tfo.http.Agent({ fastOpen: { replay: 'all' } })
   const p2 = await request(http, { host: '127.0.0.30', port, method: 'POST', agent: all }, 'x')
   t.equal(p2.headers['x-syn-data'], 'true', "replay: 'all' lets POST ride")
   const seen = []
-  const pred = new tfo.http.Agent({ fastOpen: { replay: (r) => { seen.push(r); return r.path === '/ok' } } })
+  const pred = new tfo.http.Agent({
+    fastOpen: {
+      replay: (r) => {
+        seen.push(r)
+        return r.path === '/ok'
+      },
+    },
+  })
   t.equal((await request(http, { host: '127.0.0.30', port, method: 'POST', path: '/ok', agent: pred }, 'x')).headers['x-syn-data'], 'true')
   t.equal((await request(http, { host: '127.0.0.30', port, method: 'GET', path: '/no', agent: pred })).headers['x-syn-data'], 'false')
   t.match(seen[0], { method: 'POST', host: '127.0.0.30', port, path: '/ok', retry: false })
@@ -133,7 +144,11 @@ t.test('agents never change an options object the caller owns', async (t) => {
   const reqOpts = { host: '127.0.0.41', port: p2, agent }
   const frozen = JSON.stringify(reqOpts, (k, v) => (k === 'agent' ? undefined : v))
   await request(http, reqOpts)
-  t.equal(JSON.stringify(reqOpts, (k, v) => (k === 'agent' ? undefined : v)), frozen, 'http.request options untouched')
+  t.equal(
+    JSON.stringify(reqOpts, (k, v) => (k === 'agent' ? undefined : v)),
+    frozen,
+    'http.request options untouched',
+  )
   t.same(Object.getOwnPropertySymbols(reqOpts), [])
 })
 
@@ -197,18 +212,36 @@ t.test('replay decided from the request line: custom methods, CONNECT, a throwin
   const { port } = await listen(server, 0, '127.0.0.42')
   const agent = new tfo.http.Agent()
   await request(http, { host: '127.0.0.42', port, agent }) // cookie
-  t.equal((await request(http, { host: '127.0.0.42', port, agent, method: 'get' })).headers['x-syn-data'], 'true', 'a lower-case method is sent (and judged) as Node writes it: GET')
+  t.equal(
+    (await request(http, { host: '127.0.0.42', port, agent, method: 'get' })).headers['x-syn-data'],
+    'true',
+    'a lower-case method is sent (and judged) as Node writes it: GET',
+  )
   t.equal((await request(http, { host: '127.0.0.42', port, agent, method: 'PROPFIND' })).headers['x-syn-data'], 'false', 'an unknown method waits')
   const connect = await new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.42', port, agent, method: 'CONNECT', path: 'example.test:443' })
-    req.on('connect', (res, sock) => { sock.destroy(); resolve(res.headers['x-syn-data']) })
+    req.on('connect', (res, sock) => {
+      sock.destroy()
+      resolve(res.headers['x-syn-data'])
+    })
     req.on('error', reject)
     req.end()
   })
   t.equal(connect, 'false', 'CONNECT waits for the handshake')
   const seen = []
-  const throwing = new tfo.http.Agent({ fastOpen: { replay: (r) => { seen.push(r); throw new Error('no') } } })
-  t.equal((await request(http, { host: '127.0.0.42', port, agent: throwing, path: '/p?q=1' })).headers['x-syn-data'], 'false', 'a throwing predicate keeps the request out of the SYN')
+  const throwing = new tfo.http.Agent({
+    fastOpen: {
+      replay: (r) => {
+        seen.push(r)
+        throw new Error('no')
+      },
+    },
+  })
+  t.equal(
+    (await request(http, { host: '127.0.0.42', port, agent: throwing, path: '/p?q=1' })).headers['x-syn-data'],
+    'false',
+    'a throwing predicate keeps the request out of the SYN',
+  )
   t.match(seen, [{ method: 'GET', path: '/p?q=1', host: '127.0.0.42', port, retry: false }])
   const none = new tfo.http.Agent({ fastOpen: { replay: 'none', noCookie: false } })
   const r = await request(http, { host: '127.0.0.42', port, agent: none })
@@ -328,7 +361,15 @@ t.test('servers: express, fastify, https, http2 and tls each get TFO with one li
     fastify.get('/', async (req) => `fastify-factory synData=${tfo.fastOpenInfo(req.raw.socket).synData}`)
     await fastify.listen({ port: 0, host: '127.0.0.36' })
     t.teardown(() => fastify.close())
-    cases.push({ name: 'fastify (serverFactory)', server: fastify.server, host: '127.0.0.36', mod: http, agent: new tfo.http.Agent(), expect: /fastify-factory synData=true/, noClose: true })
+    cases.push({
+      name: 'fastify (serverFactory)',
+      server: fastify.server,
+      host: '127.0.0.36',
+      mod: http,
+      agent: new tfo.http.Agent(),
+      expect: /fastify-factory synData=true/,
+      noClose: true,
+    })
   }
   {
     const fastify = require('fastify')()
@@ -336,13 +377,28 @@ t.test('servers: express, fastify, https, http2 and tls each get TFO with one li
     tfo.enableFastOpen(fastify.server) // the one line
     await fastify.listen({ port: 0, host: '127.0.0.37' })
     t.teardown(() => fastify.close())
-    cases.push({ name: 'fastify (fastify.server)', server: fastify.server, host: '127.0.0.37', mod: http, agent: new tfo.http.Agent(), expect: /fastify synData=true/, noClose: true })
+    cases.push({
+      name: 'fastify (fastify.server)',
+      server: fastify.server,
+      host: '127.0.0.37',
+      mod: http,
+      agent: new tfo.http.Agent(),
+      expect: /fastify synData=true/,
+      noClose: true,
+    })
   }
   {
     const server = https.createServer({ key, cert }, (req, res) => res.end(`https synData=${tfo.fastOpenInfo(req.socket).synData}`))
     tfo.enableFastOpen(server)
     await listen(server, 0, '127.0.0.38')
-    cases.push({ name: 'https.createServer', server, host: '127.0.0.38', mod: https, agent: new tfo.https.Agent({ ca: cert, servername: 'localhost' }), expect: /https synData=true/ })
+    cases.push({
+      name: 'https.createServer',
+      server,
+      host: '127.0.0.38',
+      mod: https,
+      agent: new tfo.https.Agent({ ca: cert, servername: 'localhost' }),
+      expect: /https synData=true/,
+    })
   }
   for (const c of cases) {
     if (!c.noClose) t.teardown(() => closeServer(c.server))
@@ -357,17 +413,23 @@ t.test('servers: express, fastify, https, http2 and tls each get TFO with one li
   tfo.enableFastOpen(h2server)
   t.teardown(() => closeServer(h2server))
   const { port: h2port } = await listen(h2server, 0, '127.0.0.39')
-  const h2get = () => new Promise((resolve, reject) => {
-    const session = http2.connect(`https://127.0.0.39:${h2port}`, {
-      createConnection: () => tfo.tls.connect({ host: '127.0.0.39', port: h2port, ca: cert, servername: 'localhost', ALPNProtocols: ['h2'] }),
+  const h2get = () =>
+    new Promise((resolve, reject) => {
+      const session = http2.connect(`https://127.0.0.39:${h2port}`, {
+        createConnection: () => tfo.tls.connect({ host: '127.0.0.39', port: h2port, ca: cert, servername: 'localhost', ALPNProtocols: ['h2'] }),
+      })
+      session.on('error', reject)
+      const req = session.request({ ':path': '/' })
+      let body = ''
+      req.on('data', (d) => {
+        body += d
+      })
+      req.on('end', () => {
+        session.close()
+        resolve(body)
+      })
+      req.end()
     })
-    session.on('error', reject)
-    const req = session.request({ ':path': '/' })
-    let body = ''
-    req.on('data', (d) => { body += d })
-    req.on('end', () => { session.close(); resolve(body) })
-    req.end()
-  })
   await h2get()
   t.equal(await h2get(), 'h2 synData=true', 'http2.createSecureServer: returning ClientHello in the SYN')
 

@@ -36,18 +36,26 @@ let nextAddr = 60
 const h2cAddr = () => `127.0.0.${nextAddr++}`
 
 /** An HTTP/2 server (TLS or h2c) with TFO; answers `<method> <path>`; records what each stream's connection saw. */
-async function h2Server (t, { secure, host }) {
+async function h2Server(t, { secure, host }) {
   const server = secure ? http2.createSecureServer({ key, cert }) : http2.createServer()
   tfo.enableFastOpen(server)
   const streams = []
   const accepted = []
   const sessions = new Set()
   server.on('connection', (socket) => accepted.push(socket))
-  server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)) })
+  server.on('session', (s) => {
+    sessions.add(s)
+    s.on('close', () => sessions.delete(s))
+  })
   server.on('stream', (stream, headers) => {
     const info = tfo.fastOpenInfo(stream.session.socket)
     const raw = accepted[accepted.length - 1]
-    streams.push({ method: headers[':method'], path: headers[':path'], synData: info && info.synData, acceptedSynData: raw && raw.fastOpen ? raw.fastOpen.synData : null })
+    streams.push({
+      method: headers[':method'],
+      path: headers[':path'],
+      synData: info && info.synData,
+      acceptedSynData: raw && raw.fastOpen ? raw.fastOpen.synData : null,
+    })
     stream.on('error', () => {})
     stream.respond({ ':status': 200 })
     stream.end(`${headers[':method']} ${headers[':path']}`)
@@ -68,7 +76,7 @@ async function h2Server (t, { secure, host }) {
  * request (made at once, before 'connect', or in 'connect'); resolves after
  * the session's 'close' with everything observed, in order.
  */
-function session (mod, url, options = {}, { request = 'now', method = 'GET', connectListener = false } = {}) {
+function session(mod, url, options = {}, { request = 'now', method = 'GET', connectListener = false } = {}) {
   const events = []
   const streamEvents = []
   const timeline = []
@@ -94,23 +102,48 @@ function session (mod, url, options = {}, { request = 'now', method = 'GET', con
   }
   const makeRequest = () => {
     const req = s.request({ ':path': '/p', ':method': method })
-    for (const e of ['ready', 'response', 'end', 'close']) req.on(e, () => { streamEvents.push(e); timeline.push(`stream:${e}`) })
-    req.on('response', () => { infoAtResponse = tfo.fastOpenInfo(s.socket) })
-    req.on('error', (err) => { streamEvents.push('error'); timeline.push('stream:error'); streamError = err })
+    for (const e of ['ready', 'response', 'end', 'close'])
+      req.on(e, () => {
+        streamEvents.push(e)
+        timeline.push(`stream:${e}`)
+      })
+    req.on('response', () => {
+      infoAtResponse = tfo.fastOpenInfo(s.socket)
+    })
+    req.on('error', (err) => {
+      streamEvents.push('error')
+      timeline.push('stream:error')
+      streamError = err
+    })
     req.setEncoding('utf8')
-    req.on('data', (d) => { body += d })
-    req.on('close', () => { if (!s.closed && !s.destroyed) s.close() })
-    if (method === 'POST') req.end('posted') // a body: a request that must not be replayed
+    req.on('data', (d) => {
+      body += d
+    })
+    req.on('close', () => {
+      if (!s.closed && !s.destroyed) s.close()
+    })
+    if (method === 'POST')
+      req.end('posted') // a body: a request that must not be replayed
     else req.end()
   }
   s = connectListener ? mod.connect(url, options, onConnect) : mod.connect(url, options)
   if (!connectListener) s.on('connect', onConnect)
-  for (const e of ['connect', 'remoteSettings', 'localSettings', 'goaway', 'close']) s.on(e, () => { events.push(e); timeline.push(e) })
-  s.on('error', (err) => { events.push('error'); timeline.push('error'); error = err })
+  for (const e of ['connect', 'remoteSettings', 'localSettings', 'goaway', 'close'])
+    s.on(e, () => {
+      events.push(e)
+      timeline.push(e)
+    })
+  s.on('error', (err) => {
+    events.push('error')
+    timeline.push('error')
+    error = err
+  })
   if (request === 'now') makeRequest()
   if (request === 'none') s.on('remoteSettings', () => s.close())
   return new Promise((resolve) => {
-    s.on('close', () => setImmediate(() => resolve({ session: s, events, streamEvents, timeline, error, streamError, body, atConnect, infoAtResponse, info: s.fastOpen })))
+    s.on('close', () =>
+      setImmediate(() => resolve({ session: s, events, streamEvents, timeline, error, streamError, body, atConnect, infoAtResponse, info: s.fastOpen })),
+    )
   })
 }
 
@@ -119,17 +152,34 @@ const secureOpts = (host) => ({ ca: cert, servername: host === '127.0.0.1' ? 'lo
 t.test('tfo.http2 loads lazily and is node:http2 with connect over TFO', async (t) => {
   const mod = require('../dist/http/http2')
   t.equal(tfo.http2, mod, 'tfo.http2 is the tfo/http2 entry point')
-  for (const k of ['constants', 'createServer', 'createSecureServer', 'getDefaultSettings', 'getPackedSettings', 'getUnpackedSettings', 'sensitiveHeaders', 'Http2ServerRequest', 'Http2ServerResponse']) {
+  for (const k of [
+    'constants',
+    'createServer',
+    'createSecureServer',
+    'getDefaultSettings',
+    'getPackedSettings',
+    'getUnpackedSettings',
+    'sensitiveHeaders',
+    'Http2ServerRequest',
+    'Http2ServerResponse',
+  ]) {
     t.equal(mod[k], http2[k], `tfo.http2.${k} is http2.${k}`)
   }
   t.not(mod.connect, http2.connect)
   t.type(mod.connect[util.promisify.custom], 'function', 'util.promisify(tfo.http2.connect) resolves on connect, as http2.connect')
 })
 
-t.test('argument errors are http2.connect\'s, and nothing connects', async (t) => {
+t.test("argument errors are http2.connect's, and nothing connects", async (t) => {
   const connectBefore = net.connect
   const tlsBefore = tls.connect
-  const thrown = (fn) => { try { fn(); return null } catch (err) { return err } }
+  const thrown = (fn) => {
+    try {
+      fn()
+      return null
+    } catch (err) {
+      return err
+    }
+  }
   const cases = [
     [123],
     [null],
@@ -165,8 +215,8 @@ t.test('argument errors are http2.connect\'s, and nothing connects', async (t) =
       t.match(err, { code, message }, `${url} ${util.inspect(options)}: ${code}`)
     }
   }
-  t.equal(net.connect, connectBefore, 'net.connect is net\'s own again')
-  t.equal(tls.connect, tlsBefore, 'tls.connect is tls\'s own again')
+  t.equal(net.connect, connectBefore, "net.connect is net's own again")
+  t.equal(tls.connect, tlsBefore, "tls.connect is tls's own again")
 })
 
 for (const secure of [false, true]) {
@@ -194,25 +244,58 @@ for (const secure of [false, true]) {
       // The one difference (README, HTTP/2): with h2c and a cookie, the request made before 'connect'
       // was written with the preface, in the SYN; 'connect' waited for the connection.
       const expected = !secure && i > 0 ? ['stream:ready', ...plain.timeline.filter((e) => e !== 'stream:ready')] : plain.timeline
-      t.same(r.timeline, expected, `${label}: everything in http2.connect's order${expected !== plain.timeline ? ", but the stream's 'ready' (its HEADERS went in the SYN) before 'connect'" : ''}`)
+      t.same(
+        r.timeline,
+        expected,
+        `${label}: everything in http2.connect's order${expected !== plain.timeline ? ", but the stream's 'ready' (its HEADERS went in the SYN) before 'connect'" : ''}`,
+      )
     }
     t.same(plainAfter.events, plain.events, 'http2.connect with a connect listener: the same events')
-    t.match(plain.atConnect, { sameSession: true, socketIsTls: secure, socketIsNet: true, encrypted: secure, connecting: false, remoteAddress: host, remoteFamily: 'IPv4' })
+    t.match(plain.atConnect, {
+      sameSession: true,
+      socketIsTls: secure,
+      socketIsNet: true,
+      encrypted: secure,
+      connecting: false,
+      remoteAddress: host,
+      remoteFamily: 'IPv4',
+    })
 
-    t.match(runs[0].info, { role: 'client', attempted: true, synData: false, cookie: 'requested', failure: 'cookie-unavailable', reason: null }, 'first contact: a cookie was requested')
+    t.match(
+      runs[0].info,
+      { role: 'client', attempted: true, synData: false, cookie: 'requested', failure: 'cookie-unavailable', reason: null },
+      'first contact: a cookie was requested',
+    )
     for (const r of runs.slice(1)) {
-      t.match(r.info, { role: 'client', attempted: true, synData: true, cookie: 'sent', failure: null, synDataWithheld: false }, 'returning: the SYN carried data the server acknowledged')
+      t.match(
+        r.info,
+        { role: 'client', attempted: true, synData: true, cookie: 'sent', failure: null, synDataWithheld: false },
+        'returning: the SYN carried data the server acknowledged',
+      )
       t.ok(r.info.synDataBytes > 0, `returning: synDataBytes ${r.info.synDataBytes}`)
     }
     t.equal(srv.streams.length, 5, 'the server answered five streams')
-    t.same(srv.streams.map((s) => s.synData), [false, false, true, true, false], 'server (TCP_INFO via stream.session.socket): SYN data on the returning tfo sessions only')
-    t.same(srv.streams.map((s) => s.acceptedSynData), [false, false, true, true, false], 'server (the accepted socket\'s fastOpen): the same')
+    t.same(
+      srv.streams.map((s) => s.synData),
+      [false, false, true, true, false],
+      'server (TCP_INFO via stream.session.socket): SYN data on the returning tfo sessions only',
+    )
+    t.same(
+      srv.streams.map((s) => s.acceptedSynData),
+      [false, false, true, true, false],
+      "server (the accepted socket's fastOpen): the same",
+    )
   })
 
   t.test(`${kind}: connection errors as http2.connect's`, async (t) => {
     const host = secure ? tlsAddr() : h2cAddr()
     // A port nothing listens on, at an address the kernel has no cookie for.
-    const port = await new Promise((resolve) => { const s = net.createServer().listen(0, host, () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+    const port = await new Promise((resolve) => {
+      const s = net.createServer().listen(0, host, () => {
+        const p = s.address().port
+        s.close(() => resolve(p))
+      })
+    })
     const url = `${secure ? 'https' : 'http'}://${host}:${port}`
     const opts = secure ? secureOpts(host) : {}
     const plain = await session(http2, url, opts)
@@ -225,7 +308,8 @@ for (const secure of [false, true]) {
     t.equal(ours.info, null, 'session.fastOpen: null (never established)')
 
     // DNS: a lookup that fails (no resolver involved).
-    const lookup = (hostname, options, cb) => process.nextTick(cb, Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname }))
+    const lookup = (hostname, options, cb) =>
+      process.nextTick(cb, Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname }))
     const dnsUrl = `${secure ? 'https' : 'http'}://nowhere.invalid:${port}`
     const p2 = await session(http2, dnsUrl, { ...opts, lookup })
     const o2 = await session(tfo.http2, dnsUrl, { ...opts, lookup })
@@ -269,7 +353,7 @@ for (const secure of [false, true]) {
 }
 
 /** The HTTP/2 frames after the 24-byte client preface: { type, stream }. */
-function h2Frames (data) {
+function h2Frames(data) {
   const frames = []
   for (let i = 24; i + 9 <= data.length;) {
     frames.push({ type: data[i + 3], stream: data.readUInt32BE(i + 5) & 0x7fffffff })
@@ -278,7 +362,7 @@ function h2Frames (data) {
   return frames
 }
 
-t.test('h2c with a cookie: what the caller does early gives http2.connect\'s events', async (t) => {
+t.test("h2c with a cookie: what the caller does early gives http2.connect's events", async (t) => {
   const host = h2cAddr()
   const srv = await h2Server(t, { secure: false, host })
   await session(tfo.http2, srv.url) // first contact: the cookie
@@ -291,21 +375,24 @@ t.test('h2c with a cookie: what the caller does early gives http2.connect\'s eve
     'ping() before connect': (s, log) => s.ping(Buffer.alloc(8), (err) => log.push(`ping ${err ? err.code : 'ok'}`)),
     "ping() in 'connect'": (s, log) => s.on('connect', () => s.ping(Buffer.alloc(8), (err) => log.push(`ping ${err ? err.code : 'ok'}`))),
   }
-  const once_ = (mod, act) => new Promise((resolve) => {
-    const log = []
-    const stream = []
-    const s = mod.connect(srv.url)
-    for (const e of ['connect', 'remoteSettings', 'localSettings', 'goaway', 'close']) s.on(e, () => log.push(e))
-    s.on('error', (e) => log.push(`error ${e.code}`))
-    const req = s.request({ ':path': '/' })
-    for (const e of ['ready', 'response', 'close']) req.on(e, () => stream.push(e))
-    req.on('error', (e) => stream.push(`error ${e.code}`))
-    req.resume()
-    req.end()
-    req.on('close', () => { if (!s.closed && !s.destroyed) s.close() })
-    act(s, log)
-    s.on('close', () => setImmediate(() => resolve({ log, stream, info: s.fastOpen })))
-  })
+  const once_ = (mod, act) =>
+    new Promise((resolve) => {
+      const log = []
+      const stream = []
+      const s = mod.connect(srv.url)
+      for (const e of ['connect', 'remoteSettings', 'localSettings', 'goaway', 'close']) s.on(e, () => log.push(e))
+      s.on('error', (e) => log.push(`error ${e.code}`))
+      const req = s.request({ ':path': '/' })
+      for (const e of ['ready', 'response', 'close']) req.on(e, () => stream.push(e))
+      req.on('error', (e) => stream.push(`error ${e.code}`))
+      req.resume()
+      req.end()
+      req.on('close', () => {
+        if (!s.closed && !s.destroyed) s.close()
+      })
+      act(s, log)
+      s.on('close', () => setImmediate(() => resolve({ log, stream, info: s.fastOpen })))
+    })
   for (const [name, act] of Object.entries(actions)) {
     const plain = await once_(http2, act)
     const ours = await once_(tfo.http2, act)
@@ -314,27 +401,51 @@ t.test('h2c with a cookie: what the caller does early gives http2.connect\'s eve
       // Not an event-order matter: http2.connect sends the request with close()'s GOAWAY, and
       // Node's server refuses it (NGHTTP2_REFUSED_STREAM); here the request went in the SYN,
       // before the GOAWAY, and is answered.
-      t.same(plain.stream.filter((e) => e !== 'ready'), ['error ERR_HTTP2_STREAM_ERROR', 'close'])
-      t.same(ours.stream.filter((e) => e !== 'ready'), ['response', 'close'], `${name}: the request, already sent, is answered`)
+      t.same(
+        plain.stream.filter((e) => e !== 'ready'),
+        ['error ERR_HTTP2_STREAM_ERROR', 'close'],
+      )
+      t.same(
+        ours.stream.filter((e) => e !== 'ready'),
+        ['response', 'close'],
+        `${name}: the request, already sent, is answered`,
+      )
       continue
     }
-    t.same(ours.stream.filter((e) => e !== 'ready'), plain.stream.filter((e) => e !== 'ready'), `${name}: stream events (${plain.stream.join(', ')}), but for when 'ready' comes`)
+    t.same(
+      ours.stream.filter((e) => e !== 'ready'),
+      plain.stream.filter((e) => e !== 'ready'),
+      `${name}: stream events (${plain.stream.join(', ')}), but for when 'ready' comes`,
+    )
   }
 })
 
 t.test("h2c: a peer that accepts and never sends gets 'connect' as from http2.connect", async (t) => {
   const host = h2cAddr()
-  const silent = tfo.createServer((s) => { s.resume(); s.on('error', () => {}) })
-  const { port } = await listen(silent, 0, host)
-  t.teardown(async () => { silent.close(); await once(silent, 'close') })
-  const url = `http://${host}:${port}`
-  const run = (mod) => new Promise((resolve) => {
-    const log = []
-    const s = mod.connect(url)
-    s.on('connect', () => { log.push('connect'); s.destroy() })
-    s.on('error', (e) => log.push(`error ${e.code}`))
-    s.on('close', () => { log.push('close'); resolve({ log, info: s.fastOpen }) })
+  const silent = tfo.createServer((s) => {
+    s.resume()
+    s.on('error', () => {})
   })
+  const { port } = await listen(silent, 0, host)
+  t.teardown(async () => {
+    silent.close()
+    await once(silent, 'close')
+  })
+  const url = `http://${host}:${port}`
+  const run = (mod) =>
+    new Promise((resolve) => {
+      const log = []
+      const s = mod.connect(url)
+      s.on('connect', () => {
+        log.push('connect')
+        s.destroy()
+      })
+      s.on('error', (e) => log.push(`error ${e.code}`))
+      s.on('close', () => {
+        log.push('close')
+        resolve({ log, info: s.fastOpen })
+      })
+    })
   const first = await run(tfo.http2)
   t.match(first.info, { cookie: 'requested' })
   const plain = await run(http2)
@@ -378,7 +489,10 @@ t.test("tfo.fastOpenInfo(stream.session.socket) on a server is the accepted sock
     // Once the server's session is closed it lets go of its socket: Node's proxy (kept from
     // before) then throws on every read, and `session.socket` is undefined. Null, no throw.
     const last = sessions[sessions.length - 1]
-    if (!last.destroyed) { last.destroy(); await once(last, 'close') }
+    if (!last.destroyed) {
+      last.destroy()
+      await once(last, 'close')
+    }
     const proxy = proxies[proxies.length - 1]
     t.throws(() => proxy.remoteAddress, { code: 'ERR_HTTP2_SOCKET_UNBOUND' }, `${kind}: Node's proxy throws now`)
     t.equal(tfo.fastOpenInfo(proxy), null, `${kind}: the proxy of a closed session`)
@@ -411,16 +525,28 @@ t.test('what rides in the SYN: tcpdump on lo', async (t) => {
       t.equal(data.subarray(0, 24).toString('latin1'), 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'and starts with the connection preface')
       const frames = h2Frames(data)
       t.equal(frames[0] && frames[0].type, 4, 'then the client SETTINGS')
-      t.ok(frames.some((f) => f.type === 1 && f.stream === 1), 'and the request made before \'connect\': HEADERS on stream 1', { frames })
+      t.ok(
+        frames.some((f) => f.type === 1 && f.stream === 1),
+        "and the request made before 'connect': HEADERS on stream 1",
+        { frames },
+      )
       const late = syns[2].payload
       t.equal(late.subarray(0, 24).toString('latin1'), 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', "a request made in 'connect': the SYN still carries the preface")
-      t.notOk(h2Frames(late).some((f) => f.type === 1), "but not the request ('connect' waits for the connection)", { frames: h2Frames(late) })
+      t.notOk(
+        h2Frames(late).some((f) => f.type === 1),
+        "but not the request ('connect' waits for the connection)",
+        { frames: h2Frames(late) },
+      )
     } else {
       t.equal(data[0], 0x16, 'a TLS handshake record')
       t.equal(data[5], 0x01, 'holding the ClientHello')
       t.ok(data.includes(Buffer.from('\x02h2', 'latin1')), 'which offers ALPN h2')
     }
-    t.same(srv.streams.map((s) => s.synData), secure ? [false, true] : [false, true, true], 'the server saw SYN data on the returning sessions')
+    t.same(
+      srv.streams.map((s) => s.synData),
+      secure ? [false, true] : [false, true, true],
+      'the server saw SYN data on the returning sessions',
+    )
     t.equal(runs[1].body, 'GET /p')
   }
 })
@@ -435,8 +561,19 @@ t.test('h2c replay guard: only requests that may be replayed ride in the SYN', a
   const all = await session(tfo.http2, srv.url, { fastOpen: { replay: 'all' } }, { method: 'POST' })
   t.match(all.info, { synData: true }, "replay: 'all': the POST rides too")
   const seen = []
-  const pred = await session(tfo.http2, srv.url, { fastOpen: { replay: (r) => { seen.push(r); return r.path === '/p' } } })
-  t.same(seen, [{ method: 'GET', host, port: srv.port, path: '/p', retry: false }], "the predicate is told what the agents' is: method, host, port, path, retry")
+  const pred = await session(tfo.http2, srv.url, {
+    fastOpen: {
+      replay: (r) => {
+        seen.push(r)
+        return r.path === '/p'
+      },
+    },
+  })
+  t.same(
+    seen,
+    [{ method: 'GET', host, port: srv.port, path: '/p', retry: false }],
+    "the predicate is told what the agents' is: method, host, port, path, retry",
+  )
   t.match(pred.info, { synData: true })
   const none = await session(tfo.http2, srv.url, { fastOpen: { replay: 'none' } })
   t.match(none.info, { synData: false, synDataWithheld: true, cookie: 'sent' }, "replay: 'none': no request rides")
@@ -444,10 +581,21 @@ t.test('h2c replay guard: only requests that may be replayed ride in the SYN', a
   t.match(bare.info, { synData: true }, 'no request at all: the preface and SETTINGS ride')
   const off = await session(tfo.http2, srv.url, { fastOpen: false })
   t.match(off.info, { attempted: false, synData: false, cookie: 'none', reason: /fastOpen: false/ }, 'fastOpen: false: plain TCP')
-  t.same(srv.streams.map((s) => [s.method, s.synData]), [['GET', false], ['POST', false], ['POST', true], ['GET', true], ['GET', false], ['GET', false]], 'what the server saw, stream by stream')
+  t.same(
+    srv.streams.map((s) => [s.method, s.synData]),
+    [
+      ['GET', false],
+      ['POST', false],
+      ['POST', true],
+      ['GET', true],
+      ['GET', false],
+      ['GET', false],
+    ],
+    'what the server saw, stream by stream',
+  )
 })
 
-t.test('h2c retry rule: after a failed connection to the origin, the next session\'s requests do not ride', async (t) => {
+t.test("h2c retry rule: after a failed connection to the origin, the next session's requests do not ride", async (t) => {
   const host = h2cAddr()
   const srv = await h2Server(t, { secure: false, host })
   const port = srv.port
@@ -459,11 +607,23 @@ t.test('h2c retry rule: after a failed connection to the origin, the next sessio
   // The server is back, on the same port.
   const again = http2.createServer()
   tfo.enableFastOpen(again)
-  again.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('again') })
+  again.on('stream', (stream) => {
+    stream.respond({ ':status': 200 })
+    stream.end('again')
+  })
   const sessions = new Set()
-  again.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)) })
+  again.on('session', (s) => {
+    sessions.add(s)
+    s.on('close', () => sessions.delete(s))
+  })
   await listen(again, port, host)
-  t.teardown(async () => { for (const s of sessions) s.destroy(); if (again.listening) { again.close(); await once(again, 'close') } })
+  t.teardown(async () => {
+    for (const s of sessions) s.destroy()
+    if (again.listening) {
+      again.close()
+      await once(again, 'close')
+    }
+  })
   const url = `http://${host}:${port}`
   const retry = await session(tfo.http2, url)
   t.equal(retry.body, 'again')
@@ -488,7 +648,7 @@ t.test('util.promisify(tfo.http2.connect) resolves with the session on connect, 
 
 // ---- nginx: HTTP/2 over TLS and h2c, each on a listener with fastopen=256 ----
 
-function nginxConf (dir, listeners) {
+function nginxConf(dir, listeners) {
   const configure = spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr
   const temps = ['client_body']
   for (const m of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
@@ -526,30 +686,63 @@ t.test('against nginx: listen ... ssl http2 fastopen=256, and h2c (listen ... ht
   fs.writeFileSync(path.join(dir, 'cert.pem'), cert)
   const tlsHost = tlsAddr()
   const h2cHost = h2cAddr()
-  const free = (host) => new Promise((resolve) => { const s = net.createServer().listen(0, host, () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+  const free = (host) =>
+    new Promise((resolve) => {
+      const s = net.createServer().listen(0, host, () => {
+        const p = s.address().port
+        s.close(() => resolve(p))
+      })
+    })
   const tlsPort = await free(tlsHost)
   const h2cPort = await free(h2cHost)
   const conf = path.join(dir, 'nginx.conf')
-  fs.writeFileSync(conf, nginxConf(dir, [
-    { listen: `${tlsHost}:${tlsPort} ssl http2 fastopen=256`, extra: [`ssl_certificate ${dir}/cert.pem;`, `ssl_certificate_key ${dir}/key.pem;`, 'ssl_protocols TLSv1.3;'], body: 'h2 over tls' },
-    { listen: `${h2cHost}:${h2cPort} http2 fastopen=256`, body: 'h2c' },
-  ]))
+  fs.writeFileSync(
+    conf,
+    nginxConf(dir, [
+      {
+        listen: `${tlsHost}:${tlsPort} ssl http2 fastopen=256`,
+        extra: [`ssl_certificate ${dir}/cert.pem;`, `ssl_certificate_key ${dir}/key.pem;`, 'ssl_protocols TLSv1.3;'],
+        body: 'h2 over tls',
+      },
+      { listen: `${h2cHost}:${h2cPort} http2 fastopen=256`, body: 'h2c' },
+    ]),
+  )
   const nginx = spawn('nginx', ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  nginx.stdout.on('data', (d) => { output += d })
-  nginx.stderr.on('data', (d) => { output += d })
+  nginx.stdout.on('data', (d) => {
+    output += d
+  })
+  nginx.stderr.on('data', (d) => {
+    output += d
+  })
   const exited = once(nginx, 'close')
   t.teardown(async () => {
     if (nginx.exitCode === null && nginx.signalCode === null) nginx.kill('SIGTERM')
     await exited
-    if (!t.passing()) t.comment(`nginx output:\n${output}\nerror.log:\n${fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : ''}`)
+    if (!t.passing())
+      t.comment(
+        `nginx output:\n${output}\nerror.log:\n${fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : ''}`,
+      )
     fs.rmSync(dir, { recursive: true, force: true })
   })
   // Until nginx listens on both (plain connects: no cookie is asked for).
   for (const deadline = Date.now() + 10000; Date.now() < deadline && nginx.exitCode === null;) {
-    const up = await Promise.all([[tlsHost, tlsPort], [h2cHost, h2cPort]].map(([h, p]) => new Promise((resolve) => {
-      const s = net.connect(p, h, () => { s.destroy(); resolve(true) }).on('error', () => resolve(false))
-    })))
+    const up = await Promise.all(
+      [
+        [tlsHost, tlsPort],
+        [h2cHost, h2cPort],
+      ].map(
+        ([h, p]) =>
+          new Promise((resolve) => {
+            const s = net
+              .connect(p, h, () => {
+                s.destroy()
+                resolve(true)
+              })
+              .on('error', () => resolve(false))
+          }),
+      ),
+    )
     if (up.every(Boolean)) break
     await sleep(20)
   }
@@ -574,7 +767,11 @@ t.test('against nginx: listen ... ssl http2 fastopen=256, and h2c (listen ... ht
         t.match(diff, { cookieReqd: 1, passive: 0, active: 0 }, `${label}: TCPFastOpenCookieReqd +1`)
       } else {
         t.match(run.info, { cookie: 'sent', synData: true, failure: null }, `${label} ${i}: nginx acknowledged the SYN data`)
-        t.match(diff, { passive: 1, active: 1, passiveFail: 0, activeFail: 0 }, `${label} ${i}: TCPFastOpenPassive +1 (nginx accepted the SYN data), TCPFastOpenActive +1`)
+        t.match(
+          diff,
+          { passive: 1, active: 1, passiveFail: 0, activeFail: 0 },
+          `${label} ${i}: TCPFastOpenPassive +1 (nginx accepted the SYN data), TCPFastOpenActive +1`,
+        )
       }
     }
   }

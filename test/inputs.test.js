@@ -23,7 +23,7 @@ const raw = (file) => fs.readFileSync(file, 'utf8').trim()
 const SECRET = 'a shared secret of more than sixteen bytes'
 
 /** Runs `script` (with tfo as `tfo`) in a child node; returns its JSON output. */
-function child (script, { prefix = [], env = {} } = {}) {
+function child(script, { prefix = [], env = {} } = {}) {
   const code = `const tfo = require(${JSON.stringify(ROOT)});\n${script}`
   const [cmd, ...args] = [...prefix, process.execPath, '-e', code]
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30000, env: { ...process.env, ...env } })
@@ -37,7 +37,10 @@ t.test('configureBackoff: a bound below the first pause, or a zero pause, is ref
   const DEFAULTS = { enabled: true, initialMs: 60000, maxMs: 3600000, maxEntries: 4096 }
   tfo.configureBackoff(DEFAULTS)
   t.teardown(() => tfo.configureBackoff(DEFAULTS))
-  t.throws(() => tfo.configureBackoff({ maxMs: 1000 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.maxMs".*>= options\.initialMs \(60000\). Received 1000/ })
+  t.throws(() => tfo.configureBackoff({ maxMs: 1000 }), {
+    code: 'ERR_OUT_OF_RANGE',
+    message: /"options\.maxMs".*>= options\.initialMs \(60000\). Received 1000/,
+  })
   t.throws(() => tfo.configureBackoff({ initialMs: 7200000 }), { code: 'ERR_OUT_OF_RANGE', message: /"options\.initialMs".*<= options\.maxMs \(3600000\)/ })
   t.throws(() => tfo.configureBackoff({ initialMs: 5000, maxMs: 4999 }), { code: 'ERR_OUT_OF_RANGE', message: /options\.maxMs/ })
   t.throws(() => tfo.configureBackoff({ initialMs: 0 }), { code: 'ERR_OUT_OF_RANGE', message: /options\.initialMs/ })
@@ -52,8 +55,15 @@ t.test('configureBackoff: a bound below the first pause, or a zero pause, is ref
 t.test('listener keys of all zeros are refused (anyone could make cookies)', async (t) => {
   const zero = Buffer.alloc(16)
   const good = Buffer.alloc(16, 7)
-  for (const key of [zero, new Uint8Array(16), '00000000-00000000-00000000-00000000', '0'.repeat(32),
-    Buffer.concat([good, zero]), Buffer.concat([zero, good]), `${'0'.repeat(32)},${good.toString('hex')}`]) {
+  for (const key of [
+    zero,
+    new Uint8Array(16),
+    '00000000-00000000-00000000-00000000',
+    '0'.repeat(32),
+    Buffer.concat([good, zero]),
+    Buffer.concat([zero, good]),
+    `${'0'.repeat(32)},${good.toString('hex')}`,
+  ]) {
     t.throws(() => tfo.createServer({ fastOpen: { key } }), { code: 'ERR_INVALID_ARG_VALUE', message: /must not be all zeros/ })
   }
   const server = tfo.createServer({ fastOpen: { key: good } })
@@ -87,10 +97,18 @@ t.test('queueLength above net.core.somaxconn: the state says what the kernel app
 t.test('rotateNamespaceFastOpenKey: a clock with no usable time is refused at once and writes nothing', async (t) => {
   tfo.sysctl.setKey('01234567-89abcdef-01234567-89abcdef')
   const before = raw(KEY)
-  for (const [bad, said] of [[() => NaN, /returned NaN/], [() => 'now', /returned string/], [() => 1e300, /returned 1e\+300/],
-    [() => { throw new Error('no time') }, /threw no time/]]) {
-    t.throws(() => tfo.rotateNamespaceFastOpenKey({ secret: SECRET, periodMs: 1000, clock: bad }),
-      { code: 'ERR_INVALID_ARG_VALUE', message: said })
+  for (const [bad, said] of [
+    [() => NaN, /returned NaN/],
+    [() => 'now', /returned string/],
+    [() => 1e300, /returned 1e\+300/],
+    [
+      () => {
+        throw new Error('no time')
+      },
+      /threw no time/,
+    ],
+  ]) {
+    t.throws(() => tfo.rotateNamespaceFastOpenKey({ secret: SECRET, periodMs: 1000, clock: bad }), { code: 'ERR_INVALID_ARG_VALUE', message: said })
     t.equal(raw(KEY), before, 'the key is unchanged')
   }
 })
@@ -126,7 +144,8 @@ t.test('a rotation clock that goes bad later: recorded, keys kept, no crash (nam
 
 t.test('net.ipv4.tcp_fastopen unreadable: the server is not called active, and says it does not know', async (t) => {
   // A mount namespace where the sysctl file reads as nothing (as a container may mask /proc/sys).
-  const out = child(`
+  const out = child(
+    `
     const server = tfo.createServer((s) => { s.end(String(s.fastOpen.synData)) })
     const warnings = []
     server.on('warning', (w) => warnings.push(w.code))
@@ -140,7 +159,9 @@ t.test('net.ipv4.tcp_fastopen unreadable: the server is not called active, and s
           server.close()
         })
       })
-    })`, { prefix: ['unshare', '--mount', 'sh', '-c', 'mount --bind /dev/null /proc/sys/net/ipv4/tcp_fastopen && exec "$@"', 'sh'] })
+    })`,
+    { prefix: ['unshare', '--mount', 'sh', '-c', 'mount --bind /dev/null /proc/sys/net/ipv4/tcp_fastopen && exec "$@"', 'sh'] },
+  )
   t.match(out.state, {
     requested: true,
     enabled: true,
@@ -167,7 +188,7 @@ int setsockopt(int fd, int level, int name, const void *v, socklen_t len) {
   return real(fd, level, name, v, len);
 }
 `
-function buildShim () {
+function buildShim() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-shim-'))
   fs.writeFileSync(path.join(dir, 'shim.c'), SHIM_C)
   const r = spawnSync('cc', ['-shared', '-fPIC', '-o', path.join(dir, 'shim.so'), path.join(dir, 'shim.c'), '-ldl'], { encoding: 'utf8' })
@@ -190,29 +211,36 @@ const NO_COOKIE = `
     })
   })`
 
-t.test('noCookie refused by the kernel: server and client say so (and still use TFO with a cookie)', { skip: shim.error ? `no C compiler for the LD_PRELOAD shim: ${shim.error}` : false }, async (t) => {
-  const out = child(NO_COOKIE, { env: { LD_PRELOAD: shim.so } })
-  t.match(out.state, {
-    enabled: true,
-    active: true,
-    noCookie: false,
-    reason: /^noCookie is not in effect: setsockopt\(TCP_FASTOPEN_NO_COOKIE\) failed \(ENOPROTOOPT/,
-  })
-  t.match(out.warnings, [{ code: 'TFO_NO_COOKIE_NOT_SET', message: /SYN data without cookies.*ENOPROTOOPT/ }])
-  t.match(out.client, {
-    attempted: true,
-    reason: /^noCookie is not in effect: setsockopt\(TCP_FASTOPEN_NO_COOKIE\) failed \(ENOPROTOOPT/,
-  })
-  t.match(out.stats, { attempted: 1, notAttempted: {} }, 'counted as an attempt, not as "not attempted"')
+t.test(
+  'noCookie refused by the kernel: server and client say so (and still use TFO with a cookie)',
+  { skip: shim.error ? `no C compiler for the LD_PRELOAD shim: ${shim.error}` : false },
+  async (t) => {
+    const out = child(NO_COOKIE, { env: { LD_PRELOAD: shim.so } })
+    t.match(out.state, {
+      enabled: true,
+      active: true,
+      noCookie: false,
+      reason: /^noCookie is not in effect: setsockopt\(TCP_FASTOPEN_NO_COOKIE\) failed \(ENOPROTOOPT/,
+    })
+    t.match(out.warnings, [{ code: 'TFO_NO_COOKIE_NOT_SET', message: /SYN data without cookies.*ENOPROTOOPT/ }])
+    t.match(out.client, {
+      attempted: true,
+      reason: /^noCookie is not in effect: setsockopt\(TCP_FASTOPEN_NO_COOKIE\) failed \(ENOPROTOOPT/,
+    })
+    t.match(out.stats, { attempted: 1, notAttempted: {} }, 'counted as an attempt, not as "not attempted"')
 
-  const control = child(NO_COOKIE)
-  t.match(control.state, { active: true, noCookie: true, reason: null }, 'without the shim: in effect')
-  t.same(control.warnings, [])
-  t.match(control.client, { attempted: true, reason: null, synData: true }, 'and the client sent data without a cookie')
-})
+    const control = child(NO_COOKIE)
+    t.match(control.state, { active: true, noCookie: true, reason: null }, 'without the shim: in effect')
+    t.same(control.warnings, [])
+    t.match(control.client, { attempted: true, reason: null, synData: true }, 'and the client sent data without a cookie')
+  },
+)
 
 t.test('collect() sanity: a plain exchange still works here', async (t) => {
-  const server = tfo.createServer((s) => { s.resume(); s.on('end', () => s.end('ok')) })
+  const server = tfo.createServer((s) => {
+    s.resume()
+    s.on('end', () => s.end('ok'))
+  })
   const { port } = await listen(server, 0, '127.0.0.1')
   t.teardown(() => closeServer(server))
   const s = tfo.connect(port, '127.0.0.1')

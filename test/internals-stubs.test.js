@@ -14,16 +14,20 @@ const t = require('tap')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
-function runStubbed (part, client) {
-  const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'helpers', 'stub-private.js'), path.join(__dirname, 'helpers', 'stubbed-child.js')], {
-    env: { ...process.env, TFO_STUB: part, TFO_STUB_CLIENT: client },
-    encoding: 'utf8',
-    timeout: 30_000,
-  })
+function runStubbed(part, client) {
+  const r = spawnSync(
+    process.execPath,
+    ['--require', path.join(__dirname, 'helpers', 'stub-private.js'), path.join(__dirname, 'helpers', 'stubbed-child.js')],
+    {
+      env: { ...process.env, TFO_STUB: part, TFO_STUB_CLIENT: client },
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  )
   return { status: r.status, signal: r.signal, stderr: r.stderr, out: r.status === 0 ? JSON.parse(r.stdout) : null }
 }
 
-function ran (t, r) {
+function ran(t, r) {
   t.equal(r.signal, null, 'the child was not killed (no hang)')
   t.equal(r.status, 0, `the child exited cleanly${r.stderr ? `: ${r.stderr.slice(0, 500)}` : ''}`)
   return r.out !== null
@@ -75,7 +79,7 @@ t.test("a TCP handle's open(fd) refuses: plain TCP (libuv makes its own socket),
   }
 })
 
-t.test("handles no longer tell their fd: clients plain TCP, servers listen without TFO, both say why", async (t) => {
+t.test('handles no longer tell their fd: clients plain TCP, servers listen without TFO, both say why', async (t) => {
   const r = runStubbed('TCP handle #fd', 'server')
   if (!ran(t, r)) return
   t.equal(r.out.reply, 'got hello')

@@ -38,7 +38,7 @@ const { selfSigned } = require('./helpers/tls')
 const LIB = path.join(__dirname, '..', 'lib')
 const INTERNALS = path.join(LIB, 'base', 'internals.ts')
 
-function libFiles (dir = LIB) {
+function libFiles(dir = LIB) {
   const out = []
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
@@ -49,7 +49,7 @@ function libFiles (dir = LIB) {
 }
 
 /** What a file touches that may be a Node private: from its syntax tree (comments and text ignored). */
-function privateTouches (file) {
+function privateTouches(file) {
   const sf = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true)
   const found = []
   const at = (node) => `${path.relative(LIB, file)}:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}`
@@ -60,15 +60,21 @@ function privateTouches (file) {
       found.push({ kind: 'property', name: node.argumentExpression.text, via: node.expression.getText(sf), at: at(node) })
     } else if (ts.isStringLiteralLike(node) && /^_[A-Za-z]\w*$/.test(node.text)) {
       found.push({ kind: 'string', name: node.text, at: at(node) })
-    } else if ((ts.isPropertySignature(node) || ts.isPropertyDeclaration(node) || ts.isPropertyAssignment(node)) && ts.isIdentifier(node.name) && node.name.text.startsWith('_')) {
+    } else if (
+      (ts.isPropertySignature(node) || ts.isPropertyDeclaration(node) || ts.isPropertyAssignment(node)) &&
+      ts.isIdentifier(node.name) &&
+      node.name.text.startsWith('_')
+    ) {
       found.push({ kind: 'declared', name: node.name.text, at: at(node) })
     } else if (ts.isMethodSignature(node) && ts.isIdentifier(node.name) && node.name.text.startsWith('_')) {
       found.push({ kind: 'declared', name: node.name.text, at: at(node) })
     } else if (ts.isPropertyAccessExpression(node)) {
       const text = node.getText(sf)
-      if (/^(Object\.getOwnPropertySymbols|Symbol\.for|process\.binding|process\._linkedBinding|Function\.prototype\.toString)$/.test(text) ||
+      if (
+        /^(Object\.getOwnPropertySymbols|Symbol\.for|process\.binding|process\._linkedBinding|Function\.prototype\.toString)$/.test(text) ||
         (node.name.text === 'description' && !/^(state|options|opts|o|a)\./.test(text)) ||
-        /\.toString\.call$/.test(text)) {
+        /\.toString\.call$/.test(text)
+      ) {
         found.push({ kind: 'api', name: text, at: at(node) })
       }
     } else if (ts.isIdentifier(node) && node.text === 'internalBinding') {
@@ -104,7 +110,11 @@ t.test('no module of lib/ reads function source text', async (t) => {
 t.test('every private lib/base/internals.ts touches is registered', async (t) => {
   const registry = tfo.support().internals
   const text = registry.map((p) => `${p.name} ${p.usedFor}`).join('\n')
-  const touched = new Set(privateTouches(INTERNALS).filter((f) => f.kind !== 'api').map((f) => f.name))
+  const touched = new Set(
+    privateTouches(INTERNALS)
+      .filter((f) => f.kind !== 'api')
+      .map((f) => f.name),
+  )
   t.ok(touched.size >= 10, `internals.ts touches ${touched.size} underscore names`)
   for (const name of touched) t.ok(text.includes(name), `${name} is named by a registered part`)
   // Symbols found by their description.
@@ -172,14 +182,22 @@ t.test('each part in internals.ts has a one-line comment saying what it is and w
 const { key, cert } = selfSigned()
 
 /** The first uses that check the 'first use' parts: a TFO server accepting, a TLS client, an h2c session. */
-async function firstUses (t) {
-  const server = tfo.createServer((s) => { s.on('error', () => {}); s.resume(); s.end('x') })
+async function firstUses(t) {
+  const server = tfo.createServer((s) => {
+    s.on('error', () => {})
+    s.resume()
+    s.end('x')
+  })
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, '127.0.0.1')
   const r = await collect(tfo.connect(port, '127.0.0.1').end('hi'))
   t.equal(r.data.toString(), 'x')
 
-  const tlsServer = tls.createServer({ key, cert }, (s) => { s.on('error', () => {}); s.resume(); s.end('tls') })
+  const tlsServer = tls.createServer({ key, cert }, (s) => {
+    s.on('error', () => {})
+    s.resume()
+    s.end('tls')
+  })
   t.teardown(() => closeServer(tlsServer))
   const { port: tport } = await listen(tlsServer, 0, '127.0.0.1')
   const tr = await collect(tfo.tls.connect({ port: tport, host: '127.0.0.1', ca: cert, servername: 'localhost' }))
@@ -192,7 +210,9 @@ async function firstUses (t) {
   const req = session.request({ ':path': '/' })
   req.setEncoding('utf8')
   let body = ''
-  req.on('data', (d) => { body += d })
+  req.on('data', (d) => {
+    body += d
+  })
   await once(req, 'end')
   session.close()
   await once(session, 'close')
@@ -202,23 +222,31 @@ async function firstUses (t) {
 /** Checks of the parts only a real connection or a cluster shows (checked: 'tests'; also the 'first use' ones again). */
 const CHECKS = {
   'net.Socket#server': async (t) => {
-    const server = net.createServer((s) => { server.emit('seen', s.server); s.destroy() })
+    const server = net.createServer((s) => {
+      server.emit('seen', s.server)
+      s.destroy()
+    })
     t.teardown(() => closeServer(server))
     const { port } = await listen(server, 0, '127.0.0.1')
     net.connect(port, '127.0.0.1').on('error', () => {})
     const [seen] = await once(server, 'seen')
-    t.equal(seen, server, 'an accepted socket\'s server is the server that accepted it')
+    t.equal(seen, server, "an accepted socket's server is the server that accepted it")
   },
   'tls.TLSSocket#_parent': async (t) => {
     let raw
-    const server = tls.createServer({ key, cert }, (s) => { server.emit('pair', s); s.end() })
-    server.on('connection', (s) => { raw = s })
+    const server = tls.createServer({ key, cert }, (s) => {
+      server.emit('pair', s)
+      s.end()
+    })
+    server.on('connection', (s) => {
+      raw = s
+    })
     t.teardown(() => closeServer(server))
     const { port } = await listen(server, 0, '127.0.0.1')
     const c = tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' })
     c.on('error', () => {})
     const [tlsSocket] = await once(server, 'pair')
-    t.equal(tlsSocket._parent, raw, 'a server-side TLS socket\'s _parent is the accepted net.Socket')
+    t.equal(tlsSocket._parent, raw, "a server-side TLS socket's _parent is the accepted net.Socket")
     t.equal(internals.tlsParentOf(tlsSocket), raw)
     await once(c, 'close')
   },
@@ -228,7 +256,7 @@ const CHECKS = {
     const { port } = await listen(server, 0, '127.0.0.1')
     const marks = []
     class Spy extends https.Agent {
-      createConnection (options, cb) {
+      createConnection(options, cb) {
         marks.push(internals.perRequestIdentityMark(options))
         return super.createConnection(options, cb)
       }
@@ -246,7 +274,9 @@ const CHECKS = {
     // A cluster primary (round-robin) with one worker; tfo.enableClusterFastOpen must see its socket.
     const script = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tfo-rr-')), 'primary.js')
     t.teardown(() => fs.rmSync(path.dirname(script), { recursive: true, force: true }))
-    fs.writeFileSync(script, `
+    fs.writeFileSync(
+      script,
+      `
       const cluster = require('node:cluster')
       cluster.schedulingPolicy = cluster.SCHED_RR
       if (cluster.isWorker) {
@@ -260,10 +290,13 @@ const CHECKS = {
           console.log(JSON.stringify({ listeners: state.listeners.length, ok: p.ok }))
           w.kill()
         })
-      }`)
+      }`,
+    )
     const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
-    child.stdout.on('data', (d) => { out += d })
+    child.stdout.on('data', (d) => {
+      out += d
+    })
     await once(child, 'close')
     t.same(JSON.parse(out), { listeners: 1, ok: true }, 'the primary recognised the round-robin socket')
   },

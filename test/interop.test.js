@@ -29,7 +29,7 @@ const { sleep } = require('./helpers/util')
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_proxy$/i.test(k)))
 
 /** Fails the test (never skips) when a required tool is missing. */
-function requireTool (t, cmd, args, pkg) {
+function requireTool(t, cmd, args, pkg) {
   const r = spawnSync(cmd, args, { stdio: 'ignore' })
   if (r.error || r.status !== 0) {
     t.fail(`${cmd} is required for this test and is missing or broken here (${r.error ? r.error.code : `exit ${r.status}`}); install ${pkg} (CI does)`)
@@ -42,16 +42,22 @@ function requireTool (t, cmd, args, pkg) {
  * Runs a child to completion; resolves after 'close' with { code, signal,
  * stdout, stderr }. Killed (and reported) if it outlives `ms`.
  */
-function run (cmd, args, { ms = 15000, input } = {}) {
+function run(cmd, args, { ms = 15000, input } = {}) {
   const child = spawn(cmd, args, { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (d) => { stdout += d })
-  child.stderr.on('data', (d) => { stderr += d })
+  child.stdout.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
   child.stdin.end(input)
   const timer = setTimeout(() => child.kill('SIGKILL'), ms)
   return new Promise((resolve) => {
-    child.on('error', (error) => { stderr += String(error) })
+    child.on('error', (error) => {
+      stderr += String(error)
+    })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       resolve({ code, signal, stdout, stderr })
@@ -60,10 +66,12 @@ function run (cmd, args, { ms = 15000, input } = {}) {
 }
 
 /** A child that prints one line when ready (e.g. its port); resolves with { child, line, exited }. */
-async function startChild (t, cmd, args) {
+async function startChild(t, cmd, args) {
   const child = spawn(cmd, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
   const exited = once(child, 'close')
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
@@ -83,7 +91,7 @@ async function startChild (t, cmd, args) {
 }
 
 /** A free port on host (listen on :0 with net, close, reuse the number). */
-async function freePort (host) {
+async function freePort(host) {
   const s = net.createServer()
   const { port } = await listen(s, 0, host)
   await closeServer(s)
@@ -116,13 +124,17 @@ t.test('curl --tcp-fastopen against an http server with enableFastOpen', async (
     t.equal(r.stdout.length, body.length, `curl ${i}: whole body`)
     t.equal(sha256(Buffer.from(r.stdout)), sha256(body), `curl ${i}: body intact`)
   }
-  t.same(seen, [
-    { url: '/first', synData: false, role: 'server' },
-    { url: '/second', synData: true, role: 'server' },
-  ], 'first request: normal handshake; second: the request rode in the SYN')
+  t.same(
+    seen,
+    [
+      { url: '/first', synData: false, role: 'server' },
+      { url: '/second', synData: true, role: 'server' },
+    ],
+    'first request: normal handshake; second: the request rode in the SYN',
+  )
   t.equal(d.cookieReqd, 1, 'curl asked for a cookie once')
   t.equal(d.passive, 1, 'TCPFastOpenPassive +1')
-  t.equal(d.active, 1, 'curl\'s SYN data was acknowledged (TCPFastOpenActive +1)')
+  t.equal(d.active, 1, "curl's SYN data was acknowledged (TCPFastOpenActive +1)")
   t.equal(d.passiveFail, 0)
 })
 
@@ -159,11 +171,7 @@ t.test('tfo client against a Python TFO server', async (t) => {
   const port = Number(py.line)
   t.ok(port > 0, `python listens on ${port}`)
 
-  const payloads = [
-    Buffer.from('first contact\n'),
-    require('node:crypto').randomBytes(3000),
-    require('node:crypto').randomBytes(200000),
-  ]
+  const payloads = [Buffer.from('first contact\n'), require('node:crypto').randomBytes(3000), require('node:crypto').randomBytes(200000)]
   const before = tfo.counters()
   const out = []
   for (const payload of payloads) {
@@ -175,7 +183,11 @@ t.test('tfo client against a Python TFO server', async (t) => {
   }
   const d = tfo.diffCounters(before, tfo.counters())
   for (const [i, o] of out.entries()) {
-    t.same({ sha256: o.reply.sha256, length: o.reply.length }, { sha256: sha256(payloads[i]), length: payloads[i].length }, `connection ${i}: python got every byte`)
+    t.same(
+      { sha256: o.reply.sha256, length: o.reply.length },
+      { sha256: sha256(payloads[i]), length: payloads[i].length },
+      `connection ${i}: python got every byte`,
+    )
     t.equal(o.written, payloads[i].length)
   }
   t.equal(out[0].reply.synData, false, 'python: first SYN had no data')
@@ -190,13 +202,13 @@ t.test('tfo client against a Python TFO server', async (t) => {
   t.equal(code, 0, `python server exited cleanly ${py.stderr()}`)
 })
 
-function nginxVersion () {
+function nginxVersion() {
   const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' })
   const m = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(`${r.stderr}${r.stdout}`)
   return m ? m.slice(1).map(Number) : null
 }
 
-function nginxConf (dir, host, port) {
+function nginxConf(dir, host, port) {
   const configure = spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr
   // Every temp path inside dir; only for the modules this build has.
   const temps = ['client_body']
@@ -239,8 +251,12 @@ t.test('tfo client against nginx with listen ... fastopen=256', async (t) => {
   if (v && (v[0] > 1 || v[1] > 19 || (v[1] === 19 && v[2] >= 5))) args.push('-e', errorLog) // no log outside dir, even at startup
   const nginx = spawn('nginx', args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  nginx.stdout.on('data', (d) => { output += d })
-  nginx.stderr.on('data', (d) => { output += d })
+  nginx.stdout.on('data', (d) => {
+    output += d
+  })
+  nginx.stderr.on('data', (d) => {
+    output += d
+  })
   const exited = once(nginx, 'close')
   t.teardown(async () => {
     if (nginx.exitCode === null && nginx.signalCode === null) nginx.kill('SIGTERM')
@@ -285,8 +301,11 @@ t.test('tfo client against nginx with listen ... fastopen=256', async (t) => {
   t.match(results[0].info, { attempted: true, synData: false, cookie: 'requested', failure: 'cookie-unavailable' })
   t.match(counters[0], { cookieReqd: 1, active: 0, passive: 0 })
   for (const i of [1, 2]) {
-    t.match(results[i].info, { attempted: true, synData: true, cookie: 'sent', synDataBytes: request.length, failure: null },
-      `request ${i}: nginx acked the request in the SYN`)
+    t.match(
+      results[i].info,
+      { attempted: true, synData: true, cookie: 'sent', synDataBytes: request.length, failure: null },
+      `request ${i}: nginx acked the request in the SYN`,
+    )
     t.match(counters[i], { active: 1, passive: 1, activeFail: 0, passiveFail: 0, cookieReqd: 0 })
   }
   t.match(tfo.diffCounters(before, tfo.counters()), { active: 2, passive: 2 })
@@ -295,7 +314,7 @@ t.test('tfo client against nginx with listen ... fastopen=256', async (t) => {
   const [code, signal] = await exited
   t.ok(code === 0 || signal === 'SIGQUIT', `nginx stopped (code ${code}, signal ${signal})`)
   const log = fs.readFileSync(errorLog, 'utf8')
-  t.notMatch(log, /\[(alert|emerg|crit)\]/, 'no alerts in nginx\'s error log')
+  t.notMatch(log, /\[(alert|emerg|crit)\]/, "no alerts in nginx's error log")
 })
 
 // Python client: one connection per run, by sendto(MSG_FASTOPEN) or
@@ -329,29 +348,43 @@ t.test('Python client (sendto MSG_FASTOPEN, TCP_FASTOPEN_CONNECT) against a tfo 
   if (!requireTool(t, 'python3', ['-c', 'import socket'], 'python3')) return
   const host = '127.0.0.23'
   const seen = []
-  const server = tfo.createServer(sinkServer((s, data) => {
-    seen.push({ synData: s.fastOpen?.synData, data: data.toString() })
-    return `${s.fastOpen?.synData} ${sha256(data)}`
-  }))
+  const server = tfo.createServer(
+    sinkServer((s, data) => {
+      seen.push({ synData: s.fastOpen?.synData, data: data.toString() })
+      return `${s.fastOpen?.synData} ${sha256(data)}`
+    }),
+  )
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
 
   const before = tfo.counters()
   const runs = []
-  for (const [mode, payload] of [['sendto', 'one'], ['sendto', 'two'], ['connect', 'three']]) {
+  for (const [mode, payload] of [
+    ['sendto', 'one'],
+    ['sendto', 'two'],
+    ['connect', 'three'],
+  ]) {
     const r = await run('python3', ['-c', PY_CLIENT, host, String(port), mode, payload])
     t.equal(r.code, 0, `python ${mode} exited 0 ${r.stderr}`)
     runs.push({ payload, ...JSON.parse(r.stdout) })
   }
   const d = tfo.diffCounters(before, tfo.counters())
-  t.same(seen, [
-    { synData: false, data: 'one' },
-    { synData: true, data: 'two' },
-    { synData: true, data: 'three' },
-  ], 'tfo server: first SYN without data, then data in the SYN (sendto and TCP_FASTOPEN_CONNECT)')
+  t.same(
+    seen,
+    [
+      { synData: false, data: 'one' },
+      { synData: true, data: 'two' },
+      { synData: true, data: 'three' },
+    ],
+    'tfo server: first SYN without data, then data in the SYN (sendto and TCP_FASTOPEN_CONNECT)',
+  )
   for (const r of runs) {
     t.equal(r.reply, `${r.payload !== 'one'} ${sha256(Buffer.from(r.payload))}`, `${r.payload}: reply intact`)
   }
-  t.same(runs.map((r) => r.synDataAcked), [false, true, true], 'the Python client\'s TCP_INFO agrees')
+  t.same(
+    runs.map((r) => r.synDataAcked),
+    [false, true, true],
+    "the Python client's TCP_INFO agrees",
+  )
   t.match(d, { cookieReqd: 1, passive: 2, active: 2, passiveFail: 0 })
 })

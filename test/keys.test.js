@@ -64,7 +64,7 @@ const SECRET = 'fleet secret: 32 bytes or more, same everywhere'
 
 const exchange = exchangeJson
 
-function jsonServer (t, fastOpen) {
+function jsonServer(t, fastOpen) {
   const server = tfo.createServer({ fastOpen }, (socket) => {
     const chunks = []
     socket.on('data', (d) => chunks.push(d))
@@ -76,16 +76,18 @@ function jsonServer (t, fastOpen) {
 }
 
 /** Runs `fn` and returns the namespace's TFO counter changes. */
-async function counted (fn) {
+async function counted(fn) {
   const before = tfo.counters()
   const result = await fn()
   return { result, d: tfo.diffCounters(before, tfo.counters()) }
 }
 
 /** A tfo server in another process (this file, TFO_KEYS_CHILD=1), driven over IPC. */
-async function spawnServer (t, opts) {
+async function spawnServer(t, opts) {
   const child = fork(__filename, [], { env: { ...process.env, TFO_KEYS_CHILD: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  t.teardown(() => { if (child.connected) child.disconnect() })
+  t.teardown(() => {
+    if (child.connected) child.disconnect()
+  })
   const ask = async (msg) => {
     const answer = once(child, 'message')
     child.send(msg)
@@ -118,13 +120,21 @@ t.test('deriveFastOpenKey is HKDF-SHA256 over the window number, 16 bytes', asyn
 t.test('secrets and keys are validated without showing them', async (t) => {
   const short = 'tiny secret'
   t.throws(() => tfo.deriveFastOpenKey(short, 1), { code: 'ERR_INVALID_ARG_VALUE' })
-  try { tfo.deriveFastOpenKey(short, 1) } catch (e) { t.notMatch(e.message, short, 'the secret is not in the message') }
+  try {
+    tfo.deriveFastOpenKey(short, 1)
+  } catch (e) {
+    t.notMatch(e.message, short, 'the secret is not in the message')
+  }
   t.throws(() => tfo.deriveFastOpenKey(42, 1), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => tfo.deriveFastOpenKey(SECRET, 1.5), { code: 'ERR_OUT_OF_RANGE' })
   const key = Buffer.from('00112233445566778899aabbccddeeff00', 'hex') // 17 bytes
   for (const fastOpen of [{ key }, { key: 'not a key' }, { key: Buffer.alloc(16), keyRotation: { secret: SECRET } }]) {
     let err
-    try { tfo.createServer({ fastOpen }) } catch (e) { err = e }
+    try {
+      tfo.createServer({ fastOpen })
+    } catch (e) {
+      err = e
+    }
     t.equal(err?.code, 'ERR_INVALID_ARG_VALUE')
     t.notMatch(err.message, /00112233|ddeeff/, 'key bytes are not in the message')
   }
@@ -155,7 +165,7 @@ t.test('the schedule: K(w) primary; backup K(w-1) in the first half of the windo
 
 // ---- one process ----
 
-t.test('listeners with the same own key accept each other\'s cookies; another key falls back cleanly', async (t) => {
+t.test("listeners with the same own key accept each other's cookies; another key falls back cleanly", async (t) => {
   const host = freshAddr()
   const key = crypto.randomBytes(16)
   const a = jsonServer(t, { key })
@@ -241,10 +251,10 @@ t.test('enableFastOpen takes the key options for any net.Server', async (t) => {
   const socket = tfo.connect(port, host)
   socket.write(`GET / HTTP/1.0\r\nHost: ${host}\r\n\r\n`)
   const r = await collect(socket)
-  t.match(r.data.toString(), /\r\n\r\ntrue$/, 'the http server accepted SYN data under the other server\'s cookie')
+  t.match(r.data.toString(), /\r\n\r\ntrue$/, "the http server accepted SYN data under the other server's cookie")
 })
 
-t.test('byte order: the sysctl\'s text form and TCP_FASTOPEN_KEY bytes name the same key', async (t) => {
+t.test("byte order: the sysctl's text form and TCP_FASTOPEN_KEY bytes name the same key", async (t) => {
   // The namespace key is written as text (little-endian 32-bit words); a
   // listener's own key is raw bytes. Cookies from a listener on the namespace
   // key are accepted by a listener given the same bytes, and refused when the
@@ -289,7 +299,7 @@ t.test('nothing shows key material: state, inspect, JSON', async (t) => {
 
 // ---- across processes ----
 
-t.test('two processes with the same secret accept each other\'s cookies; another secret falls back cleanly', async (t) => {
+t.test("two processes with the same secret accept each other's cookies; another secret falls back cleanly", async (t) => {
   const host = freshAddr()
   const a = await spawnServer(t, { host, secret: SECRET, periodMs: HOUR })
   const b = await spawnServer(t, { host, secret: SECRET, periodMs: HOUR })
@@ -302,7 +312,7 @@ t.test('two processes with the same secret accept each other\'s cookies; another
   t.equal(first.reply.synData, false)
   const { result: r, d } = await counted(() => exchange(b.port, host, 'hello b'))
   t.not(r.reply.pid, first.reply.pid, 'another process')
-  t.equal(r.reply.synData, true, 'b took the SYN data under a\'s cookie')
+  t.equal(r.reply.synData, true, "b took the SYN data under a's cookie")
   t.equal(r.reply.got, 'hello b')
   t.equal(d.passive, 1)
   t.equal(d.passiveFail, 0)
@@ -336,7 +346,7 @@ t.test('clock skew within half a period: cookies cross a window boundary both wa
   t.equal(d2.passiveAltKey, 1)
 })
 
-t.test('a cookie from two windows back is refused; rotation keeps the previous window\'s cookies', async (t) => {
+t.test("a cookie from two windows back is refused; rotation keeps the previous window's cookies", async (t) => {
   const P = HOUR
   const w = 480000
   const host = freshAddr()
@@ -345,7 +355,7 @@ t.test('a cookie from two windows back is refused; rotation keeps the previous w
   let st = await s.ask({ cmd: 'time', time: (w + 1) * P + 0.2 * P }) // next window, first half
   t.match(st.fastOpen.key, { window: w + 1, backup: 'previous' })
   const { result: r1, d: d1 } = await counted(() => exchange(s.port, host))
-  t.equal(r1.reply.synData, true, 'previous window\'s cookie accepted after the rotation')
+  t.equal(r1.reply.synData, true, "previous window's cookie accepted after the rotation")
   t.equal(d1.passiveAltKey, 1)
   const { result: r2, d: d2 } = await counted(() => exchange(s.port, host))
   t.equal(r2.reply.synData, true)
@@ -420,7 +430,7 @@ t.test('rotateNamespaceFastOpenKey: the namespace key on the same schedule, inte
   const pn = (await listen(ns, 0, host)).port
   const pd = (await listen(derived, 0, host)).port
   await exchange(pn, host)
-  t.equal((await exchange(pd, host)).reply.synData, true, 'a listener deriving its own keys accepts the namespace key\'s cookie')
+  t.equal((await exchange(pd, host)).reply.synData, true, "a listener deriving its own keys accepts the namespace key's cookie")
   now = (w + 1) * P + 1
   rot.stop()
   t.equal(tfo.sysctl.key().primary.equals(expected.primary), true, 'stopped: the key stays as last written')

@@ -31,7 +31,7 @@ const EXCEPTIONS = {
   'cli/doctor.ts': ['system/host.ts'],
 }
 
-function modules (dir = LIB) {
+function modules(dir = LIB) {
   const out = []
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
@@ -47,7 +47,7 @@ const layerOf = (file) => {
 }
 
 /** lib/ modules a module imports: static imports (type-only too), re-exports, require() and import(). */
-function importsOf (file) {
+function importsOf(file) {
   const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true)
   const out = []
   for (const { fileName } of info.importedFiles) {
@@ -103,7 +103,7 @@ t.test('no import cycles', async (t) => {
 
 const HEAVY = ['http', 'https', 'tls', '_tls_wrap', 'http2', 'cluster']
 
-function loadedBuiltins (script) {
+function loadedBuiltins(script) {
   const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 30_000 })
   if (r.status !== 0) throw new Error(r.stderr)
   return JSON.parse(r.stdout)

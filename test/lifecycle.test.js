@@ -38,7 +38,7 @@ const openFds = () => fs.readdirSync('/proc/self/fd').length
 const { sleep } = require('./helpers/util')
 
 /** A server (on every address) that collects what a connection sends and, at its end, answers `<n> bytes` and ends. */
-function answering (mod) {
+function answering(mod) {
   const got = []
   const live = new Set()
   const server = mod.createServer({ allowHalfOpen: true }, (s) => {
@@ -57,7 +57,7 @@ function answering (mod) {
 }
 
 /** Whether a TCP_FASTOPEN_CONNECT connect() to host:port defers (a cookie is cached for host). */
-function defers (host, port) {
+function defers(host, port) {
   const fd = b.socket(c.AF_INET)
   try {
     if (b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1) !== 0) return false
@@ -69,7 +69,7 @@ function defers (host, port) {
 
 let nextHost = 1
 /** A fresh loopback address with a cookie cached for it (one tfo exchange with S). */
-async function cookieHost (S) {
+async function cookieHost(S) {
   const host = `127.0.3.${nextHost++}`
   const s = tfo.connect(S.port, host)
   s.end('cookie please')
@@ -79,7 +79,7 @@ async function cookieHost (S) {
 }
 
 /** The SYN-dropping listener D on host (see the top of the file). */
-async function dropper (host) {
+async function dropper(host) {
   // A free port (the binding has no getsockname): net finds one, the raw listener takes it.
   const probe = net.createServer()
   await new Promise((resolve) => probe.listen(0, host, resolve))
@@ -99,13 +99,13 @@ async function dropper (host) {
     port,
     got: answer.got,
     /** Lets SYNs through from now on: net adopts the fd, listens with a real backlog, accepts. */
-    release () {
+    release() {
       if (server) return
       b.release(lfd)
       server = answer.server
       server.listen({ fd: lfd })
     },
-    async close () {
+    async close() {
       filler.destroy()
       if (server) {
         for (const s of answer.live) s.destroy()
@@ -122,7 +122,7 @@ async function dropper (host) {
  * first chunk), write callbacks, error codes, close(hadError), and how many
  * times 'close' fired.
  */
-function record (socket) {
+function record(socket) {
   const events = []
   const chunks = []
   let closes = 0
@@ -156,12 +156,16 @@ const callbacks = (list) => list.filter(isCallback).sort()
  * Runs one scenario with net and with tfo and returns both records.
  * `scenario(connect, rec, target)` starts the client; it may return a promise.
  */
-async function both (t, name, { target, scenario, maxMs = 5000 }) {
+async function both(t, name, { target, scenario, maxMs = 5000 }) {
   const out = {}
-  for (const [label, mod] of [['net', net], ['tfo', tfo]]) {
+  for (const [label, mod] of [
+    ['net', net],
+    ['tfo', tfo],
+  ]) {
     tfo.clearBackoff()
     const dest = typeof target === 'function' ? await target() : target
-    if (label === 'tfo' && dest.deferred !== false) t.ok(defers(dest.host, dest.port), `${name}: precondition: tfo's connect to ${dest.host} is deferred (cookie cached)`)
+    if (label === 'tfo' && dest.deferred !== false)
+      t.ok(defers(dest.host, dest.port), `${name}: precondition: tfo's connect to ${dest.host} is deferred (cookie cached)`)
     let rec
     const connect = (...args) => {
       const s = mod.connect(...args)
@@ -421,7 +425,7 @@ t.test('lifecycle while connecting: as net, event for event', async (t) => {
         s.write('corked request', rec().cb('write'))
         await sleep(50)
         t.equal(s.connecting, true, 'in SYN_SENT at uncork()')
-        t.equal(s.writableCorked, 1, 'corked once: the program\'s own cork() only')
+        t.equal(s.writableCorked, 1, "corked once: the program's own cork() only")
         s.uncork()
         s.end(rec().cb('end'))
         d.release()

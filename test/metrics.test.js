@@ -8,7 +8,7 @@ const t = require('tap')
 const tfo = require('..')
 const { listen, closeServer, collect, sinkServer } = require('./helpers/util')
 
-async function traffic (t, n, host) {
+async function traffic(t, n, host) {
   const server = tfo.createServer(sinkServer())
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
@@ -19,7 +19,7 @@ async function traffic (t, n, host) {
   }
 }
 
-function sample (text, name, labels = '') {
+function sample(text, name, labels = '') {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
   return line === undefined ? undefined : Number(line.split(' ').pop())
 }
@@ -29,7 +29,10 @@ t.test('metricsText: Prometheus text format with library and kernel counts', asy
   await traffic(t, 3, '127.0.0.10')
   const text = tfo.metricsText()
   // Client families carry the cohort (every connection is 'tfo' without a rollout option).
-  t.match(text, /^# HELP tfo_client_connections_total .+\n# TYPE tfo_client_connections_total counter\ntfo_client_connections_total\{cohort="tfo"\} 3\ntfo_client_connections_total\{cohort="control"\} 0\n/m)
+  t.match(
+    text,
+    /^# HELP tfo_client_connections_total .+\n# TYPE tfo_client_connections_total counter\ntfo_client_connections_total\{cohort="tfo"\} 3\ntfo_client_connections_total\{cohort="control"\} 0\n/m,
+  )
   t.equal(sample(text, 'tfo_client_syn_data_acked_total', '{cohort="tfo"}'), 2)
   t.equal(sample(text, 'tfo_client_cookie_requested_total', '{cohort="tfo"}'), 1)
   t.equal(sample(text, 'tfo_client_failures_total', '{cohort="tfo",reason="cookie-unavailable"}'), 1)
@@ -41,7 +44,10 @@ t.test('metricsText: Prometheus text format with library and kernel counts', asy
   t.equal(sample(text, 'tfo_kernel_tcpext_total', '{counter="TCPFastOpenPassive"}'), tfo.counters().passive)
   t.ok(text.endsWith('\n'))
   // every non-comment line is `name{labels} number`
-  for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) {
+  for (const line of text
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))) {
     t.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \d+(\.\d+)?(e-\d+)?$/, line)
   }
   const noKernel = tfo.metricsText({ prefix: 'app_tfo_', kernel: false })

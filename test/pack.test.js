@@ -43,7 +43,10 @@ function run(cmd, args, opts = {}) {
     ...opts,
     env: opts.env || cleanEnv(),
   })
-  r.output_ = `$ ${cmd} ${args.join(' ')}\n[exit ${r.status}${r.signal ? ' ' + r.signal : ''}${r.error ? ' ' + r.error.message : ''}]\n${r.stdout || ''}${r.stderr || ''}`.slice(-8000)
+  r.output_ =
+    `$ ${cmd} ${args.join(' ')}\n[exit ${r.status}${r.signal ? ' ' + r.signal : ''}${r.error ? ' ' + r.error.message : ''}]\n${r.stdout || ''}${r.stderr || ''}`.slice(
+      -8000,
+    )
   return r
 }
 
@@ -79,7 +82,12 @@ if (hostArch === 'x64') {
 }
 const prebuildFiles = (arch) => {
   const dir = path.join(root, 'prebuilds', `${platform}-${arch}`)
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f)) : []
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.node'))
+        .map((f) => path.join(dir, f))
+    : []
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-pack-test-'))
@@ -122,7 +130,9 @@ t.test('prebuilds are built and current', async (t) => {
     cwd: root,
     env: cleanEnv({ PREBUILDS_ONLY: '1' }),
   })
-  t.equal((r.stdout || '').trim(), prebuildFiles(hostArch)[0], 'node-gyp-build (PREBUILDS_ONLY=1) resolves the repo to the host prebuild', { output: r.output_ })
+  t.equal((r.stdout || '').trim(), prebuildFiles(hostArch)[0], 'node-gyp-build (PREBUILDS_ONLY=1) resolves the repo to the host prebuild', {
+    output: r.output_,
+  })
 })
 
 t.test('npm pack: what the tarball holds', async (t) => {
@@ -152,7 +162,10 @@ t.test('npm pack: what the tarball holds', async (t) => {
   const has = (f, why = '') => t.ok(tarFiles.has(f), `tarball has ${f}${why}`)
   for (const f of ['package.json', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'binding.gyp']) has(f)
   for (const f of walk(path.join(root, 'src'))) has(path.relative(root, f).split(path.sep).join('/'))
-  t.ok([...tarFiles].some((f) => /^src\/.+\.cc$/.test(f)), 'tarball has src/*.cc')
+  t.ok(
+    [...tarFiles].some((f) => /^src\/.+\.cc$/.test(f)),
+    'tarball has src/*.cc',
+  )
   for (const arch of arches) {
     const want = prebuildFiles(arch).map((f) => path.relative(root, f).split(path.sep).join('/'))
     t.ok(want.length > 0, `a ${arch} prebuild exists to ship`)
@@ -177,7 +190,11 @@ t.test('npm pack: what the tarball holds', async (t) => {
     const found = [...tarFiles].filter((f) => f.startsWith(dir))
     t.same(found, [], `tarball has nothing under ${dir}`)
   }
-  t.same([...tarFiles].filter((f) => f.endsWith('.tgz')), [], 'tarball holds no tarball')
+  t.same(
+    [...tarFiles].filter((f) => f.endsWith('.tgz')),
+    [],
+    'tarball holds no tarball',
+  )
 })
 
 t.test('install the tarball into an empty project, without scripts', async (t) => {
@@ -193,7 +210,8 @@ t.test('install the tarball into an empty project, without scripts', async (t) =
   installOk = t.equal(r.status, 0, 'npm install <tarball> succeeds', { output: r.output_ })
   t.ok(fs.existsSync(path.join(installed, 'package.json')), 'node_modules/tfo is installed')
   t.equal(require(path.join(installed, 'package.json')).version, pkg.version, 'the installed version is this one')
-  for (const dep of Object.keys(pkg.dependencies || {})) t.ok(fs.existsSync(path.join(proj, 'node_modules', dep, 'package.json')), `dependency ${dep} is installed`)
+  for (const dep of Object.keys(pkg.dependencies || {}))
+    t.ok(fs.existsSync(path.join(proj, 'node_modules', dep, 'package.json')), `dependency ${dep} is installed`)
   t.notOk(fs.existsSync(path.join(installed, 'build')), 'nothing was compiled: no node_modules/tfo/build')
   fs.copyFileSync(path.join(root, 'scripts', 'smoke.js'), path.join(proj, 'smoke.js'))
 })
@@ -237,7 +255,11 @@ t.test('CommonJS: real TCP Fast Open with the prebuild (private netns, tcp_fasto
   const f = smoke(t, ['native', '--tfo'], {}, { cmd: 'unshare', args: ['--net', 'sh', '-c', NETNS_SETUP, 'netns'] })
   t.equal(f.server && f.server.active, true, 'server.fastOpen.active')
   const later = (f.clients || []).slice(1)
-  t.ok(later.length >= 1 && later.every((c) => c.fastOpen && c.fastOpen.synData === true && c.fastOpen.cookie === 'sent'), 'connections after the first carry their data in the SYN', { clients: f.clients })
+  t.ok(
+    later.length >= 1 && later.every((c) => c.fastOpen && c.fastOpen.synData === true && c.fastOpen.cookie === 'sent'),
+    'connections after the first carry their data in the SYN',
+    { clients: f.clients },
+  )
   t.ok(f.stats && f.stats.server && f.stats.server.synData >= 1, 'the server counted SYN data', { stats: f.stats })
 })
 
@@ -389,8 +411,14 @@ void [same, active, info, ok];
   t.equal(r.status, 0, 'tsc --noEmit passes on consumer.ts and consumer.mts', { output: r.output_ })
   const trace = run(process.execPath, [tsc, '-p', proj, '--listFiles'], { cwd: proj, timeout: 120_000 })
   const listed = (trace.stdout || '').split('\n')
-  t.ok(listed.some((f) => /node_modules\/tfo\/dist\/index\.d\.ts$/.test(f)), 'the CJS consumer used dist/index.d.ts')
-  t.ok(listed.some((f) => /node_modules\/tfo\/dist\/index\.d\.mts$/.test(f)), 'the ESM consumer used dist/index.d.mts')
+  t.ok(
+    listed.some((f) => /node_modules\/tfo\/dist\/index\.d\.ts$/.test(f)),
+    'the CJS consumer used dist/index.d.ts',
+  )
+  t.ok(
+    listed.some((f) => /node_modules\/tfo\/dist\/index\.d\.mts$/.test(f)),
+    'the ESM consumer used dist/index.d.mts',
+  )
 })
 
 t.test("the package's install script accepts the prebuild (no compile)", async (t) => {

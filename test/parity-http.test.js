@@ -29,7 +29,7 @@ const counts = (emitter) => {
   return o
 }
 
-function get (mod, options, body) {
+function get(mod, options, body) {
   return new Promise((resolve, reject) => {
     const req = mod.request(options, (res) => {
       const chunks = []
@@ -43,13 +43,13 @@ function get (mod, options, body) {
   })
 }
 
-function httpServer (handler = (req, res) => res.end(`${req.method} ${req.url}`)) {
+function httpServer(handler = (req, res) => res.end(`${req.method} ${req.url}`)) {
   const server = http.createServer(handler)
   tfo.enableFastOpen(server)
   return server
 }
 
-function httpsServer (handler = (req, res) => res.end(`${req.method} ${req.url}`)) {
+function httpsServer(handler = (req, res) => res.end(`${req.method} ${req.url}`)) {
   const server = https.createServer({ key, cert }, handler)
   tfo.enableFastOpen(server)
   return server
@@ -57,7 +57,7 @@ function httpsServer (handler = (req, res) => res.end(`${req.method} ${req.url}`
 
 // CONNECT and upgrade answered by the server; then it echoes, and resets the
 // connection when it reads 'reset'.
-function tunnelServer (server) {
+function tunnelServer(server) {
   const serve = (sock) => {
     sock.on('error', () => {})
     sock.on('end', () => sock.end())
@@ -85,7 +85,7 @@ function tunnelServer (server) {
  * (ownHooksInvisible); they are measured separately all the same, so that a
  * failure says whether the socket class or the agent left a listener.
  */
-async function socketOwnExtra (secure, port) {
+async function socketOwnExtra(secure, port) {
   const exchange = async (socket) => {
     socket.on('error', () => {})
     socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -102,7 +102,7 @@ async function socketOwnExtra (secure, port) {
 }
 
 /** The same, on a socket just created (still connecting, nothing written): what a request's 'socket' event sees. */
-async function socketOwnExtraConnecting (secure, port) {
+async function socketOwnExtraConnecting(secure, port) {
   const opts = { host: HOST, port, ca: cert, servername: 'localhost' }
   const at = async (socket) => {
     const c = counts(socket)
@@ -114,7 +114,7 @@ async function socketOwnExtraConnecting (secure, port) {
   return difference(await at(secure ? tfo.tls.connect(opts) : tfo.connect(opts)), await at(secure ? tls.connect(opts) : net.connect(opts)))
 }
 
-function difference (ours, plain) {
+function difference(ours, plain) {
   const extra = {}
   for (const e of new Set([...Object.keys(plain), ...Object.keys(ours)])) {
     const d = (ours[e] || 0) - (plain[e] || 0)
@@ -124,18 +124,25 @@ function difference (ours, plain) {
 }
 
 /** tfo's counts must be Node's plus exactly what tfo's socket class itself leaves (`extra`), event by event. */
-function sameListeners (t, label, ours, nodes, extra) {
+function sameListeners(t, label, ours, nodes, extra) {
   for (const e of new Set([...Object.keys(ours), ...Object.keys(nodes), ...Object.keys(extra)])) {
-    t.equal(ours[e] || 0, (nodes[e] || 0) + (extra[e] || 0), `${label}: '${e}' listeners as Node's${extra[e] ? ` (+${extra[e]} of the socket class itself)` : ''}`)
+    t.equal(
+      ours[e] || 0,
+      (nodes[e] || 0) + (extra[e] || 0),
+      `${label}: '${e}' listeners as Node's${extra[e] ? ` (+${extra[e]} of the socket class itself)` : ''}`,
+    )
   }
 }
 
-function ownHooksInvisible (t, extra, what) {
+function ownHooksInvisible(t, extra, what) {
   t.same(extra, {}, `${what}: no listeners of its own left on a socket handed to the user`)
 }
 
 t.test('Agent can be called without new, keeps instanceof and subclassing', async (t) => {
-  for (const [name, ours, nodes] of [['http', tfo.http.Agent, http.Agent], ['https', tfo.https.Agent, https.Agent]]) {
+  for (const [name, ours, nodes] of [
+    ['http', tfo.http.Agent, http.Agent],
+    ['https', tfo.https.Agent, https.Agent],
+  ]) {
     const a = ours({ keepAlive: true, maxSockets: 3 })
     const b = nodes({ keepAlive: true, maxSockets: 3 })
     t.ok(a instanceof ours, `${name}: Agent() is an instance of tfo's Agent`)
@@ -143,8 +150,13 @@ t.test('Agent can be called without new, keeps instanceof and subclassing', asyn
     t.same({ ...a.options }, { ...b.options }, `${name}: agent.options as Node's`)
     t.same([a.keepAlive, a.maxSockets, a.defaultPort, a.protocol], [b.keepAlive, b.maxSockets, b.defaultPort, b.protocol])
     class Sub extends ours {
-      constructor (o) { super(o); this.sub = true }
-      getName (o) { return 'sub:' + super.getName(o) }
+      constructor(o) {
+        super(o)
+        this.sub = true
+      }
+      getName(o) {
+        return 'sub:' + super.getName(o)
+      }
     }
     const s = new Sub({ fastOpen: { replay: 'none' } })
     t.ok(s instanceof Sub && s instanceof ours && s instanceof nodes && s.sub, `${name}: subclass`)
@@ -156,10 +168,18 @@ t.test('Agent can be called without new, keeps instanceof and subclassing', asyn
   }
 })
 
-t.test('getName and agent.options as Node\'s', async (t) => {
-  const samples = [{}, { host: 'a', port: 80 }, { host: 'a', port: 80, localAddress: '127.0.0.2', family: 4 }, { socketPath: '/tmp/x' },
-    { host: 'a', port: 443, ca: 'c', servername: 'b', rejectUnauthorized: false, minVersion: 'TLSv1.3' }]
-  for (const [name, ours, nodes] of [['http', tfo.http.Agent, http.Agent], ['https', tfo.https.Agent, https.Agent]]) {
+t.test("getName and agent.options as Node's", async (t) => {
+  const samples = [
+    {},
+    { host: 'a', port: 80 },
+    { host: 'a', port: 80, localAddress: '127.0.0.2', family: 4 },
+    { socketPath: '/tmp/x' },
+    { host: 'a', port: 443, ca: 'c', servername: 'b', rejectUnauthorized: false, minVersion: 'TLSv1.3' },
+  ]
+  for (const [name, ours, nodes] of [
+    ['http', tfo.http.Agent, http.Agent],
+    ['https', tfo.https.Agent, https.Agent],
+  ]) {
     const opts = { keepAlive: true, keepAliveMsecs: 500, maxSockets: 2, maxFreeSockets: 1, scheduling: 'fifo', timeout: 1234 }
     const a = new ours({ ...opts, fastOpen: { noCookie: false } })
     const b = new nodes(opts)
@@ -172,8 +192,11 @@ t.test('getName and agent.options as Node\'s', async (t) => {
   t.same({ ...tfo.https.globalAgent.options }, { ...https.globalAgent.options }, 'tfo.https.globalAgent.options as https.globalAgent.options')
 })
 
-t.test('http createConnection: every form net.createConnection takes, with Node\'s results', async (t) => {
-  const server = net.createServer((s) => { s.on('error', () => {}); s.end('hi') })
+t.test("http createConnection: every form net.createConnection takes, with Node's results", async (t) => {
+  const server = net.createServer((s) => {
+    s.on('error', () => {})
+    s.end('hi')
+  })
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, HOST)
   const forms = [
@@ -193,7 +216,9 @@ t.test('http createConnection: every form net.createConnection takes, with Node\
       const socket = agent.createConnection(...make((...a) => calls.push(a.length)))
       const data = []
       let peer = null
-      socket.once('connect', () => { peer = [socket.remoteAddress, socket.remotePort] })
+      socket.once('connect', () => {
+        peer = [socket.remoteAddress, socket.remotePort]
+      })
       socket.on('data', (d) => data.push(d))
       await once(socket, 'close')
       results.push({ peer, calls, data: Buffer.concat(data).toString(), net: socket instanceof net.Socket })
@@ -229,8 +254,11 @@ t.test('http createConnection: every form net.createConnection takes, with Node\
   }
 })
 
-t.test('https createConnection: every form https.Agent takes, with Node\'s results', async (t) => {
-  const server = tls.createServer({ key, cert }, (s) => { s.on('error', () => {}); s.end(`sni=${s.servername}`) })
+t.test("https createConnection: every form https.Agent takes, with Node's results", async (t) => {
+  const server = tls.createServer({ key, cert }, (s) => {
+    s.on('error', () => {})
+    s.end(`sni=${s.servername}`)
+  })
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, HOST)
   const tlsOpts = { ca: cert, servername: 'localhost' }
@@ -249,7 +277,9 @@ t.test('https createConnection: every form https.Agent takes, with Node\'s resul
       const socket = agent.createConnection(...make((...a) => calls.push(a.length)))
       const data = []
       let peer = null
-      socket.once('secureConnect', () => { peer = [socket.remoteAddress, socket.remotePort] })
+      socket.once('secureConnect', () => {
+        peer = [socket.remoteAddress, socket.remotePort]
+      })
       socket.on('data', (d) => data.push(d))
       socket.on('error', (e) => data.push(Buffer.from(`error ${e.code}`)))
       await once(socket, 'close')
@@ -268,7 +298,7 @@ t.test('https createConnection: every form https.Agent takes, with Node\'s resul
     socket.destroy()
     results.push(r)
   }
-  t.same(results[1], results[0], 'https createConnection(port) as Node\'s (no ERR_MISSING_ARGS)')
+  t.same(results[1], results[0], "https createConnection(port) as Node's (no ERR_MISSING_ARGS)")
 })
 
 t.test('requests: keep-alive reuse, reusedSocket, socket event, sockets/freeSockets, maxSockets queue, destroy()', async (t) => {
@@ -281,23 +311,34 @@ t.test('requests: keep-alive reuse, reusedSocket, socket event, sockets/freeSock
     const onConn = (s) => conns.push(s.remotePort)
     server.on('connection', onConn)
     const seen = { socketEvents: 0, reused: [], shapes: [] }
-    const one = (p) => new Promise((resolve, reject) => {
-      const req = http.request({ host: HOST, port, path: p, agent }, (res) => {
-        res.resume()
-        res.on('end', () => resolve({ req, body: p }))
+    const one = (p) =>
+      new Promise((resolve, reject) => {
+        const req = http.request({ host: HOST, port, path: p, agent }, (res) => {
+          res.resume()
+          res.on('end', () => resolve({ req, body: p }))
+        })
+        req.on('socket', (s) => {
+          seen.socketEvents++
+          seen.socketIsNet = s instanceof net.Socket
+        })
+        req.on('error', reject)
+        req.end()
       })
-      req.on('socket', (s) => { seen.socketEvents++; seen.socketIsNet = s instanceof net.Socket })
-      req.on('error', reject)
-      req.end()
-    })
     const all = Promise.all([one('/a'), one('/b'), one('/c')])
-    seen.shapes.push({ sockets: Object.keys(agent.sockets).map((k) => [k, agent.sockets[k].length]), requests: Object.keys(agent.requests).map((k) => [k, agent.requests[k].length]) })
+    seen.shapes.push({
+      sockets: Object.keys(agent.sockets).map((k) => [k, agent.sockets[k].length]),
+      requests: Object.keys(agent.requests).map((k) => [k, agent.requests[k].length]),
+    })
     const done = await all
     await new Promise((resolve) => setImmediate(resolve))
     const last = await one('/d') // from the free pool
     seen.reused = [...done, last].map((d) => d.req.reusedSocket)
     await new Promise((resolve) => setImmediate(resolve))
-    seen.shapes.push({ sockets: Object.keys(agent.sockets).length, free: Object.keys(agent.freeSockets).map((k) => [k, agent.freeSockets[k].length]), total: agent.totalSocketCount })
+    seen.shapes.push({
+      sockets: Object.keys(agent.sockets).length,
+      free: Object.keys(agent.freeSockets).map((k) => [k, agent.freeSockets[k].length]),
+      total: agent.totalSocketCount,
+    })
     const freeSocket = Object.values(agent.freeSockets)[0][0]
     agent.destroy()
     await once(freeSocket, 'close')
@@ -308,23 +349,32 @@ t.test('requests: keep-alive reuse, reusedSocket, socket event, sockets/freeSock
   }
   const nodes = await run(http.Agent)
   const ours = await run(tfo.http.Agent)
-  t.same(ours, nodes, 'the same sockets, queueing, reuse and pool shape as Node\'s')
+  t.same(ours, nodes, "the same sockets, queueing, reuse and pool shape as Node's")
   t.equal(ours.connections, 1, 'maxSockets: 1 opened one connection')
   t.same(ours.reused, [false, false, false, true], 'queued requests are handed the freed socket; a later one reuses it from the pool')
 })
 
-t.test('request timeout and refused connections as Node\'s', async (t) => {
-  const silent = net.createServer((s) => { s.on('error', () => {}); s.resume() }) // accepts, reads, never answers
+t.test("request timeout and refused connections as Node's", async (t) => {
+  const silent = net.createServer((s) => {
+    s.on('error', () => {})
+    s.resume()
+  }) // accepts, reads, never answers
   t.teardown(() => closeServer(silent))
   const { port } = await listen(silent, 0, HOST)
   const closed = net.createServer()
   const { port: dead } = await listen(closed, 0, HOST)
   await closeServer(closed)
-  for (const [name, mod, ours, nodes] of [['http', http, tfo.http.Agent, http.Agent], ['https', https, tfo.https.Agent, https.Agent]]) {
+  for (const [name, mod, ours, nodes] of [
+    ['http', http, tfo.http.Agent, http.Agent],
+    ['https', https, tfo.https.Agent, https.Agent],
+  ]) {
     const timeout = async (Agent) => {
       const events = []
       const req = mod.request({ host: HOST, port, agent: new Agent(), timeout: 50, ca: cert })
-      req.on('timeout', () => { events.push('timeout'); req.destroy() })
+      req.on('timeout', () => {
+        events.push('timeout')
+        req.destroy()
+      })
       req.on('error', (e) => events.push(`error ${e.code}`))
       req.on('close', () => events.push('close'))
       req.end()
@@ -342,7 +392,7 @@ t.test('request timeout and refused connections as Node\'s', async (t) => {
   }
 })
 
-t.test('CONNECT and upgrade: the handed-over socket has Node\'s listeners, mode and data', async (t) => {
+t.test("CONNECT and upgrade: the handed-over socket has Node's listeners, mode and data", async (t) => {
   const server = tunnelServer(httpServer())
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, HOST)
@@ -358,12 +408,15 @@ t.test('CONNECT and upgrade: the handed-over socket has Node\'s listeners, mode 
 
   const handOver = async (mod, Agent, kind, p) => {
     const agent = new Agent({ ca: cert, servername: 'localhost' })
-    const options = kind === 'connect'
-      ? { host: HOST, port: p, method: 'CONNECT', path: 'example.test:1', agent }
-      : { host: HOST, port: p, headers: { connection: 'upgrade', upgrade: 'echo' }, agent }
+    const options =
+      kind === 'connect'
+        ? { host: HOST, port: p, method: 'CONNECT', path: 'example.test:1', agent }
+        : { host: HOST, port: p, headers: { connection: 'upgrade', upgrade: 'echo' }, agent }
     const req = mod.request(options)
     let atSocket = null
-    req.on('socket', (s) => { atSocket = counts(s) })
+    req.on('socket', (s) => {
+      atSocket = counts(s)
+    })
     req.end()
     const [, socket] = await once(req, kind)
     const state = { listeners: counts(socket), flowing: socket.readableFlowing, atSocket }
@@ -397,7 +450,7 @@ t.test('CONNECT and upgrade: the handed-over socket has Node\'s listeners, mode 
 // the request, writes 'reset' on the handed-over socket (no 'error' handler)
 // and lets the server reset it: with Node's agent the process dies of the
 // uncaught ECONNRESET; tfo's must do the same.
-function crashChild (which, kind, secure) {
+function crashChild(which, kind, secure) {
   const src = `
     const http = require('node:http'), https = require('node:https'), tfo = require(${JSON.stringify(ROOT)})
     const [which, kind, secure] = process.argv.slice(1)
@@ -426,8 +479,12 @@ function crashChild (which, kind, secure) {
       env: { ...process.env, CERT: cert.toString('base64'), KEY: key.toString('base64') },
     })
     let out = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.stderr.on('data', (d) => { out += d })
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      out += d
+    })
     child.on('close', (code) => {
       const error = /^(\w*Error): (.*)$/m.exec(out)
       const errCode = /code: '(\w+)'/.exec(out)
@@ -436,18 +493,18 @@ function crashChild (which, kind, secure) {
   })
 }
 
-t.test('a reset on a handed-over socket with no error handler crashes the process, as with Node\'s agents', async (t) => {
+t.test("a reset on a handed-over socket with no error handler crashes the process, as with Node's agents", async (t) => {
   for (const secure of [false, true]) {
     for (const kind of ['connect', 'upgrade']) {
       const nodes = await crashChild('node', kind, secure)
       const ours = await crashChild('tfo', kind, secure)
       t.same(ours, nodes, `${secure ? 'https' : 'http'} ${kind}: same exit and error as Node's`)
-      t.match(nodes, { code: 1, survived: false, errCode: 'ECONNRESET' }, 'Node\'s own agent: uncaught ECONNRESET (the reference)')
+      t.match(nodes, { code: 1, survived: false, errCode: 'ECONNRESET' }, "Node's own agent: uncaught ECONNRESET (the reference)")
     }
   }
 })
 
-t.test('https: sessions resume from the agent\'s cache (Node\'s own), servername, ClientHello in the SYN', async (t) => {
+t.test("https: sessions resume from the agent's cache (Node's own), servername, ClientHello in the SYN", async (t) => {
   const server = httpsServer((req, res) => {
     const info = tfo.fastOpenInfo(req.socket)
     res.end(JSON.stringify({ sni: req.socket.servername || null, syn: Boolean(info && info.synData) }))
@@ -474,7 +531,7 @@ t.test('https: sessions resume from the agent\'s cache (Node\'s own), servername
   }
   const nodes = await run(https.Agent)
   const ours = await run(tfo.https.Agent)
-  t.same({ ...ours, syn: null }, { ...nodes, syn: null }, 'session reuse, cache keys and servername as Node\'s')
+  t.same({ ...ours, syn: null }, { ...nodes, syn: null }, "session reuse, cache keys and servername as Node's")
   t.same(ours.second, [true, 'localhost'], 'second request resumed the session')
   t.equal(ours.syn, true, 'tfo: the ClientHello of the resumed connection rode in the SYN')
   t.equal(nodes.syn, false)
@@ -486,14 +543,17 @@ t.test('https: sessions resume from the agent\'s cache (Node\'s own), servername
   t.equal(JSON.parse(post.body).syn, true, 'HTTPS POST: ClientHello in the SYN')
 })
 
-t.test('https: a request with its own checkServerIdentity is handled as Node\'s (no pooling, no session reuse)', async (t) => {
+t.test("https: a request with its own checkServerIdentity is handled as Node's (no pooling, no session reuse)", async (t) => {
   const server = httpsServer()
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, '127.0.0.31')
   const run = async (Agent) => {
     const agent = new Agent({ ca: cert, servername: 'localhost', keepAlive: true })
     const checked = []
-    const checkServerIdentity = (host, c) => { checked.push(host); return tls.checkServerIdentity(host, c) }
+    const checkServerIdentity = (host, c) => {
+      checked.push(host)
+      return tls.checkServerIdentity(host, c)
+    }
     const r1 = await get(https, { host: '127.0.0.31', port, agent })
     const r2 = await get(https, { host: '127.0.0.31', port, agent, checkServerIdentity })
     await new Promise((resolve) => setImmediate(resolve))
@@ -513,9 +573,12 @@ t.test('https: a request with its own checkServerIdentity is handled as Node\'s 
   t.same(ours, nodes, `Node ${process.version}: same pooling and resumption for per-request checkServerIdentity`)
 })
 
-t.test('proxyEnv: an agent given a proxy uses it exactly when Node\'s does', async (t) => {
+t.test("proxyEnv: an agent given a proxy uses it exactly when Node's does", async (t) => {
   const seen = []
-  const proxy = http.createServer((req, res) => { seen.push(req.url); res.end(`proxied ${req.url}`) })
+  const proxy = http.createServer((req, res) => {
+    seen.push(req.url)
+    res.end(`proxied ${req.url}`)
+  })
   t.teardown(() => closeServer(proxy))
   const { port: pport } = await listen(proxy, 0, HOST)
   const target = httpServer()
@@ -530,7 +593,7 @@ t.test('proxyEnv: an agent given a proxy uses it exactly when Node\'s does', asy
   t.equal(hasProxySupport(), viaProxy, 'kProxyConfig (lib/base/internals.ts) is found exactly when Node proxies')
 })
 
-function hasProxySupport () {
+function hasProxySupport() {
   return Object.getOwnPropertySymbols(new http.Agent({ proxyEnv: { HTTP_PROXY: 'http://127.0.0.1:1' } })).some((s) => s.description === 'kProxyConfig')
 }
 
@@ -542,7 +605,7 @@ t.test('Node privates tfo.https.Agent relies on (lib/base/internals.ts) still me
   const { port } = await listen(server, 0, '127.0.0.33')
   const keys = []
   class Spy extends https.Agent {
-    createConnection (options, cb) {
+    createConnection(options, cb) {
       keys.push(options._agentKey)
       return super.createConnection(options, cb)
     }
@@ -556,17 +619,22 @@ t.test('Node privates tfo.https.Agent relies on (lib/base/internals.ts) still me
   // The per-request checkServerIdentity mark, where Node has it.
   const marks = []
   class Spy2 extends https.Agent {
-    createConnection (options, cb) {
+    createConnection(options, cb) {
       marks.push(...Object.getOwnPropertySymbols(options).map((s) => s.description))
       return super.createConnection(options, cb)
     }
   }
   await get(https, { host: '127.0.0.33', port, agent: new Spy2({ ca: cert, servername: 'localhost' }), checkServerIdentity: () => undefined })
-  const perRequest = typeof https.Agent.prototype.keepSocketAlive === 'function' && https.Agent.prototype.keepSocketAlive !== http.Agent.prototype.keepSocketAlive
-  t.equal(marks.includes('per-request checkServerIdentity'), perRequest, `Node ${process.version}: the per-request checkServerIdentity mark ${perRequest ? 'is' : 'is not'} there, with that description`)
+  const perRequest =
+    typeof https.Agent.prototype.keepSocketAlive === 'function' && https.Agent.prototype.keepSocketAlive !== http.Agent.prototype.keepSocketAlive
+  t.equal(
+    marks.includes('per-request checkServerIdentity'),
+    perRequest,
+    `Node ${process.version}: the per-request checkServerIdentity mark ${perRequest ? 'is' : 'is not'} there, with that description`,
+  )
 })
 
-t.test('undici connector: listeners as undici\'s own connector, and what tfo relies on in undici', async (t) => {
+t.test("undici connector: listeners as undici's own connector, and what tfo relies on in undici", async (t) => {
   const undici = require('undici')
   const server = httpServer()
   t.teardown(() => closeServer(server))
@@ -616,21 +684,34 @@ t.test('undici connector: listeners as undici\'s own connector, and what tfo rel
   const asyncConnect = (params, cb) => {
     const s = net.connect({ host: params.hostname, port: Number(params.port) })
     s.on('error', () => {})
-    process.nextTick(() => { cb(null, s); asyncConnect.written = s.writableLength })
+    process.nextTick(() => {
+      cb(null, s)
+      asyncConnect.written = s.writableLength
+    })
     return s
   }
-  for (const [label, connect, wrote] of [['synchronous', syncConnect, false], ['next-tick', asyncConnect, true]]) {
+  for (const [label, connect, wrote] of [
+    ['synchronous', syncConnect, false],
+    ['next-tick', asyncConnect, true],
+  ]) {
     const agent = new undici.Agent({ connect })
-    const p = undici.request(`http://${HOST}:${port}/s`, { dispatcher: agent }).then((r) => r.body.text(), (e) => e)
+    const p = undici.request(`http://${HOST}:${port}/s`, { dispatcher: agent }).then(
+      (r) => r.body.text(),
+      (e) => e,
+    )
     await new Promise((resolve) => setImmediate(resolve))
     if (label === 'synchronous') t.equal(connect.socket.bytesWritten, 0, 'nothing written by the next turn of the loop either')
-    t.equal(connect.written > 0, wrote, `undici ${label === 'synchronous' ? 'writes nothing after a synchronous callback' : 'writes the request inside a next-tick callback'}`)
+    t.equal(
+      connect.written > 0,
+      wrote,
+      `undici ${label === 'synchronous' ? 'writes nothing after a synchronous callback' : 'writes the request inside a next-tick callback'}`,
+    )
     await agent.destroy()
     await p
   }
 })
 
-t.test('undici connector options as undici\'s own: socketPath, predicate sees the request line', async (t) => {
+t.test("undici connector options as undici's own: socketPath, predicate sees the request line", async (t) => {
   const undici = require('undici')
   const ipcPath = path.join(require('node:os').tmpdir(), `tfo-parity-undici-${process.pid}.sock`)
   const ipc = httpServer((req, res) => res.end(`ipc ${req.method} ${req.url}`))
@@ -643,19 +724,33 @@ t.test('undici connector options as undici\'s own: socketPath, predicate sees th
     bodies.push(await res.body.text())
     await agent.close()
   }
-  t.same(bodies, ['ipc GET /over-ipc', 'ipc GET /over-ipc'], 'socketPath: the request went over the Unix socket, as with undici\'s connector')
+  t.same(bodies, ['ipc GET /over-ipc', 'ipc GET /over-ipc'], "socketPath: the request went over the Unix socket, as with undici's connector")
 
   const server = httpServer()
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, '127.0.0.34')
   const seen = []
-  const agent = new undici.Agent({ connect: tfo.undici.connector({ fastOpen: { replay: (r) => { seen.push(r); return true } } }) })
+  const agent = new undici.Agent({
+    connect: tfo.undici.connector({
+      fastOpen: {
+        replay: (r) => {
+          seen.push(r)
+          return true
+        },
+      },
+    }),
+  })
   t.teardown(() => agent.close())
-  for (let i = 0; i < 2; i++) { // the first one fetches the cookie: nothing to decide then
+  for (let i = 0; i < 2; i++) {
+    // the first one fetches the cookie: nothing to decide then
     const res = await undici.request(`http://127.0.0.34:${port}/path?x=1`, { method: 'PATCH', body: 'b', dispatcher: agent, reset: true })
     t.equal(await res.body.text(), 'PATCH /path?x=1')
   }
-  t.match(seen, [{ method: 'PATCH', path: '/path?x=1', host: '127.0.0.34', port, retry: false }], 'the predicate is told the method and path of the request line')
+  t.match(
+    seen,
+    [{ method: 'PATCH', path: '/path?x=1', host: '127.0.0.34', port, retry: false }],
+    'the predicate is told the method and path of the request line',
+  )
 })
 
 t.test('public surface: runtime exports and generated types of tfo/http, tfo/https, tfo/undici', async (t) => {
@@ -666,13 +761,27 @@ t.test('public surface: runtime exports and generated types of tfo/http, tfo/htt
   t.same(Object.keys(tfo.https).sort(), ['Agent', 'globalAgent'])
   t.same(Object.keys(tfo.undici).sort(), ['connector'])
   const dts = ['http', 'https', 'undici', 'replay'].map((m) => fs.readFileSync(path.join(ROOT, 'dist', 'http', `${m}.d.ts`), 'utf8')).join('\n')
-  for (const internal of ['Failures', 'ownCopy', 'createSocketWithGuard', 'kOrigin', 'AgentInternalOptions', 'CreateSocket', 'Policy', 'normalizePolicy', 'httpFastOpen', 'parseRequestLine', 'AgentFastOpen']) {
+  for (const internal of [
+    'Failures',
+    'ownCopy',
+    'createSocketWithGuard',
+    'kOrigin',
+    'AgentInternalOptions',
+    'CreateSocket',
+    'Policy',
+    'normalizePolicy',
+    'httpFastOpen',
+    'parseRequestLine',
+    'AgentFastOpen',
+  ]) {
     t.notMatch(dts, new RegExp(`\\b${internal}\\b`), `${internal} is not in the public types`)
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-types-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const dist = path.join(ROOT, 'dist')
-  fs.writeFileSync(path.join(dir, 'consumer.ts'), `
+  fs.writeFileSync(
+    path.join(dir, 'consumer.ts'),
+    `
 import * as tfoHttp from ${JSON.stringify(path.join(dist, 'http', 'http'))};
 import * as tfoHttps from ${JSON.stringify(path.join(dist, 'http', 'https'))};
 import type { Agent as HttpAgent, AgentOptions, AgentFastOpenOptions, ReplayPolicy, ReplayInfo } from ${JSON.stringify(path.join(dist, 'http', 'http'))};
@@ -696,11 +805,27 @@ const g: HttpAgent = tfoHttp.globalAgent;
 // @ts-expect-error not exported
 tfoHttp.Failures;
 void [a, b, c, s, d1, d2, d3, h, d4, o, idem, g];
-`)
-  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { strict: true, noEmit: true, module: 'commonjs', target: 'ES2022', moduleResolution: 'node', types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], skipLibCheck: false },
-    files: ['consumer.ts'],
-  }))
-  const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [ROOT] }), '-p', dir, '--pretty', 'false'], { encoding: 'utf8', timeout: 120_000 })
+`,
+  )
+  fs.writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'commonjs',
+        target: 'ES2022',
+        moduleResolution: 'node',
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+        skipLibCheck: false,
+      },
+      files: ['consumer.ts'],
+    }),
+  )
+  const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [ROOT] }), '-p', dir, '--pretty', 'false'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
   t.equal(r.status, 0, 'a TypeScript consumer compiles: callable Agent, subclass, every createConnection form', { output: r.stdout + r.stderr })
 })

@@ -37,9 +37,10 @@ const b = require('node-gyp-build')(ROOT)
 /** The keys tfo replaces with its own; every other key of net must be net's own value. */
 const REPLACED = ['Socket', 'Stream', 'Server', 'connect', 'createConnection', 'createServer']
 
-t.test('every key of the running Node\'s net is on tfo, net\'s own value unless tfo replaces it', async (t) => {
+t.test("every key of the running Node's net is on tfo, net's own value unless tfo replaces it", async (t) => {
   const keys = Object.keys(net)
-  for (const k of ['_normalizeArgs', '_createServerHandle', 'isIP', 'BlockList', 'SocketAddress', 'Stream']) t.ok(keys.includes(k), `net has ${k} here (the check below covers it)`)
+  for (const k of ['_normalizeArgs', '_createServerHandle', 'isIP', 'BlockList', 'SocketAddress', 'Stream'])
+    t.ok(keys.includes(k), `net has ${k} here (the check below covers it)`)
   for (const k of keys) {
     t.ok(k in tfo, `tfo.${k} exists`)
     if (REPLACED.includes(k)) t.not(tfo[k], net[k], `tfo.${k} is tfo's own`)
@@ -48,13 +49,21 @@ t.test('every key of the running Node\'s net is on tfo, net\'s own value unless 
   t.equal(tfo.Stream, tfo.Socket, 'Stream is Socket, as in net')
   t.equal(tfo.createConnection, tfo.connect)
   // In ES modules too: named exports of the running Node's net (export * from 'node:net').
-  const esm = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const esm = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import * as tfo from ${JSON.stringify(path.join(ROOT, 'dist', 'index.mjs'))}
     import * as net from 'node:net'
     const out = {}
     for (const k of Object.keys(net)) if (k !== 'default') out[k] = !(k in tfo) ? 'missing' : tfo[k] === net[k] ? 'same' : 'own'
     console.log(JSON.stringify(out))
-  `], { encoding: 'utf8' })
+  `,
+    ],
+    { encoding: 'utf8' },
+  )
   t.equal(esm.status, 0, esm.stderr)
   const seen = JSON.parse(esm.stdout)
   for (const [k, v] of Object.entries(seen)) t.equal(v, REPLACED.includes(k) ? 'own' : 'same', `ESM: ${k}`)
@@ -130,17 +139,30 @@ t.test('socket.connect() gets what net.connect gives it, for every overload', as
     t.strictSame(mine, out[k], `${k.replace(/ \/ net$/, '')}: tfo's socket.connect got ${JSON.stringify(out[k][0].args)}`)
   }
   // The array form net.connect passes carries net's private mark.
-  t.match(out['port, host, callback / connect / tfo'][0].args[0], { array: [{ object: [['port', port], ['host', '127.0.0.1']] }, '<the callback>'], marks: [[/Symbol/, true]] })
+  t.match(out['port, host, callback / connect / tfo'][0].args[0], {
+    array: [
+      {
+        object: [
+          ['port', port],
+          ['host', '127.0.0.1'],
+        ],
+      },
+      '<the callback>',
+    ],
+    marks: [[/Symbol/, true]],
+  })
   t.match(out['port, host / Socket#connect / tfo'][0].args, [port, '127.0.0.1'])
 })
 
 /** A server that reads each connection to its end and answers `got <n>` (allowHalfOpen), on every address. */
-function answering (mod, t) {
+function answering(mod, t) {
   const live = new Set()
   const server = mod.createServer({ allowHalfOpen: true }, (s) => {
     live.add(s)
     let n = 0
-    s.on('data', (d) => { n += d.length })
+    s.on('data', (d) => {
+      n += d.length
+    })
     s.on('end', () => s.end(`got ${n}`))
     s.on('error', () => {})
     s.on('close', () => live.delete(s))
@@ -152,20 +174,40 @@ function answering (mod, t) {
   return server
 }
 
-const REMOTE_UNKNOWN = ['sync', 'after writes', 'after write', 'next tick', 'in SYN_SENT', 'corked', 'uncorked', 'before destroy', 'before abort', 'new', 'connecting again']
+const REMOTE_UNKNOWN = [
+  'sync',
+  'after writes',
+  'after write',
+  'next tick',
+  'in SYN_SENT',
+  'corked',
+  'uncorked',
+  'before destroy',
+  'before abort',
+  'new',
+  'connecting again',
+]
 const REMOTE_KNOWN = ['connect callback', 'connect listener', 'ready', 'before uncork', 'after uncork']
 
 /** Compares the net and tfo traces of one scenario; checks the peer address at each moment. */
-function compare (t, name, r, { host, port }) {
+function compare(t, name, r, { host, port }) {
   t.strictSame(r.tfo.events, r.net.events, `${name}: events and callbacks as net: ${r.net.events.join(', ')}`)
-  t.strictSame(r.tfo.marks.map((m) => m[0]), r.net.marks.map((m) => m[0]), `${name}: the same moments, in the same order`)
+  t.strictSame(
+    r.tfo.marks.map((m) => m[0]),
+    r.net.marks.map((m) => m[0]),
+    `${name}: the same moments, in the same order`,
+  )
   for (let i = 0; i < r.net.marks.length; i++) {
     const [label, snap] = r.net.marks[i]
     const mine = r.tfo.marks[i] ? r.tfo.marks[i][1] : null
     t.strictSame(mine, snap, `${name}: at '${label}', what the program sees is net's`)
     if (!mine) continue
     if (REMOTE_UNKNOWN.includes(label)) {
-      t.strictSame([mine.remoteAddress, mine.remoteFamily, mine.remotePort], [undefined, undefined, undefined], `${name}: at '${label}', no remote address yet (as net)`)
+      t.strictSame(
+        [mine.remoteAddress, mine.remoteFamily, mine.remotePort],
+        [undefined, undefined, undefined],
+        `${name}: at '${label}', no remote address yet (as net)`,
+      )
     } else if (REMOTE_KNOWN.includes(label) && host) {
       const family = net.isIP(host) === 6 ? 'IPv6' : 'IPv4'
       t.strictSame([mine.remoteAddress, mine.remoteFamily, mine.remotePort], [host, family, port], `${name}: at '${label}', the peer is ${host}:${port}`)
@@ -176,7 +218,7 @@ function compare (t, name, r, { host, port }) {
 }
 
 /** Which address a scenario reaches, for the peer check. */
-function peerOf (sc, { v4, v6 }) {
+function peerOf(sc, { v4, v6 }) {
   if (/\bIPv6:/.test(sc.name)) return v6
   if (/refused|DNS/.test(sc.name)) return null
   return v4
@@ -195,7 +237,10 @@ t.test('client sockets on loopback: events, state and listeners as net, at every
   const v4 = '127.0.0.1'
   const v6 = '::1'
   // First contact for each address (tfo asks for a cookie), traced like the rest.
-  for (const [name, host] of [['IPv4', v4], ['IPv6', v6]]) {
+  for (const [name, host] of [
+    ['IPv4', v4],
+    ['IPv6', v6],
+  ]) {
     tfo.clearBackoff()
     const sc = clientScenarios({ port, v4, v6, refusedPort, rtt: false }).find((s) => s.name.startsWith(name))
     const r = await sideBySide(net, tfo, sc.run)
@@ -209,9 +254,11 @@ t.test('client sockets on loopback: events, state and listeners as net, at every
     tfo.clearBackoff()
     const r = await sideBySide(net, tfo, sc.run)
     compare(t, sc.name, r, { host: peerOf(sc, { v4, v6 }), port })
-    if (sc.deferred && r.tfo.fastOpen) t.match(r.tfo.fastOpen, { attempted: true, cookie: 'sent' }, `${sc.name}: tfo's connect was deferred (a cookie cached): the TFO path was taken`)
+    if (sc.deferred && r.tfo.fastOpen)
+      t.match(r.tfo.fastOpen, { attempted: true, cookie: 'sent' }, `${sc.name}: tfo's connect was deferred (a cookie cached): the TFO path was taken`)
     if (/^IPv[46]: data before connect|as http does/.test(sc.name)) t.match(r.tfo.fastOpen, { synData: true }, `${sc.name}: the first bytes rode in the SYN`)
-    if (/held until connect/.test(sc.name)) t.match(r.tfo.fastOpen, { synData: false, synDataBytes: 0 }, `${sc.name}: corked bytes stay out of the SYN, as net keeps them until uncork()`)
+    if (/held until connect/.test(sc.name))
+      t.match(r.tfo.fastOpen, { synData: false, synDataBytes: 0 }, `${sc.name}: corked bytes stay out of the SYN, as net keeps them until uncork()`)
     if (/autoSelectFamily/.test(sc.name)) t.ok(r.tfo.events.includes('connectionAttemptFailed'), `${sc.name}: the IPv6 attempt failed first`)
   }
 })
@@ -226,7 +273,10 @@ t.test('writes before connect: all that was written rides in the SYN, and bytesW
   prime.resume()
   await once(prime, 'close')
   const seen = {}
-  for (const [label, mod] of [['net', net], ['tfo', tfo]]) {
+  for (const [label, mod] of [
+    ['net', net],
+    ['tfo', tfo],
+  ]) {
     const s = mod.connect(port, host)
     const counts = []
     s.write('a'.repeat(100))
@@ -237,7 +287,9 @@ t.test('writes before connect: all that was written rides in the SYN, and bytesW
     s.on('ready', () => counts.push(s.bytesWritten))
     s.end('tail')
     let reply = ''
-    s.on('data', (d) => { reply += d })
+    s.on('data', (d) => {
+      reply += d
+    })
     await once(s, 'close')
     counts.push(s.bytesWritten, s.bytesRead)
     seen[label] = { counts, reply, info: s.fastOpen }
@@ -245,7 +297,7 @@ t.test('writes before connect: all that was written rides in the SYN, and bytesW
   t.strictSame(seen.tfo.counts, seen.net.counts, `bytesWritten before, at 'connect', at 'ready', after close; bytesRead: ${seen.net.counts.join(', ')}`)
   t.equal(seen.tfo.reply, seen.net.reply)
   t.equal(seen.tfo.reply, 'got 307')
-  t.match(seen.tfo.info, { synData: true, cookie: 'sent', synDataBytes: 307 }, 'the three writes and end()\'s data were coalesced into the SYN')
+  t.match(seen.tfo.info, { synData: true, cookie: 'sent', synDataBytes: 307 }, "the three writes and end()'s data were coalesced into the SYN")
 })
 
 t.test('setNoDelay / setKeepAlive before connect take effect as with net', async (t) => {
@@ -275,7 +327,11 @@ t.test('setNoDelay / setKeepAlive before connect take effect as with net', async
     s.end()
     s.resume()
     await once(s, 'close')
-    return { nodelay: nodelay > 0, timer: m ? m[1] : null, idle: m ? `${Math.round(parseFloat(m[2]) / 5) * 5}${m[2].replace(/^[\d.]+/, '').replace(/[\d.]+/g, '')}` : null }
+    return {
+      nodelay: nodelay > 0,
+      timer: m ? m[1] : null,
+      idle: m ? `${Math.round(parseFloat(m[2]) / 5) * 5}${m[2].replace(/^[\d.]+/, '').replace(/[\d.]+/g, '')}` : null,
+    }
   }
   for (const when of ['before connect()', 'right after connect()']) {
     const a = await read(net, when)
@@ -286,7 +342,7 @@ t.test('setNoDelay / setKeepAlive before connect take effect as with net', async
   }
 })
 
-t.test('servers: no listener of tfo\'s shows, before listen, listening, in \'connection\', after close', async (t) => {
+t.test("servers: no listener of tfo's shows, before listen, listening, in 'connection', after close", async (t) => {
   const trace = async (server, label) => {
     const marks = []
     const mark = (name, extra) => marks.push([name, listenerSummary(server), Object.keys(server).sort(), extra])
@@ -323,30 +379,42 @@ t.test('servers: no listener of tfo\'s shows, before listen, listening, in \'con
   const pairs = [
     ['net.createServer / tfo.createServer', () => net.createServer(), () => tfo.createServer()],
     ['net.Server with a listener / tfo.Server', () => new net.Server(() => {}), () => new tfo.Server(() => {})],
-    ['http.Server / http.Server + tfo.enableFastOpen', () => http.createServer(), () => {
-      const s = http.createServer()
-      tfo.enableFastOpen(s)
-      return s
-    }],
+    [
+      'http.Server / http.Server + tfo.enableFastOpen',
+      () => http.createServer(),
+      () => {
+        const s = http.createServer()
+        tfo.enableFastOpen(s)
+        return s
+      },
+    ],
   ]
   for (const [name, makeNet, makeTfo] of pairs) {
     const a = await trace(makeNet(), 'net')
     const r = await trace(makeTfo(), 'tfo')
-    t.strictSame(r.marks.map((m) => m[0]), a.marks.map((m) => m[0]))
+    t.strictSame(
+      r.marks.map((m) => m[0]),
+      a.marks.map((m) => m[0]),
+    )
     for (let i = 0; i < a.marks.length; i++) {
       t.strictSame(r.marks[i][1], a.marks[i][1], `${name}: at '${a.marks[i][0]}', the server's listeners are net's: ${JSON.stringify(a.marks[i][1])}`)
       t.strictSame(r.marks[i][2], a.marks[i][2], `${name}: at '${a.marks[i][0]}', the server's own keys are net's`)
       t.strictSame(r.marks[i][3], a.marks[i][3], `${name}: at '${a.marks[i][0]}', the accepted socket's listeners are net's`)
     }
     const closed = r.marks.find((m) => m[0] === 'closed')[1]
-    t.notOk(closed.some(([e]) => e === 'listening' || e === 'close') && !/http/.test(name), `${name}: closed: no 'listening' or 'close' listener left (tfo's hooks are not listeners)`)
+    t.notOk(
+      closed.some(([e]) => e === 'listening' || e === 'close') && !/http/.test(name),
+      `${name}: closed: no 'listening' or 'close' listener left (tfo's hooks are not listeners)`,
+    )
     // tfo's part still ran: TFO on the listener, the outcome on the accepted socket before any 'connection' listener.
     t.match(r.accepted.fastOpen, { role: 'server', attempted: true, synData: false }, `${name}: the accepted socket was tagged`)
   }
   // The tagging happens before a 'connection' listener added first (prepended even) runs.
   const server = tfo.createServer()
   let seen
-  server.prependListener('connection', (s) => { seen = s.fastOpen })
+  server.prependListener('connection', (s) => {
+    seen = s.fastOpen
+  })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const c = net.connect(server.address().port, '127.0.0.1')
   await once(server, 'connection')
@@ -373,7 +441,11 @@ t.test('the fastOpen option is read from the options in both forms of socket.con
     await once(s, 'close')
     t.match(s.fastOpen, { attempted: false, reason: 'disabled by the fastOpen: false option' }, name)
   }
-  t.throws(() => new tfo.Socket().connect(net._normalizeArgs([{ port, host: '127.0.0.1', fastOpen: 'yes' }])), { code: 'ERR_INVALID_ARG_TYPE' }, 'validated in the array form too')
+  t.throws(
+    () => new tfo.Socket().connect(net._normalizeArgs([{ port, host: '127.0.0.1', fastOpen: 'yes' }])),
+    { code: 'ERR_INVALID_ARG_TYPE' },
+    'validated in the array form too',
+  )
   await tick()
 })
 
@@ -394,12 +466,14 @@ t.test('connect() again after a refused connect with a write pending (where net 
   s.on('error', (e) => calls.push(`error ${e.code}`))
   s.write('lost', (err) => calls.push(`write 1 ${err ? err.code : 'ok'}`))
   await new Promise((resolve) => s.once('close', resolve))
-  t.equal(s.listenerCount('connect'), 1, 'the failed write\'s \'connect\' listener is still there, as with net')
+  t.equal(s.listenerCount('connect'), 1, "the failed write's 'connect' listener is still there, as with net")
   s.connect(port, '127.0.0.1')
   s.write('again', (err) => calls.push(`write 2 ${err ? err.code : 'ok'}`))
   s.end()
   let reply = ''
-  s.on('data', (d) => { reply += d })
+  s.on('data', (d) => {
+    reply += d
+  })
   await once(s, 'close')
   t.same(calls, ['error ECONNREFUSED', 'write 1 ERR_SOCKET_CLOSED_BEFORE_CONNECTION', 'write 2 ok'], 'each callback once')
   t.equal(reply, 'got 5', 'only the new bytes were sent')
@@ -460,7 +534,8 @@ t.test('on a 50 ms WAN: the deferred connect, side by side with net', async (t) 
     compare(t, name, r, { host: peerOf(r, { v4, v6 }), port: PORT })
     if (r.first) t.match(r.tfo.fastOpen, { attempted: true, cookie: 'requested', synData: false }, `${name}: a cookie was asked for`)
     else if (r.deferred && r.tfo.fastOpen) t.match(r.tfo.fastOpen, { attempted: true, cookie: 'sent' }, `${name}: deferred connect (cookie cached)`)
-    if (!r.first && /^IPv[46]: data before connect|as http does/.test(r.name)) t.match(r.tfo.fastOpen, { synData: true }, `${name}: the first bytes rode in the SYN`)
+    if (!r.first && /^IPv[46]: data before connect|as http does/.test(r.name))
+      t.match(r.tfo.fastOpen, { synData: true }, `${name}: the first bytes rode in the SYN`)
     if (/data before connect|no data before connect/.test(r.name)) {
       const marks = Object.fromEntries(r.tfo.marks)
       t.ok('in SYN_SENT' in marks && marks['in SYN_SENT'].connecting, `${name}: 15 ms in, still connecting (a real round trip)`)

@@ -17,7 +17,7 @@ const { selfSigned } = require('./helpers/tls')
 
 const RTT = 50
 
-function compare (t, res, { wan }) {
+function compare(t, res, { wan }) {
   const { first } = res
   t.match(first.tfo.fastOpen, { attempted: true, cookie: 'requested', synData: false }, 'first contact asks for a cookie')
 
@@ -75,7 +75,10 @@ function compare (t, res, { wan }) {
 
   if (res.localhost) {
     const lh = same('localhost', ['events', 'error', 'remoteAtConnect'])
-    t.ok(lh.tfo.events.includes('secureConnect'), `'localhost' with autoSelectFamily (${lh.tfo.attempted ? lh.tfo.attempted.join(', ') : lh.tfo.remoteAtConnect})`)
+    t.ok(
+      lh.tfo.events.includes('secureConnect'),
+      `'localhost' with autoSelectFamily (${lh.tfo.attempted ? lh.tfo.attempted.join(', ') : lh.tfo.remoteAtConnect})`,
+    )
   }
 
   if (wan) {
@@ -139,39 +142,79 @@ t.test('emulated WAN (50 ms): tfo.tls.connect and tls.connect side by side', asy
       } catch (e) {
         t.comment(`no routes behind the server (${e.message.split('\n')[0]}): the unreachable scenario is left out`)
       }
-      const server = wan.spawn('server', process.execPath, ['-e', `require(${JSON.stringify(helper)}).serve(${JSON.stringify({ host: '::', v4: wan.server.addr, base, caFile })})`])
+      const server = wan.spawn('server', process.execPath, [
+        '-e',
+        `require(${JSON.stringify(helper)}).serve(${JSON.stringify({ host: '::', v4: wan.server.addr, base, caFile })})`,
+      ])
       let out = ''
       let errOut = ''
-      server.stderr.on('data', (d) => { errOut += d })
+      server.stderr.on('data', (d) => {
+        errOut += d
+      })
       await new Promise((resolve, reject) => {
-        server.stdout.on('data', (d) => { out += d; if (out.includes('listening')) resolve() })
+        server.stdout.on('data', (d) => {
+          out += d
+          if (out.includes('listening')) resolve()
+        })
         server.on('exit', (code) => reject(new Error(`server exited (${code}): ${errOut}`)))
       })
       // The SYNs on the wire (client side of the line): their payload length.
-      const dump = spawn('ip', ['netns', 'exec', wan.client.ns, 'tcpdump', '-i', wan.client.dev, '-n', '-l', '-tt',
-        // SYN without ACK (tcp[] only reaches IPv4 headers: IPv6 by offset, no extension headers here)
-        `dst port ${base} and ((ip and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))`,
-      ], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const dump = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          wan.client.ns,
+          'tcpdump',
+          '-i',
+          wan.client.dev,
+          '-n',
+          '-l',
+          '-tt',
+          // SYN without ACK (tcp[] only reaches IPv4 headers: IPv6 by offset, no extension headers here)
+          `dst port ${base} and ((ip and tcp[13] & 0x12 == 0x02) or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02))`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      )
       let synLines = ''
-      dump.stdout.on('data', (d) => { synLines += d })
+      dump.stdout.on('data', (d) => {
+        synLines += d
+      })
       await new Promise((resolve) => {
         let e = ''
-        dump.stderr.on('data', (d) => { e += d; if (e.includes('listening on')) resolve() })
+        dump.stderr.on('data', (d) => {
+          e += d
+          if (e.includes('listening on')) resolve()
+        })
         dump.on('exit', resolve)
       })
       const cfg = {
-        host, host6: family === 4 ? null : wan.server.addr6, v4: wan.server.addr, base, caFile, wan: true,
-        unanswered4: routed ? '198.18.8.1' : '198.18.0.99', unanswered6: '2001:2::99', unreachable4: routed ? '198.18.9.1' : null,
+        host,
+        host6: family === 4 ? null : wan.server.addr6,
+        v4: wan.server.addr,
+        base,
+        caFile,
+        wan: true,
+        unanswered4: routed ? '198.18.8.1' : '198.18.0.99',
+        unanswered6: '2001:2::99',
+        unreachable4: routed ? '198.18.9.1' : null,
       }
       if (family === 6) cfg.host6 = wan.server.addr6
-      const client = await wan.exec('client', process.execPath, ['-e', `require(${JSON.stringify(helper)}).client(${JSON.stringify(cfg)})`], { timeout: 120000 })
+      const client = await wan.exec('client', process.execPath, ['-e', `require(${JSON.stringify(helper)}).client(${JSON.stringify(cfg)})`], {
+        timeout: 120000,
+      })
       t.equal(client.code, 0, client.stderr)
       let dropped = null
       if (family === 4) {
         // The path drops SYNs that carry data: the kernel resends a plain SYN after its 1 s
         // timeout, and the ClientHello after the SYN-ACK; 'connect' waits for that SYN-ACK.
         await wan.setDropSynData(true)
-        const again = await wan.exec('client', process.execPath, ['-e', `require(${JSON.stringify(helper)}).client(${JSON.stringify({ ...cfg, only: 'returning' })})`], { timeout: 60000 })
+        const again = await wan.exec(
+          'client',
+          process.execPath,
+          ['-e', `require(${JSON.stringify(helper)}).client(${JSON.stringify({ ...cfg, only: 'returning' })})`],
+          { timeout: 60000 },
+        )
         await wan.setDropSynData(false)
         t.equal(again.code, 0, again.stderr)
         dropped = JSON.parse(again.stdout.trim().split('\n').pop()).returning
@@ -189,11 +232,18 @@ t.test('emulated WAN (50 ms): tfo.tls.connect and tls.connect side by side', asy
         t.match(r.tfo.fastOpen, { attempted: true, cookie: 'sent', synData: false, failure: 'syn-retransmitted' })
         t.ok(r.tfo.times.connect >= 1000, `'connect' waited for the SYN-ACK to the resent SYN (${r.tfo.times.connect} ms)`)
       }
-      const toUnanswered = [...synLines.matchAll(new RegExp(`> ${cfg.unanswered6.replace(/\./g, '\\.')}\\.${base}: .*length (\\d+)`, 'g'))].map((m) => Number(m[1]))
-      t.ok(toUnanswered.some((n) => n > 0), `happy eyeballs: the attempt net gave up on had the ClientHello in its SYN (${toUnanswered.join(', ')} bytes)`)
+      const toUnanswered = [...synLines.matchAll(new RegExp(`> ${cfg.unanswered6.replace(/\./g, '\\.')}\\.${base}: .*length (\\d+)`, 'g'))].map((m) =>
+        Number(m[1]),
+      )
+      t.ok(
+        toUnanswered.some((n) => n > 0),
+        `happy eyeballs: the attempt net gave up on had the ClientHello in its SYN (${toUnanswered.join(', ')} bytes)`,
+      )
       const lengths = [...synLines.matchAll(/length (\d+)/g)].map((m) => Number(m[1]))
-      t.ok(lengths.includes(res.returning.tfo.fastOpen.synDataBytes),
-        `on the wire: a SYN to the server carried ${res.returning.tfo.fastOpen.synDataBytes} bytes (SYN lengths seen: ${[...new Set(lengths)].join(', ')})`)
+      t.ok(
+        lengths.includes(res.returning.tfo.fastOpen.synDataBytes),
+        `on the wire: a SYN to the server carried ${res.returning.tfo.fastOpen.synDataBytes} bytes (SYN lengths seen: ${[...new Set(lengths)].join(', ')})`,
+      )
     })
   }
 })

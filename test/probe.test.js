@@ -23,17 +23,22 @@ tfo.createServer(reply).listen(7001, '::', () => {
 })
 `
 
-async function withServers (t, wan) {
+async function withServers(t, wan) {
   const servers = wan.spawn('server', process.execPath, ['-e', SERVERS])
   let out = ''
   await new Promise((resolve, reject) => {
-    servers.stdout.on('data', (d) => { out += d; if (out.includes('ready')) resolve() })
+    servers.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('ready')) resolve()
+    })
     servers.on('exit', (code) => reject(new Error(`servers exited ${code}`)))
   })
-  t.teardown(() => { servers.kill('SIGTERM') })
+  t.teardown(() => {
+    servers.kill('SIGTERM')
+  })
 }
 
-async function probe (wan, target, ...args) {
+async function probe(wan, target, ...args) {
   const r = await wan.exec('client', process.execPath, [CLI, 'probe', target, '--json', ...args], { timeout: 60000 })
   return { code: r.code, json: r.stdout ? JSON.parse(r.stdout) : null, stderr: r.stderr }
 }
@@ -46,8 +51,14 @@ t.test('verdicts on a clean 20 ms path: works, and no TFO on the server', async 
   const ok = await probe(wan, `${wan.server.addr}:7001`, '--count', '3')
   t.equal(ok.code, 0, ok.stderr)
   t.equal(ok.json.verdict, 'works')
-  t.same(ok.json.connections.map((c) => c.cookie), ['requested', 'sent', 'sent'])
-  t.same(ok.json.connections.map((c) => c.synDataAcked), [false, true, true])
+  t.same(
+    ok.json.connections.map((c) => c.cookie),
+    ['requested', 'sent', 'sent'],
+  )
+  t.same(
+    ok.json.connections.map((c) => c.synDataAcked),
+    [false, true, true],
+  )
   t.ok(ok.json.connections[1].synDataBytes > 0)
 
   const v6 = await probe(wan, `[${wan.server.addr6}]:7001`, '--count', '2')
@@ -64,7 +75,10 @@ t.test('verdicts on a clean 20 ms path: works, and no TFO on the server', async 
   const never = await probe(wan2, `${wan2.server.addr}:7002`, '--count', '3')
   t.equal(never.code, 1)
   t.equal(never.json.verdict, 'no-tfo-on-server')
-  t.same(never.json.connections.map((c) => c.cookie), ['requested', 'requested', 'requested'])
+  t.same(
+    never.json.connections.map((c) => c.cookie),
+    ['requested', 'requested', 'requested'],
+  )
 })
 
 t.test('verdict on a path that drops SYNs carrying data', async (t) => {

@@ -25,7 +25,7 @@ const { haveTcpdump, capture, synsTo } = require('./helpers/wire')
 const c = b.constants
 
 /** A deterministic RNG (a 32-bit LCG, Numerical Recipes constants): the same sequence for the test and for tfo. */
-function lcg (seed) {
+function lcg(seed) {
   let x = seed >>> 0
   return () => {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0
@@ -34,7 +34,7 @@ function lcg (seed) {
 }
 
 /** n connections with `fastOpen` (concurrency `conc`), each a ping answered by the server; their socket.fastOpen. */
-async function connections (port, host, n, fastOpen, conc = 16) {
+async function connections(port, host, n, fastOpen, conc = 16) {
   const infos = []
   let next = 0
   const one = async () => {
@@ -51,14 +51,14 @@ async function connections (port, host, n, fastOpen, conc = 16) {
   return infos
 }
 
-async function echoServer (t, host) {
+async function echoServer(t, host) {
   const server = tfo.createServer(sinkServer())
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
   return port
 }
 
-function metricSample (text, name, labels) {
+function metricSample(text, name, labels) {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
   return line === undefined ? undefined : Number(line.split(' ').pop())
 }
@@ -119,16 +119,27 @@ t.test('a 10% sample over 1,000 connections: 7-13% are TFO, with the real RNG an
   t.teardown(() => closeServer(endpoint))
   const { port: mp } = await listen(endpoint, 0, '127.0.0.1')
   const url = `http://127.0.0.1:${mp}/metrics`
-  const cli = (args) => new Promise((resolve) => {
-    execFile(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'main.js'), 'stats', '--metrics', url, ...args], (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))
-  })
+  const cli = (args) =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'main.js'), 'stats', '--metrics', url, ...args], (err, stdout, stderr) =>
+        resolve({ code: err ? err.code : 0, stdout, stderr }),
+      )
+    })
   const j = await cli(['--json'])
   t.equal(j.code, 0, j.stderr)
   const { cohorts } = JSON.parse(j.stdout)
-  t.match(cohorts, { tfo: { connections: inTfo, requested: inTfo }, control: { connections: 1000 - inTfo, requested: 1000 - inTfo } }, 'tfo stats --metrics --json: both cohorts')
+  t.match(
+    cohorts,
+    { tfo: { connections: inTfo, requested: inTfo }, control: { connections: 1000 - inTfo, requested: 1000 - inTfo } },
+    'tfo stats --metrics --json: both cohorts',
+  )
   t.ok(cohorts.tfo.share >= 0.07 && cohorts.tfo.share <= 0.13, `tfo stats: the tfo cohort's share ${cohorts.tfo.share} is within 7%-13%`)
   const human = await cli([])
-  t.match(human.stdout.split('\n').find((l) => l.startsWith('established')), new RegExp(`^established\\s+${inTfo}\\s+${1000 - inTfo}`), 'tfo stats --metrics: a column per cohort')
+  t.match(
+    human.stdout.split('\n').find((l) => l.startsWith('established')),
+    new RegExp(`^established\\s+${inTfo}\\s+${1000 - inTfo}`),
+    'tfo stats --metrics: a column per cohort',
+  )
 
   // An injected RNG: exactly the connections whose draw is below 0.1, in order.
   tfo.resetStats()
@@ -136,15 +147,25 @@ t.test('a 10% sample over 1,000 connections: 7-13% are TFO, with the real RNG an
   const expected = Array.from({ length: 1000 }, () => draws() < 0.1)
   const rng = lcg(13)
   infos = []
-  for (let i = 0; i < 1000; i++) infos.push(...await connections(port, host, 1, { rollout: { sample: 0.1, random: rng } }, 1))
+  for (let i = 0; i < 1000; i++) infos.push(...(await connections(port, host, 1, { rollout: { sample: 0.1, random: rng } }, 1)))
   inTfo = infos.filter((i) => i.cohort === 'tfo').length
-  t.same(infos.map((i) => i.cohort === 'tfo'), expected, 'injected RNG: connection i is tfo exactly when draw i < 0.1')
+  t.same(
+    infos.map((i) => i.cohort === 'tfo'),
+    expected,
+    'injected RNG: connection i is tfo exactly when draw i < 0.1',
+  )
   t.ok(inTfo >= 70 && inTfo <= 130, `injected RNG: ${inTfo} of 1000 in the tfo cohort (7%-13%)`)
   s = tfo.stats().client
   t.equal(s.cohorts.tfo.connections, inTfo)
   t.equal(s.cohorts.control.connections, 1000 - inTfo)
-  t.match(infos.find((i) => i.cohort === 'control'), { attempted: false, synData: false, cookie: 'none', reason: 'rollout: not sampled (sample 0.1)' })
-  t.match(infos.find((i) => i.cohort === 'tfo'), { attempted: true, synData: true, cookie: 'sent', reason: null })
+  t.match(
+    infos.find((i) => i.cohort === 'control'),
+    { attempted: false, synData: false, cookie: 'none', reason: 'rollout: not sampled (sample 0.1)' },
+  )
+  t.match(
+    infos.find((i) => i.cohort === 'tfo'),
+    { attempted: true, synData: true, cookie: 'sent', reason: null },
+  )
 })
 
 t.test('include: host groups and feature flags; a throwing predicate or RNG puts the connection in control, counted', async (t) => {
@@ -153,26 +174,56 @@ t.test('include: host groups and feature flags; a throwing predicate or RNG puts
   const pa = await echoServer(t, a)
   const pb = await echoServer(t, bHost)
   const seen = []
-  const rollout = { include: (origin) => { seen.push(origin); return origin.host === a } }
+  const rollout = {
+    include: (origin) => {
+      seen.push(origin)
+      return origin.host === a
+    },
+  }
   tfo.resetStats()
   const [ia] = await connections(pa, a, 1, { rollout })
   const [ib] = await connections(pb, bHost, 1, { rollout })
-  t.same(seen, [{ host: a, port: pa }, { host: bHost, port: pb }], 'the predicate sees { host, port } as given to connect()')
+  t.same(
+    seen,
+    [
+      { host: a, port: pa },
+      { host: bHost, port: pb },
+    ],
+    'the predicate sees { host, port } as given to connect()',
+  )
   t.match(ia, { cohort: 'tfo', attempted: true })
   t.match(ib, { cohort: 'control', attempted: false, reason: 'rollout: origin not included' })
 
   // The predicate runs first; the sample then applies to the origins it lets through.
   const [both] = await connections(pa, a, 1, { rollout: { include: () => true, sample: 0.5, random: () => 0.7 } })
   t.match(both, { cohort: 'control', reason: 'rollout: not sampled (sample 0.5)' })
-  const [none] = await connections(pa, a, 1, { rollout: { include: () => false, random: () => { throw new Error('not called') } } })
+  const [none] = await connections(pa, a, 1, {
+    rollout: {
+      include: () => false,
+      random: () => {
+        throw new Error('not called')
+      },
+    },
+  })
   t.match(none, { cohort: 'control', reason: 'rollout: origin not included' })
   // Anything but true is "no": a truthy value is not enough.
   const [truthy] = await connections(pa, a, 1, { rollout: () => 1 })
   t.match(truthy, { cohort: 'control', reason: 'rollout: origin not included' })
 
-  const [threw] = await connections(pa, a, 1, { rollout: () => { throw new Error('flag service down') } })
+  const [threw] = await connections(pa, a, 1, {
+    rollout: () => {
+      throw new Error('flag service down')
+    },
+  })
   t.match(threw, { cohort: 'control', attempted: false, reason: 'rollout: include() threw' })
-  const [rngThrew] = await connections(pa, a, 1, { rollout: { sample: 0.5, random: () => { throw new Error('no entropy') } } })
+  const [rngThrew] = await connections(pa, a, 1, {
+    rollout: {
+      sample: 0.5,
+      random: () => {
+        throw new Error('no entropy')
+      },
+    },
+  })
   t.match(rngThrew, { cohort: 'control', reason: 'rollout: random() threw' })
   const s = tfo.stats().client
   t.equal(s.cohorts.control.notAttempted['rollout: include() threw'], 1, 'a throwing predicate is counted')
@@ -190,13 +241,18 @@ t.test('the counts stay coherent: totals are the sum of the cohorts, and per coh
   await connections(port, host, 5, true)
   const s = tfo.stats().client
   const { tfo: a, control: z } = s.cohorts
-  for (const k of ['requested', 'connections', 'attempted', 'cookieSent', 'cookieRequested', 'synDataAcked']) t.equal(s[k], a[k] + z[k], `${k}: total = tfo + control`)
+  for (const k of ['requested', 'connections', 'attempted', 'cookieSent', 'cookieRequested', 'synDataAcked'])
+    t.equal(s[k], a[k] + z[k], `${k}: total = tfo + control`)
   const sum = (m) => Object.values(m).reduce((x, y) => x + y, 0)
   t.equal(a.connections, a.attempted + sum(a.notAttempted), 'tfo cohort: connections = attempted + not attempted')
   t.equal(z.connections, z.attempted + sum(z.notAttempted), 'control cohort: connections = attempted + not attempted')
   t.equal(z.notAttempted['disabled by the fastOpen: false option'], 5, 'fastOpen: false is the control cohort, with its own reason')
   t.equal(s.notAttempted['disabled by the fastOpen: false option'], 5, '... in the totals too')
-  t.same(s.failures, { 'cookie-unavailable': a.failures['cookie-unavailable'], 'data-not-acked': 0, 'syn-retransmitted': 0 }, 'control connections are never failures')
+  t.same(
+    s.failures,
+    { 'cookie-unavailable': a.failures['cookie-unavailable'], 'data-not-acked': 0, 'syn-retransmitted': 0 },
+    'control connections are never failures',
+  )
   t.equal(sum(z.failures), 0)
 })
 
@@ -223,7 +279,10 @@ t.test('errors before the first byte are counted per cohort (the error rate of a
   t.equal(metricSample(text, 'tfo_client_errors_total', '{cohort="tfo",code="ECONNREFUSED"}'), st.cohorts.tfo.requested)
   t.equal(metricSample(text, 'tfo_client_connections_requested_total', '{cohort="control"}'), st.cohorts.control.requested)
   // An error after the first byte is not one of them.
-  const live = tfo.createServer((sock) => { sock.write('hello'); sock.on('error', () => {}) })
+  const live = tfo.createServer((sock) => {
+    sock.write('hello')
+    sock.on('error', () => {})
+  })
   t.teardown(() => closeServer(live))
   const { port: p2 } = await listen(live, 0, host)
   tfo.resetStats()
@@ -244,7 +303,12 @@ t.test('control connections are plain TCP: no TCP_FASTOPEN_CONNECT, no TFO optio
   if (!haveTcpdump(t)) return
   const host = '127.0.0.65'
   const seen = []
-  const server = tfo.createServer(sinkServer((s, data) => { seen.push(s.fastOpen.synData); return data }))
+  const server = tfo.createServer(
+    sinkServer((s, data) => {
+      seen.push(s.fastOpen.synData)
+      return data
+    }),
+  )
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
   await connections(port, host, 1, true) // a cookie is cached for this host: TFO connections would now carry data
@@ -262,7 +326,10 @@ t.test('control connections are plain TCP: no TCP_FASTOPEN_CONNECT, no TFO optio
     }
   })
   const after = tfo.counters()
-  t.same(infos.map((i) => i.cohort), ['control', 'control', 'tfo'])
+  t.same(
+    infos.map((i) => i.cohort),
+    ['control', 'control', 'tfo'],
+  )
   t.same(opts, [0, 0, 1], 'TCP_FASTOPEN_CONNECT: off on both control sockets, on the tfo one')
   const syns = synsTo(packets, port)
   t.equal(syns.length, 3, 'three SYNs')
@@ -300,20 +367,37 @@ t.test('every client entry point records the cohort: tfo.Socket, tfo.tls.connect
 
   // tfo.tls.connect: positional and options forms.
   const seenTls = []
-  for (const [fastOpen, cohort] of [[{ rollout: 0 }, 'control'], [{ rollout: (o) => { seenTls.push(o); return true } }, 'tfo']]) {
+  for (const [fastOpen, cohort] of [
+    [{ rollout: 0 }, 'control'],
+    [
+      {
+        rollout: (o) => {
+          seenTls.push(o)
+          return true
+        },
+      },
+      'tfo',
+    ],
+  ]) {
     const s = tfo.tls.connect(tp, host, { rejectUnauthorized: false, fastOpen })
     await collect(s)
     t.match(s.fastOpen, { cohort }, `tfo.tls.connect: ${cohort}`)
   }
   t.same(seenTls, [{ host, port: tp }], "tls.connect's predicate sees the positional host and port")
 
-  const get = (mod, port, agent) => new Promise((resolve, reject) => {
-    mod.get({ host, port, agent, rejectUnauthorized: false, headers: { Connection: 'close' } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.socket.fastOpen))
-    }).on('error', reject)
-  })
-  for (const [Agent, mod, port] of [[tfo.http.Agent, http, hp], [tfo.https.Agent, https, sp]]) {
+  const get = (mod, port, agent) =>
+    new Promise((resolve, reject) => {
+      mod
+        .get({ host, port, agent, rejectUnauthorized: false, headers: { Connection: 'close' } }, (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.socket.fastOpen))
+        })
+        .on('error', reject)
+    })
+  for (const [Agent, mod, port] of [
+    [tfo.http.Agent, http, hp],
+    [tfo.https.Agent, https, sp],
+  ]) {
     const agents = {
       control: new Agent({ keepAlive: false, fastOpen: { rollout: 0 } }),
       tfo: new Agent({ keepAlive: false, fastOpen: { rollout: { include: (o) => o.host === host && o.port === port } } }),
@@ -321,16 +405,26 @@ t.test('every client entry point records the cohort: tfo.Socket, tfo.tls.connect
     }
     t.match(await get(mod, port, agents.control), { cohort: 'control', attempted: false }, `${mod === http ? 'http' : 'https'}.Agent: rollout 0`)
     t.match(await get(mod, port, agents.tfo), { cohort: 'tfo', attempted: true }, `${mod === http ? 'http' : 'https'}.Agent: included origin`)
-    t.match(await get(mod, port, agents.excluded), { cohort: 'control', reason: 'rollout: origin not included' }, `${mod === http ? 'http' : 'https'}.Agent: excluded origin`)
+    t.match(
+      await get(mod, port, agents.excluded),
+      { cohort: 'control', reason: 'rollout: origin not included' },
+      `${mod === http ? 'http' : 'https'}.Agent: excluded origin`,
+    )
   }
 
   // undici's connector (plain HTTP and HTTPS), driven as undici drives it.
-  for (const [protocol, port] of [['http:', hp], ['https:', sp]]) {
-    for (const [rollout, cohort] of [[0, 'control'], [1, 'tfo']]) {
+  for (const [protocol, port] of [
+    ['http:', hp],
+    ['https:', sp],
+  ]) {
+    for (const [rollout, cohort] of [
+      [0, 'control'],
+      [1, 'tfo'],
+    ]) {
       const connect = tfo.undici.connector({ rejectUnauthorized: false, fastOpen: { rollout } })
       const socket = await new Promise((resolve, reject) => {
         // servername: Node 26 refuses an IP address as the TLS server name.
-        connect({ hostname: host, host: `${host}:${port}`, protocol, port, servername: 'localhost' }, (err, s) => err ? reject(err) : resolve(s))
+        connect({ hostname: host, host: `${host}:${port}`, protocol, port, servername: 'localhost' }, (err, s) => (err ? reject(err) : resolve(s)))
       })
       socket.end(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
       await collect(socket)
@@ -340,8 +434,16 @@ t.test('every client entry point records the cohort: tfo.Socket, tfo.tls.connect
 })
 
 t.test('tfo.http2.connect takes the rollout option (TLS and h2c): validated, cohort recorded, control SYNs plain', async (t) => {
-  for (const [fastOpen, code] of [[{ rollout: 'half' }, 'ERR_INVALID_ARG_TYPE'], [{ rollout: 2 }, 'ERR_OUT_OF_RANGE'], [{ rollout: { include: 1 } }, 'ERR_INVALID_ARG_TYPE']]) {
-    t.throws(() => tfo.http2.connect('http://127.0.0.1:9', { fastOpen }), { code, message: /options\.fastOpen\.rollout/ }, `tfo.http2.connect ${JSON.stringify(fastOpen)}`)
+  for (const [fastOpen, code] of [
+    [{ rollout: 'half' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ rollout: 2 }, 'ERR_OUT_OF_RANGE'],
+    [{ rollout: { include: 1 } }, 'ERR_INVALID_ARG_TYPE'],
+  ]) {
+    t.throws(
+      () => tfo.http2.connect('http://127.0.0.1:9', { fastOpen }),
+      { code, message: /options\.fastOpen\.rollout/ },
+      `tfo.http2.connect ${JSON.stringify(fastOpen)}`,
+    )
   }
   if (!haveTcpdump(t)) return
   const { key, cert } = selfSigned()
@@ -352,31 +454,55 @@ t.test('tfo.http2.connect takes the rollout option (TLS and h2c): validated, coh
       tfo.enableFastOpen(server)
       const seen = []
       server.on('connection', (s) => seen.push(s))
-      server.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('ok') })
+      server.on('stream', (stream) => {
+        stream.respond({ ':status': 200 })
+        stream.end('ok')
+      })
       const sessions = new Set()
-      server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)) })
-      t.teardown(() => { for (const s of sessions) s.destroy(); return closeServer(server) })
+      server.on('session', (s) => {
+        sessions.add(s)
+        s.on('close', () => sessions.delete(s))
+      })
+      t.teardown(() => {
+        for (const s of sessions) s.destroy()
+        return closeServer(server)
+      })
       const { port } = await listen(server, 0, host)
       const url = `${secure ? 'https' : 'http'}://${host}:${port}`
       /** One session with one GET (made at once); resolves with its fastOpen after 'close'. */
-      const one = (fastOpen) => new Promise((resolve, reject) => {
-        const s = tfo.http2.connect(url, { rejectUnauthorized: false, fastOpen })
-        s.on('error', reject)
-        const req = s.request({ ':path': '/' })
-        req.on('error', () => {})
-        req.resume()
-        req.on('end', () => s.close())
-        s.on('close', () => resolve(s.fastOpen))
-      })
+      const one = (fastOpen) =>
+        new Promise((resolve, reject) => {
+          const s = tfo.http2.connect(url, { rejectUnauthorized: false, fastOpen })
+          s.on('error', reject)
+          const req = s.request({ ':path': '/' })
+          req.on('error', () => {})
+          req.resume()
+          req.on('end', () => s.close())
+          s.on('close', () => resolve(s.fastOpen))
+        })
       await one(true) // first contact: the cookie, so that a tfo-cohort SYN carries data
       tfo.resetStats()
       const origins = []
       const infos = []
       const packets = await capture(t, port, async () => {
-        for (const fastOpen of [{ rollout: 0 }, { rollout: (o) => { origins.push(o); return false } }, { rollout: 1 }]) infos.push(await one(fastOpen))
+        for (const fastOpen of [
+          { rollout: 0 },
+          {
+            rollout: (o) => {
+              origins.push(o)
+              return false
+            },
+          },
+          { rollout: 1 },
+        ])
+          infos.push(await one(fastOpen))
       })
       t.same(origins, [{ host, port }], 'the predicate sees the origin of the authority')
-      t.same(infos.map((i) => i.cohort), ['control', 'control', 'tfo'], 'session.fastOpen.cohort')
+      t.same(
+        infos.map((i) => i.cohort),
+        ['control', 'control', 'tfo'],
+        'session.fastOpen.cohort',
+      )
       t.match(infos[0], { attempted: false, synData: false, cookie: 'none', reason: 'rollout: not sampled (sample 0)' })
       t.match(infos[1], { attempted: false, reason: 'rollout: origin not included' })
       t.match(infos[2], { attempted: true, synData: true, cookie: 'sent', reason: null })
@@ -386,8 +512,15 @@ t.test('tfo.http2.connect takes the rollout option (TLS and h2c): validated, coh
         t.equal(syn.tfo, null, 'control SYN: no TFO option (kind 34)')
         t.equal(syn.payload.length, 0, 'control SYN: no data')
       }
-      t.ok(syns[2].tfo && syns[2].payload.length > 0, `the tfo-cohort SYN carries the cookie and data (${syns[2].payload.length} bytes: ${secure ? 'the ClientHello' : 'the preface, SETTINGS and the request'})`)
-      t.same(seen.slice(-3).map((s) => s.fastOpen && s.fastOpen.synData), [false, false, true], 'the server saw SYN data only on the tfo-cohort connection')
+      t.ok(
+        syns[2].tfo && syns[2].payload.length > 0,
+        `the tfo-cohort SYN carries the cookie and data (${syns[2].payload.length} bytes: ${secure ? 'the ClientHello' : 'the preface, SETTINGS and the request'})`,
+      )
+      t.same(
+        seen.slice(-3).map((s) => s.fastOpen && s.fastOpen.synData),
+        [false, false, true],
+        'the server saw SYN data only on the tfo-cohort connection',
+      )
       const c = tfo.stats().client.cohorts
       t.match(c.control, { requested: 2, connections: 2, attempted: 0 }, 'stats: control cohort')
       t.match(c.tfo, { requested: 1, connections: 1, attempted: 1, synDataAcked: 1 }, 'stats: tfo cohort')
@@ -400,7 +533,12 @@ t.test('tfo.http2.connect takes the rollout option (TLS and h2c): validated, coh
   const { port: gone } = await listen(probe, 0, '127.0.0.69')
   await closeServer(probe)
   tfo.resetStats()
-  for (const [rollout, secure] of [[0, false], [1, false], [0, true], [1, true]]) {
+  for (const [rollout, secure] of [
+    [0, false],
+    [1, false],
+    [0, true],
+    [1, true],
+  ]) {
     const s = tfo.http2.connect(`${secure ? 'https' : 'http'}://127.0.0.69:${gone}`, { rejectUnauthorized: false, fastOpen: { rollout } })
     const closed = new Promise((resolve) => s.once('close', resolve))
     const [err] = await once(s, 'error')

@@ -23,28 +23,38 @@ const WARMUP = 20000
 // the V8 heap after a full GC is exact for JS objects.
 const RSS_SLACK_MB = 10
 
-function soak (module) {
-  const r = spawnSync(process.execPath, [
-    path.join(__dirname, '..', 'bench', 'soak.js'),
-    '--connections', String(CONNECTIONS),
-    '--concurrency', '64',
-    '--warmup', String(WARMUP),
-    '--module', module,
-    '--json',
-  ], {
-    encoding: 'utf8',
-    timeout: 110_000,
-    maxBuffer: 1 << 20,
-    // V8's young generation grows towards its largest size under this churn,
-    // and on Node 24 and 26 that alone adds 50-70 MB of RSS after the
-    // warm-up, with net as with tfo (measured): a bound on RSS would then
-    // measure V8's sizing, not a leak. With 1 MB semi-spaces both arms stay
-    // within a few MB (Node 24: net +4.8, tfo +0.4), as the benchmark's
-    // memory children run.
-    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=1`.trim() },
-  })
+function soak(module) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(__dirname, '..', 'bench', 'soak.js'),
+      '--connections',
+      String(CONNECTIONS),
+      '--concurrency',
+      '64',
+      '--warmup',
+      String(WARMUP),
+      '--module',
+      module,
+      '--json',
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 110_000,
+      maxBuffer: 1 << 20,
+      // V8's young generation grows towards its largest size under this churn,
+      // and on Node 24 and 26 that alone adds 50-70 MB of RSS after the
+      // warm-up, with net as with tfo (measured): a bound on RSS would then
+      // measure V8's sizing, not a leak. With 1 MB semi-spaces both arms stay
+      // within a few MB (Node 24: net +4.8, tfo +0.4), as the benchmark's
+      // memory children run.
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=1`.trim() },
+    },
+  )
   let report = null
-  try { report = JSON.parse(r.stdout.trim().split('\n').pop()) } catch {}
+  try {
+    report = JSON.parse(r.stdout.trim().split('\n').pop())
+  } catch {}
   return { r, report }
 }
 
@@ -58,16 +68,20 @@ t.test(`soak: ${CONNECTIONS} connections complete, fds and memory stay flat (RSS
   if (!report || !base.report) return
   const [start, warm, end] = report.samples
   const netGrowth = base.report.growthAfterWarmup.rssMB
-  t.comment(`fds ${start.fds} → ${warm.fds} → ${end.fds}; RSS ${start.rssMB} → ${warm.rssMB} → ${end.rssMB} MB; ` +
-    `heap ${start.heapUsedMB} → ${warm.heapUsedMB} → ${end.heapUsedMB} MB; SYN data ${report.synData}/${report.completed}; ` +
-    `${report.seconds} s; namespace ${report.environment.namespace}; net baseline: RSS growth ${netGrowth} MB`)
+  t.comment(
+    `fds ${start.fds} → ${warm.fds} → ${end.fds}; RSS ${start.rssMB} → ${warm.rssMB} → ${end.rssMB} MB; ` +
+      `heap ${start.heapUsedMB} → ${warm.heapUsedMB} → ${end.heapUsedMB} MB; SYN data ${report.synData}/${report.completed}; ` +
+      `${report.seconds} s; namespace ${report.environment.namespace}; net baseline: RSS growth ${netGrowth} MB`,
+  )
   t.equal(report.completed, CONNECTIONS, 'every connection completed')
   t.equal(report.errors, 0, 'no errors', { firstErrors: report.firstErrors })
   t.equal(report.badReplies, 0, 'every response arrived whole')
   t.equal(end.fds, start.fds, 'fds back to the start')
   const growth = report.growthAfterWarmup.rssMB
-  t.ok(growth <= netGrowth + RSS_SLACK_MB,
-    `RSS after the warm-up grew ${growth} MB, net's ${netGrowth} MB in the same run (tfo may exceed it by < ${RSS_SLACK_MB} MB)`)
+  t.ok(
+    growth <= netGrowth + RSS_SLACK_MB,
+    `RSS after the warm-up grew ${growth} MB, net's ${netGrowth} MB in the same run (tfo may exceed it by < ${RSS_SLACK_MB} MB)`,
+  )
   t.ok(report.checks.heapFlat, `heap after the warm-up grew ${report.growthAfterWarmup.heapUsedMB} MB (< ${report.bounds.heapUsedMB})`)
   t.equal(base.report.completed, CONNECTIONS, 'the net baseline completed too')
   const bits = Number(report.environment.tcp_fastopen)

@@ -34,13 +34,23 @@ const FORBIDDEN = ['kOrigin', 'AgentInternalOptions', 'CreateSocket', 'normalize
 t.test('scripts/entries.js, package.json "exports" and the entries checked here agree', async (t) => {
   const subpaths = Object.keys(pkg.exports).filter((k) => k !== '.' && k !== './package.json')
   t.same(subpaths.sort(), Object.keys(entries.subpaths).sort(), 'the same subpaths')
-  t.same(Object.keys(ENTRIES).filter((k) => k !== '.').sort(), subpaths.sort(), 'this test checks every one')
+  t.same(
+    Object.keys(ENTRIES)
+      .filter((k) => k !== '.')
+      .sort(),
+    subpaths.sort(),
+    'this test checks every one',
+  )
   for (const [sub, mod] of Object.entries({ '.': 'index', ...entries.subpaths })) {
     t.equal(ENTRIES[sub].file, mod, `${sub} is dist/${mod}`)
-    t.same(pkg.exports[sub], {
-      import: { types: `./dist/${mod}.d.mts`, default: `./dist/${mod}.mjs` },
-      require: { types: `./dist/${mod}.d.ts`, default: `./dist/${mod}.js` },
-    }, `package.json maps ${sub} to dist/${mod}`)
+    t.same(
+      pkg.exports[sub],
+      {
+        import: { types: `./dist/${mod}.d.mts`, default: `./dist/${mod}.mjs` },
+        require: { types: `./dist/${mod}.d.ts`, default: `./dist/${mod}.js` },
+      },
+      `package.json maps ${sub} to dist/${mod}`,
+    )
     for (const f of [`${mod}.d.mts`, `${mod}.mjs`, `${mod}.d.ts`, `${mod}.js`]) t.ok(fs.existsSync(path.join(DIST, f)), `dist/${f} exists`)
   }
   t.equal(pkg.main, './dist/index.js')
@@ -49,7 +59,10 @@ t.test('scripts/entries.js, package.json "exports" and the entries checked here 
   t.same(entries.lazy.map((n) => `./${n}`).sort(), subpaths.sort(), 'one lazy namespace per subpath')
   for (const name of entries.lazy) {
     const d = Object.getOwnPropertyDescriptor(tfo, name)
-    t.ok(d && (typeof d.get === 'function' || d.value === require(`../dist/${entries.subpaths[`./${name}`]}`)), `tfo.${name} is a getter (or already the loaded module)`)
+    t.ok(
+      d && (typeof d.get === 'function' || d.value === require(`../dist/${entries.subpaths[`./${name}`]}`)),
+      `tfo.${name} is a getter (or already the loaded module)`,
+    )
   }
 })
 
@@ -62,7 +75,7 @@ const ours = (decl) => decl.getSourceFile().fileName.startsWith(DIST + path.sep)
 const resolve = (s) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s)
 
 /** An entry's declared exports: tfo's own (values, types) and what it re-exports from Node. */
-function declared (file) {
+function declared(file) {
   const sf = program.getSourceFile(path.join(DIST, `${file}.d.ts`))
   const own = { values: new Map(), types: [] }
   const node = []
@@ -78,7 +91,7 @@ function declared (file) {
 }
 
 /** The runtime names of a module object that are tfo's own (not the very value Node's module has). */
-function runtimeOwn (mod, nodeMod) {
+function runtimeOwn(mod, nodeMod) {
   return Object.keys(mod).filter((k) => !nodeMod || !(k in nodeMod) || nodeMod[k] !== mod[k])
 }
 
@@ -88,9 +101,21 @@ for (const [sub, { file, node }] of Object.entries(ENTRIES)) {
     const nodeMod = node ? require(node) : null
     const d = declared(file)
     const own = runtimeOwn(mod, nodeMod)
-    t.same(own.filter((k) => !d.own.values.has(k)), [], 'every runtime export of its own is declared (typed)')
-    t.same([...d.own.values.keys()].filter((k) => !(k in mod)), [], 'every declared value exists at runtime')
-    t.same(d.node.filter((k) => !(k in (nodeMod ?? {}))), [], `the values it re-exports are ${node ?? 'nothing of Node'}'s`)
+    t.same(
+      own.filter((k) => !d.own.values.has(k)),
+      [],
+      'every runtime export of its own is declared (typed)',
+    )
+    t.same(
+      [...d.own.values.keys()].filter((k) => !(k in mod)),
+      [],
+      'every declared value exists at runtime',
+    )
+    t.same(
+      d.node.filter((k) => !(k in (nodeMod ?? {}))),
+      [],
+      `the values it re-exports are ${node ?? 'nothing of Node'}'s`,
+    )
     for (const k of d.node) if (k in mod && nodeMod && k in nodeMod) t.equal(mod[k], nodeMod[k], `${k} is ${node}'s own`)
     if (sub === '.') {
       t.match(d.sf.text, /^export \* from 'node:net';$/m, "the rest of node:net is a declared `export * from 'node:net'`")
@@ -100,22 +125,33 @@ for (const [sub, { file, node }] of Object.entries(ENTRIES)) {
     // Namespaces of tfo's own (tfo.sysctl, tfo.cookies): their runtime members are declared too.
     for (const [name, sym] of d.own.values) {
       if (!(sym.flags & ts.SymbolFlags.ValueModule) || !mod[name] || typeof mod[name] !== 'object') continue
-      const members = checker.getExportsOfModule(sym).filter((s) => resolve(s).flags & ts.SymbolFlags.Value).map((s) => s.name)
-      t.same(Object.keys(mod[name]).filter((k) => !members.includes(k)), [], `tfo.${name}: every runtime member is declared`)
-      t.same(members.filter((k) => !(k in mod[name])), [], `tfo.${name}: every declared member exists`)
+      const members = checker
+        .getExportsOfModule(sym)
+        .filter((s) => resolve(s).flags & ts.SymbolFlags.Value)
+        .map((s) => s.name)
+      t.same(
+        Object.keys(mod[name]).filter((k) => !members.includes(k)),
+        [],
+        `tfo.${name}: every runtime member is declared`,
+      )
+      t.same(
+        members.filter((k) => !(k in mod[name])),
+        [],
+        `tfo.${name}: every declared member exists`,
+      )
     }
   })
 }
 
 /** Every identifier in a node's subtree (names, type references; not comments). */
-function identifiers (node, out = new Set()) {
+function identifiers(node, out = new Set()) {
   if (ts.isIdentifier(node) || ts.isPrivateIdentifier(node)) out.add(node.text)
   ts.forEachChild(node, (c) => identifiers(c, out))
   return out
 }
 
 /** lib/'s declarations marked @internal: exported names a user must not get. */
-function internalNames () {
+function internalNames() {
   const out = new Set()
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -144,13 +180,21 @@ t.test('nothing internal in the public types or the runtime exports', async (t) 
     const d = declared(file)
     const names = [...d.own.values.keys(), ...d.own.types]
     // (An @internal declaration cannot be in a .d.ts, checked above; names alone can repeat across modules.)
-    t.same(names.filter((n) => FORBIDDEN.includes(n)), [], `${sub}: no internal name is exported`)
+    t.same(
+      names.filter((n) => FORBIDDEN.includes(n)),
+      [],
+      `${sub}: no internal name is exported`,
+    )
     const used = new Set()
     for (const n of names) {
       const s = checker.getExportsOfModule(checker.getSymbolAtLocation(d.sf)).find((x) => x.name === n)
       for (const decl of resolve(s).declarations ?? []) if (ours(decl)) identifiers(decl, used)
     }
-    t.same(FORBIDDEN.filter((n) => used.has(n)), [], `${sub}: the declarations of its exports name none of ${FORBIDDEN.join(', ')}`)
+    t.same(
+      FORBIDDEN.filter((n) => used.has(n)),
+      [],
+      `${sub}: the declarations of its exports name none of ${FORBIDDEN.join(', ')}`,
+    )
     const mod = require(path.join(DIST, `${file}.js`))
     const undeclaredInternal = runtimeOwn(mod, node ? require(node) : null).filter((k) => !d.own.values.has(k) && (internal.has(k) || FORBIDDEN.includes(k)))
     t.same(undeclaredInternal, [], `${sub}: no internal name at runtime`)
@@ -161,7 +205,7 @@ const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
 const API = README.slice(README.indexOf('\n## API\n'), README.indexOf('\n## Troubleshooting\n'))
 
 /** tfo.<name>[.<name>] in code: README's API documentation (## API up to ## Troubleshooting: API, CLI, Fleets). */
-function namesIn (code, names = new Set()) {
+function namesIn(code, names = new Set()) {
   for (const m of code.matchAll(/(?<![\w'"-])tfo\.([A-Za-z_$][\w$]*)(?:\.([A-Za-z_$][\w$]*))?/g)) names.add(m[2] ? `${m[1]}.${m[2]}` : m[1])
   return names
 }
@@ -174,12 +218,20 @@ t.test("README's API section documents exactly what is exported", async (t) => {
   const documented = new Set([...inline(), ...examples()])
   t.ok(documented.size > 30, `README's API section names tfo's API (${documented.size} names: the check can see them)`)
   const top = new Set([...documented].map((n) => n.split('.')[0]))
-  t.same(runtimeOwn(tfo, require('node:net')).filter((k) => !top.has(k)), [], "every export of 'tfo' of its own is documented as tfo.<name>")
+  t.same(
+    runtimeOwn(tfo, require('node:net')).filter((k) => !top.has(k)),
+    [],
+    "every export of 'tfo' of its own is documented as tfo.<name>",
+  )
   for (const [sub, { file, node }] of Object.entries(ENTRIES)) {
     if (sub === '.') continue
     const name = sub.slice(2)
     const own = runtimeOwn(require(path.join(DIST, `${file}.js`)), node ? require(node) : null)
-    t.same(own.filter((k) => !documented.has(`${name}.${k}`)), [], `every export of 'tfo/${name}' of its own is documented as tfo.${name}.<name>`)
+    t.same(
+      own.filter((k) => !documented.has(`${name}.${k}`)),
+      [],
+      `every export of 'tfo/${name}' of its own is documented as tfo.${name}.<name>`,
+    )
   }
   const wrong = []
   for (const n of inline()) {

@@ -21,7 +21,7 @@ const raw = (file) => fs.readFileSync(file, 'utf8').trim()
 const rawWrite = (file, text) => fs.writeFileSync(file, `${text}\n`)
 
 // Runs a script with tfo as `tfo` in a child node process; returns its JSON output.
-function runNode (script, { prefix = [], ...options } = {}) {
+function runNode(script, { prefix = [], ...options } = {}) {
   const code = `const tfo = require(${JSON.stringify(ROOT)});\n${script}`
   const [cmd, ...args] = [...prefix, process.execPath, '-e', code]
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30000, ...options })
@@ -32,12 +32,15 @@ function runNode (script, { prefix = [], ...options } = {}) {
 
 // The host's (outer) network namespace: the process that started this file.
 const hostNetns = `/proc/${process.env.TFO_TEST_HOST_PID}/ns/net`
-function readHost () {
-  return runNode(`
+function readHost() {
+  return runNode(
+    `
     const fs = require('node:fs')
     const rawText = fs.readFileSync('${FASTOPEN}', 'utf8')
     console.log(JSON.stringify({ raw: rawText, decoded: tfo.sysctl.fastOpen() }))
-  `, { prefix: ['nsenter', `--net=${hostNetns}`] })
+  `,
+    { prefix: ['nsenter', `--net=${hostNetns}`] },
+  )
 }
 const canReadHost = spawnSync('nsenter', [`--net=${hostNetns}`, 'true']).status === 0
 const hostSkip = canReadHost ? false : 'cannot nsenter the host network namespace (needs root)'
@@ -45,7 +48,11 @@ const hostAtStart = canReadHost ? readHost() : null
 
 t.test('FASTOPEN_FLAGS are the documented sysctl bits', async (t) => {
   t.same(sysctl.FASTOPEN_FLAGS, {
-    client: 0x1, server: 0x2, clientNoCookie: 0x4, serverNoCookie: 0x200, serverWithoutSockopt: 0x400,
+    client: 0x1,
+    server: 0x2,
+    clientNoCookie: 0x4,
+    serverNoCookie: 0x200,
+    serverWithoutSockopt: 0x400,
   })
   t.ok(Object.isFrozen(sysctl.FASTOPEN_FLAGS))
 })
@@ -59,12 +66,18 @@ t.test('decodeFastOpen is pure and names every bit', async (t) => {
     t.same(sysctl.decodeFastOpen(bit), { value: bit, ...none, [name]: true, unknownBits: 0 }, name)
   }
   t.same(sysctl.decodeFastOpen(0x607), {
-    value: 0x607, client: true, server: true, clientNoCookie: true, serverNoCookie: true, serverWithoutSockopt: true, unknownBits: 0,
+    value: 0x607,
+    client: true,
+    server: true,
+    clientNoCookie: true,
+    serverNoCookie: true,
+    serverWithoutSockopt: true,
+    unknownBits: 0,
   })
   t.equal(sysctl.decodeFastOpen(0x1003).unknownBits, 0x1000)
   t.equal(sysctl.decodeFastOpen(0x800).unknownBits, 0x800, '0x800 (old TFO_SERVER_WO_SOCKOPT2) is not a known bit')
   // The kernel stores an int and accepts -1: every bit set.
-  t.equal(sysctl.decodeFastOpen(-1).unknownBits, (~0x607) >>> 0)
+  t.equal(sysctl.decodeFastOpen(-1).unknownBits, ~0x607 >>> 0)
   t.equal(sysctl.decodeFastOpen(-1).serverWithoutSockopt, true)
   t.throws(() => sysctl.decodeFastOpen('3'), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => sysctl.decodeFastOpen(), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -105,8 +118,11 @@ t.test('values that would switch TFO off are refused and leave the sysctl unchan
     rawWrite(FASTOPEN, start)
     for (const bad of [65536, 0x10003, 0x800, 0x1000, 2 ** 31 - 1, 0x80000]) {
       const err = t.throws(() => sysctl.setFastOpen(bad), { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' }, `${bad}: unknown bits`)
-      t.match(err.message, /0x1 \(client\), 0x2 \(server\), 0x4 \(clientNoCookie\), 0x200 \(serverNoCookie\), 0x400 \(serverWithoutSockopt\)/,
-        'the message names the known bits')
+      t.match(
+        err.message,
+        /0x1 \(client\), 0x2 \(server\), 0x4 \(clientNoCookie\), 0x200 \(serverNoCookie\), 0x400 \(serverWithoutSockopt\)/,
+        'the message names the known bits',
+      )
       t.match(err.message, /allowUnknownBits/, 'and the opt-in')
       t.equal(raw(FASTOPEN), String(start), `${bad} not written over ${start}`)
     }
@@ -115,7 +131,11 @@ t.test('values that would switch TFO off are refused and leave the sysctl unchan
       t.match(err.message, /neither the client bit \(0x1\) nor the server bit \(0x2\).*write 0/)
       t.equal(raw(FASTOPEN), String(start), `0x${bad.toString(16)} not written over ${start}`)
     }
-    for (const [opts, code] of [['x', 'ERR_INVALID_ARG_TYPE'], [null, 'ERR_INVALID_ARG_TYPE'], [{ allowUnknownBits: 'yes' }, 'ERR_INVALID_ARG_TYPE']]) {
+    for (const [opts, code] of [
+      ['x', 'ERR_INVALID_ARG_TYPE'],
+      [null, 'ERR_INVALID_ARG_TYPE'],
+      [{ allowUnknownBits: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
+    ]) {
       t.throws(() => sysctl.setFastOpen(3, opts), { code, message: /options/ })
       t.equal(raw(FASTOPEN), String(start))
     }
@@ -193,7 +213,7 @@ s.close(); c.close(); l.close()
 out = subprocess.run(['ip', 'tcp_metrics', 'show', '127.0.0.1'], check=True, capture_output=True, text=True).stdout
 print(out.split('fo_cookie ')[1].split()[0])
 `
-function cookieFor (keyHex) {
+function cookieFor(keyHex) {
   const r = spawnSync('python3', ['-c', COOKIE_PY, ...(keyHex ? [keyHex] : [])], { encoding: 'utf8', timeout: 30000, env: PY_ENV })
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`)
   return r.stdout.trim()
@@ -203,8 +223,10 @@ t.test('key(): zeros until the kernel makes a key, then the key', async (t) => {
   // This namespace is new and nothing here set TCP_FASTOPEN yet.
   t.equal(raw(KEY), '00000000-00000000-00000000-00000000')
   t.same(sysctl.key(), { primary: Buffer.alloc(16), backup: null })
-  const r = spawnSync('python3', ['-c', 'import os, socket; socket.socket().setsockopt(socket.IPPROTO_TCP, int(os.environ["TCP_FASTOPEN"]), 1)'],
-    { timeout: 30000, env: PY_ENV })
+  const r = spawnSync('python3', ['-c', 'import os, socket; socket.socket().setsockopt(socket.IPPROTO_TCP, int(os.environ["TCP_FASTOPEN"]), 1)'], {
+    timeout: 30000,
+    env: PY_ENV,
+  })
   t.equal(r.status, 0, 'python set TCP_FASTOPEN on a socket')
   const k = sysctl.key()
   t.equal(k.primary.length, 16)
@@ -349,7 +371,10 @@ t.test('generic path() and read()', async (t) => {
 t.test('a missing sysctl is a clear ENOENT', async (t) => {
   const file = '/proc/sys/net/ipv4/tcp_fastopen_no_such_thing'
   const err = t.throws(() => sysctl.read('net.ipv4.tcp_fastopen_no_such_thing'), {
-    code: 'ENOENT', errno: -2, syscall: 'open', path: file,
+    code: 'ENOENT',
+    errno: -2,
+    syscall: 'open',
+    path: file,
   })
   t.match(err.message, `open ENOENT ${file}: net.ipv4.tcp_fastopen_no_such_thing does not exist`)
 })
@@ -384,8 +409,7 @@ t.test('writing without root: EACCES naming the file and CAP_NET_ADMIN', async (
   for (const [what, name] of Object.entries(WHERE)) {
     const file = sysctl.path(name)
     t.match(out[what], { code: 'EACCES', errno: -13, syscall: 'open', path: file }, what)
-    t.equal(out[what].message,
-      `open EACCES ${file}: writing ${name} needs root (CAP_NET_ADMIN) in this network namespace`, what)
+    t.equal(out[what].message, `open EACCES ${file}: writing ${name} needs root (CAP_NET_ADMIN) in this network namespace`, what)
   }
   t.notMatch(out.setKey.message, /ab/, 'no key material in the message')
   t.match(out.key, { code: 'EACCES', errno: -13, syscall: 'open', path: KEY }, 'the key file is mode 0600')
@@ -404,8 +428,7 @@ t.test('writing to a read-only /proc/sys (containers): EROFS', async (t) => {
   for (const [what, name] of Object.entries(WHERE)) {
     const file = sysctl.path(name)
     t.match(out[what], { code: 'EROFS', errno: -30, syscall: 'open', path: file }, what)
-    t.match(out[what].message,
-      `open EROFS ${file}: writing ${name} needs root (CAP_NET_ADMIN) in this network namespace and a writable /proc/sys`)
+    t.match(out[what].message, `open EROFS ${file}: writing ${name} needs root (CAP_NET_ADMIN) in this network namespace and a writable /proc/sys`)
     t.match(out[what].message, /mounted read-only/)
   }
   t.equal(out.key, null, 'reading still works')

@@ -14,22 +14,27 @@ const tfo = require('..')
 const { listen, closeServer, collect, sinkServer, sha256 } = require('./helpers/util')
 
 /** One request/response over a fresh tfo connection; the server reports its side. */
-async function exchange (port, host, payload, opts = {}) {
+async function exchange(port, host, payload, opts = {}) {
   const socket = tfo.connect({ port, host, ...opts })
   socket.write(payload)
   socket.end()
   let remote = null
-  socket.once('connect', () => { remote = { address: socket.remoteAddress, family: socket.remoteFamily, port: socket.remotePort } })
+  socket.once('connect', () => {
+    remote = { address: socket.remoteAddress, family: socket.remoteFamily, port: socket.remotePort }
+  })
   const result = await collect(socket)
   return { ...result, socket, remote, info: socket.fastOpen }
 }
 
-function tfoServer (t, opts) {
+function tfoServer(t, opts) {
   const accepted = []
-  const server = tfo.createServer(opts, sinkServer((s, data) => {
-    accepted.push({ synData: s.fastOpen.synData, hash: sha256(data), length: data.length })
-    return Buffer.from(`got ${data.length}`)
-  }))
+  const server = tfo.createServer(
+    opts,
+    sinkServer((s, data) => {
+      accepted.push({ synData: s.fastOpen.synData, hash: sha256(data), length: data.length })
+      return Buffer.from(`got ${data.length}`)
+    }),
+  )
   t.teardown(() => closeServer(server))
   return { server, accepted }
 }
@@ -82,7 +87,12 @@ t.test('large first write (many segments) arrives intact; the SYN carries the fi
 t.test('writes before and after the handshake arrive as with net', async (t) => {
   // The same sequence through net and through tfo must deliver the same bytes.
   const got = []
-  const server = net.createServer(sinkServer((s, data) => { got.push(data.toString()); return data }))
+  const server = net.createServer(
+    sinkServer((s, data) => {
+      got.push(data.toString())
+      return data
+    }),
+  )
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, '127.0.0.1')
   await collect(tfo.connect(port, '127.0.0.1').end('cookie'))
@@ -91,7 +101,10 @@ t.test('writes before and after the handshake arrive as with net', async (t) => 
     socket.write('a')
     process.nextTick(() => socket.write('b'))
     setImmediate(() => socket.write('c'))
-    socket.once('connect', () => { socket.write('d'); setTimeout(() => socket.end('e'), 5) })
+    socket.once('connect', () => {
+      socket.write('d')
+      setTimeout(() => socket.end('e'), 5)
+    })
     await collect(socket)
   }
   t.equal(got[2], got[1], 'tfo delivers what net delivers')
@@ -110,7 +123,11 @@ t.test('write callbacks fire once each, in order, after the connection is establ
     socket.end('z', () => order.push(['cb3']))
     socket.on('connect', () => order.push(['connect']))
     await collect(socket)
-    t.same(order.filter((e) => e[0] !== 'connect'), [['cb1', null, false], ['cb2', null, false], ['cb3']], `connection ${i}`)
+    t.same(
+      order.filter((e) => e[0] !== 'connect'),
+      [['cb1', null, false], ['cb2', null, false], ['cb3']],
+      `connection ${i}`,
+    )
   }
 })
 
@@ -125,7 +142,7 @@ t.test('a server without TFO: the client falls back, nothing is lost', async (t)
   }
 })
 
-t.test('a cookie for the host, but this port\'s server has no TFO: data resent after the handshake, then backoff', async (t) => {
+t.test("a cookie for the host, but this port's server has no TFO: data resent after the handshake, then backoff", async (t) => {
   // The kernel caches cookies per IP address, not per port.
   tfo.clearBackoff()
   t.teardown(() => tfo.clearBackoff())
@@ -168,7 +185,7 @@ t.test('fastOpen: false on a client connects plainly and says why', async (t) =>
   t.equal(r.data.toString(), 'got 5')
 })
 
-t.test('connection refused has net\'s error shape, on a later tick', async (t) => {
+t.test("connection refused has net's error shape, on a later tick", async (t) => {
   const probe = net.createServer()
   const { port } = await listen(probe, 0, '127.0.0.1')
   await closeServer(probe) // a port nobody listens on
@@ -177,7 +194,9 @@ t.test('connection refused has net\'s error shape, on a later tick', async (t) =
   const socket = tfo.connect(port, '127.0.0.1')
   let sync = true
   let errorWasSync = null
-  socket.on('error', () => { errorWasSync = sync })
+  socket.on('error', () => {
+    errorWasSync = sync
+  })
   sync = false
   const r = await collect(socket)
   t.equal(errorWasSync, false, "'error' is emitted asynchronously")
@@ -215,7 +234,9 @@ t.test('hostnames: DNS lookup, autoSelectFamily (TFO on each attempt), custom lo
     socket.on('connectionAttempt', (ip) => attempts.push(ip))
     socket.end(`hello ${i}`)
     let remote = null
-    socket.once('connect', () => { remote = socket.remoteAddress })
+    socket.once('connect', () => {
+      remote = socket.remoteAddress
+    })
     const r = await collect(socket)
     t.equal(r.data.toString(), 'got 7')
     t.equal(remote, '127.0.0.1')
@@ -336,7 +357,7 @@ t.test('IPC paths are plain net', async (t) => {
   t.equal(r.data.toString(), 'ipc')
 })
 
-t.test('bad arguments throw net\'s own errors', async (t) => {
+t.test("bad arguments throw net's own errors", async (t) => {
   const cases = [
     [{ port: 'abc' }],
     [{ port: 65536 }],
@@ -348,11 +369,19 @@ t.test('bad arguments throw net\'s own errors', async (t) => {
   ]
   for (const args of cases) {
     let netErr
-    try { net.connect(...args).destroy() } catch (e) { netErr = e }
+    try {
+      net.connect(...args).destroy()
+    } catch (e) {
+      netErr = e
+    }
     t.ok(netErr, `net rejects ${JSON.stringify(args)}`)
     t.throws(() => tfo.connect(...args), { code: netErr.code, message: netErr.message, name: netErr.name })
   }
-  t.throws(() => tfo.connect({ port: 80, fastOpen: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError', message: /The "options.fastOpen" property must be one of type boolean or object/ })
+  t.throws(() => tfo.connect({ port: 80, fastOpen: 'yes' }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    name: 'TypeError',
+    message: /The "options.fastOpen" property must be one of type boolean or object/,
+  })
   t.throws(() => tfo.connect({ port: 80, fastOpen: { noCookie: 1 } }), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => tfo.createServer({ fastOpen: { queueLength: 0 } }), { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' })
   t.throws(() => tfo.createServer({ fastOpen: { queueLength: 1.5 } }), { code: 'ERR_OUT_OF_RANGE' })
@@ -361,25 +390,39 @@ t.test('bad arguments throw net\'s own errors', async (t) => {
   t.throws(() => tfo.enableFastOpen({}), { code: 'ERR_INVALID_ARG_TYPE', message: /The "server" argument must be an instance of net.Server/ })
   const srv = net.createServer()
   t.throws(() => tfo.enableFastOpen(srv, { noCookie: 'no' }), { code: 'ERR_INVALID_ARG_TYPE' })
-  const e = (() => { try { tfo.connect({ port: 'abc' }) } catch (err) { return err } })()
+  const e = (() => {
+    try {
+      tfo.connect({ port: 'abc' })
+    } catch (err) {
+      return err
+    }
+  })()
   t.match(String(e), /^RangeError \[ERR_SOCKET_BAD_PORT\]: /)
 })
 
 t.test('enableFastOpen on an http server (before and after listen)', async (t) => {
-  for (const [when, host] of [['before', '127.0.0.70'], ['after', '127.0.0.71']]) {
+  for (const [when, host] of [
+    ['before', '127.0.0.70'],
+    ['after', '127.0.0.71'],
+  ]) {
     const server = http.createServer((req, res) => res.end(`synData=${req.socket.fastOpen.synData}`))
     t.teardown(() => closeServer(server))
     if (when === 'before') tfo.enableFastOpen(server)
     const { port } = await listen(server, 0, host)
     if (when === 'after') tfo.enableFastOpen(server, { queueLength: 64 })
     t.match(server.fastOpen, { enabled: true, active: true, queueLength: when === 'after' ? 64 : 256 })
-    const get = () => new Promise((resolve, reject) => {
-      http.get({ port, host, createConnection: tfo.createConnection }, (res) => {
-        let body = ''
-        res.on('data', (d) => { body += d })
-        res.on('end', () => resolve({ body, socket: res.socket }))
-      }).on('error', reject)
-    })
+    const get = () =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ port, host, createConnection: tfo.createConnection }, (res) => {
+            let body = ''
+            res.on('data', (d) => {
+              body += d
+            })
+            res.on('end', () => resolve({ body, socket: res.socket }))
+          })
+          .on('error', reject)
+      })
     t.equal((await get()).body, 'synData=false', `${when}: first request, normal handshake`)
     const second = await get()
     t.equal(second.body, 'synData=true', `${when}: returning request rode in the SYN`)
@@ -405,10 +448,20 @@ t.test('library stats count attempts, SYN data and server hits', async (t) => {
 t.test('socket.fastOpen on both ends: a read-only, non-enumerable snapshot that never changes once established', async (t) => {
   const host = '127.0.0.61'
   const accepted = []
-  const server = tfo.createServer(sinkServer((s, data) => { accepted.push(s); return data }))
+  const server = tfo.createServer(
+    sinkServer((s, data) => {
+      accepted.push(s)
+      return data
+    }),
+  )
   t.teardown(() => closeServer(server))
   const plainAccepted = []
-  const plain = net.createServer(sinkServer((s, data) => { plainAccepted.push(s); return data }))
+  const plain = net.createServer(
+    sinkServer((s, data) => {
+      plainAccepted.push(s)
+      return data
+    }),
+  )
   t.teardown(() => closeServer(plain))
   const { port } = await listen(server, 0, host)
   const { port: plainPort } = await listen(plain, 0, host)
@@ -419,7 +472,9 @@ t.test('socket.fastOpen on both ends: a read-only, non-enumerable snapshot that 
   t.equal(socket.fastOpen, null, 'null until established')
   socket.end(big)
   let atConnect = null
-  socket.once('connect', () => { atConnect = socket.fastOpen })
+  socket.once('connect', () => {
+    atConnect = socket.fastOpen
+  })
   const r = await collect(socket)
   t.equal(r.data.length, big.length)
 
@@ -433,7 +488,13 @@ t.test('socket.fastOpen on both ends: a read-only, non-enumerable snapshot that 
   t.equal(socket.bytesWritten, big.length, 'bytesWritten: the SYN part plus the rest')
   t.type(a.rttMs, 'number')
   t.notOk(Object.keys(socket).includes('fastOpen'), 'not an enumerable own property')
-  t.throws(() => { socket.fastOpen = null }, TypeError, 'read-only (strict mode assignment throws, as for net\'s getters)')
+  t.throws(
+    () => {
+      socket.fastOpen = null
+    },
+    TypeError,
+    "read-only (strict mode assignment throws, as for net's getters)",
+  )
 
   const s = accepted[accepted.length - 1]
   const sa = s.fastOpen
@@ -441,7 +502,9 @@ t.test('socket.fastOpen on both ends: a read-only, non-enumerable snapshot that 
   t.same(sa, s.fastOpen)
   t.same(sa, { role: 'server', attempted: true, synData: true, rttMs: sa.rttMs })
   t.ok(sa.rttMs >= 0)
-  t.throws(() => { s.fastOpen = null }, TypeError)
+  t.throws(() => {
+    s.fastOpen = null
+  }, TypeError)
   t.same(tfo.fastOpenInfo(s), sa, 'tfo.fastOpenInfo() agrees')
 
   // A drop-in: an accepted socket has the same enumerable own keys as net's.

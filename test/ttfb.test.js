@@ -18,19 +18,22 @@ const { selfSigned } = require('./helpers/tls')
 const { listen, closeServer, collect, sleep } = require('./helpers/util')
 
 /** numpy's default quantile (linear between closest ranks), as the benchmark computes its medians. */
-function exactQuantile (sorted, q) {
+function exactQuantile(sorted, q) {
   const pos = (sorted.length - 1) * q
   const lo = Math.floor(pos)
   const hi = Math.ceil(pos)
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo)
 }
 
-function metricLines (text, name) {
+function metricLines(text, name) {
   return text.split('\n').filter((l) => l.startsWith(name))
 }
 
 t.test('the quantile sketch: p50 and p90 within 0.5% of the exact quantiles, in fixed memory', async (t) => {
-  const rng = (() => { let x = 99; return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32) })()
+  const rng = (() => {
+    let x = 99
+    return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32
+  })()
   const cases = {
     'TFO-like, 50 ms path': () => 50_300 + rng() * 1500,
     'plain, 50 ms path': () => 100_600 + rng() * 1500,
@@ -44,7 +47,10 @@ t.test('the quantile sketch: p50 and p90 within 0.5% of the exact quantiles, in 
       for (const v of values) ttfb.recordTtfb(1, v)
       const s = ttfb.ttfbSummary(1)
       const sorted = [...values].sort((a, b) => a - b)
-      for (const [q, got] of [[0.5, s.p50], [0.9, s.p90]]) {
+      for (const [q, got] of [
+        [0.5, s.p50],
+        [0.9, s.p90],
+      ]) {
         const want = exactQuantile(sorted, q) / 1000
         t.ok(Math.abs(got - want) <= want * 0.005 + 0.001, `${name}, n=${n}: p${q * 100} ${got} ms vs exact ${want.toFixed(3)} ms (within 0.5%)`)
       }
@@ -59,13 +65,17 @@ t.test('the quantile sketch: p50 and p90 within 0.5% of the exact quantiles, in 
 t.test('the default buckets put one round trip more in another bucket, at every RTT from 1 ms to 2 s', async (t) => {
   const b = tfo.TTFB_BUCKETS
   t.ok(Object.isFrozen(b), 'TTFB_BUCKETS is frozen')
-  t.same([...b].sort((x, y) => x - y), [...b], 'ascending')
+  t.same(
+    [...b].sort((x, y) => x - y),
+    [...b],
+    'ascending',
+  )
   const bucket = (seconds) => b.findIndex((le) => seconds <= le)
   // What the benchmark measures (README): tfo ~ 1 RTT + a little, plain ~ 2 RTT + a little.
   for (const rtt of [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2]) {
     t.not(bucket(rtt * 1.02), bucket(rtt * 2.02), `RTT ${rtt * 1000} ms: ${rtt * 1.02 * 1000} and ${rtt * 2.02 * 1000} ms in different buckets`)
   }
-  t.not(bucket(0.0509), bucket(0.1014), '50.9 and 101.4 ms (the README\'s medians at 50 ms) in different buckets')
+  t.not(bucket(0.0509), bucket(0.1014), "50.9 and 101.4 ms (the README's medians at 50 ms) in different buckets")
 })
 
 t.test('TCP: from connect() to the first byte read, per cohort and outcome, without listeners of its own', async (t) => {
@@ -89,7 +99,14 @@ t.test('TCP: from connect() to the first byte read, per cohort and outcome, with
     await collect(s)
     infos.push(s.fastOpen)
   }
-  t.same(infos.map((i) => [i.cohort, i.synData]), [['tfo', false], ['tfo', true], ['control', false]])
+  t.same(
+    infos.map((i) => [i.cohort, i.synData]),
+    [
+      ['tfo', false],
+      ['tfo', true],
+      ['control', false],
+    ],
+  )
   const { tfo: a, control: z } = tfo.stats().client.cohorts
   t.equal(a.ttfbMs.noSynData.count, 1, 'tfo cohort, first contact (no SYN data): one')
   t.equal(a.ttfbMs.synData.count, 1, 'tfo cohort, SYN data acknowledged: one')
@@ -102,8 +119,14 @@ t.test('TCP: from connect() to the first byte read, per cohort and outcome, with
 
   // A connection whose peer sends nothing has no time to first byte; one that is
   // never read by the application still has one (the socket read the byte).
-  const quiet = tfo.createServer((s) => { s.on('error', () => {}); s.on('data', () => {}) })
-  const talker = tfo.createServer((s) => { s.on('error', () => {}); s.write('x') })
+  const quiet = tfo.createServer((s) => {
+    s.on('error', () => {})
+    s.on('data', () => {})
+  })
+  const talker = tfo.createServer((s) => {
+    s.on('error', () => {})
+    s.write('x')
+  })
   t.teardown(() => Promise.all([closeServer(quiet), closeServer(talker)]))
   const { port: qp } = await listen(quiet, 0, host)
   const { port: tp } = await listen(talker, 0, host)
@@ -149,11 +172,20 @@ t.test('TLS: from tls.connect() to the first byte of application data, after the
     t.equal(r.data.toString(), 'late')
     infos.push(s.fastOpen)
   }
-  t.same(infos.map((i) => [i.cohort, i.synData]), [['tfo', true], ['control', false]])
+  t.same(
+    infos.map((i) => [i.cohort, i.synData]),
+    [
+      ['tfo', true],
+      ['control', false],
+    ],
+  )
   const { tfo: a, control: z } = tfo.stats().client.cohorts
   t.equal(a.ttfbMs.synData.count, 1)
   t.equal(z.ttfbMs.noSynData.count, 1)
-  t.ok(a.ttfbMs.synData.p50 >= DELAY && z.ttfbMs.noSynData.p50 >= DELAY, `the time runs to the application byte (${a.ttfbMs.synData.p50}, ${z.ttfbMs.noSynData.p50} ms >= ${DELAY})`)
+  t.ok(
+    a.ttfbMs.synData.p50 >= DELAY && z.ttfbMs.noSynData.p50 >= DELAY,
+    `the time runs to the application byte (${a.ttfbMs.synData.p50}, ${z.ttfbMs.noSynData.p50} ms >= ${DELAY})`,
+  )
 })
 
 t.test('agents: from when the agent asks for the connection (the request) to the response', async (t) => {
@@ -167,7 +199,12 @@ t.test('agents: from when the agent asks for the connection (the request) to the
   tfo.resetStats()
   for (let i = 0; i < 3; i++) {
     await new Promise((resolve, reject) => {
-      http.get({ host, port, agent }, (res) => { res.resume(); res.on('end', resolve) }).on('error', reject)
+      http
+        .get({ host, port, agent }, (res) => {
+          res.resume()
+          res.on('end', resolve)
+        })
+        .on('error', reject)
     })
   }
   const a = tfo.stats().client.cohorts.tfo
@@ -178,7 +215,10 @@ t.test('agents: from when the agent asks for the connection (the request) to the
 
 t.test('metrics: a Prometheus histogram per cohort and outcome, in metricsText and prom-client', async (t) => {
   const host = '127.0.0.73'
-  const server = tfo.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.end('ok')) })
+  const server = tfo.createServer((s) => {
+    s.on('error', () => {})
+    s.once('data', () => s.end('ok'))
+  })
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
   tfo.resetStats()
@@ -189,7 +229,11 @@ t.test('metrics: a Prometheus histogram per cohort and outcome, in metricsText a
   }
   const text = tfo.metricsText({ kernel: false })
   t.match(text, /^# TYPE tfo_client_ttfb_seconds histogram$/m)
-  const series = [['tfo', 'true', 2], ['tfo', 'false', 1], ['control', 'false', 2]]
+  const series = [
+    ['tfo', 'true', 2],
+    ['tfo', 'false', 1],
+    ['control', 'false', 2],
+  ]
   for (const [cohort, synData, n] of series) {
     const labels = `cohort="${cohort}",syn_data="${synData}"`
     const buckets = metricLines(text, `tfo_client_ttfb_seconds_bucket{${labels},`)
@@ -197,7 +241,11 @@ t.test('metrics: a Prometheus histogram per cohort and outcome, in metricsText a
     const les = buckets.map((l) => /le="([^"]+)"/.exec(l)[1])
     t.same(les, [...tfo.TTFB_BUCKETS.map(String), '+Inf'], 'bounds in seconds, ascending, then +Inf')
     const counts = buckets.map((l) => Number(l.split(' ').pop()))
-    t.same([...counts].sort((x, y) => x - y), counts, 'cumulative')
+    t.same(
+      [...counts].sort((x, y) => x - y),
+      counts,
+      'cumulative',
+    )
     t.equal(counts[counts.length - 1], n, '+Inf holds every observation')
     const count = Number(metricLines(text, `tfo_client_ttfb_seconds_count{${labels}}`)[0].split(' ').pop())
     const sum = Number(metricLines(text, `tfo_client_ttfb_seconds_sum{${labels}}`)[0].split(' ').pop())
@@ -215,6 +263,9 @@ t.test('metrics: a Prometheus histogram per cohort and outcome, in metricsText a
   for (const line of metricLines(text, 'tfo_client_ttfb_seconds')) t.ok(prom.includes(line), `prom-client: ${line}`)
   t.match(prom, /^tfo_client_connections_total\{cohort="control"\} 2$/m, 'prom-client counters carry the cohort label')
   const json = await registry.getMetricsAsJSON()
-  t.match(json.find((m) => m.name === 'tfo_client_ttfb_seconds'), { type: 'histogram', aggregator: 'sum' })
+  t.match(
+    json.find((m) => m.name === 'tfo_client_ttfb_seconds'),
+    { type: 'histogram', aggregator: 'sum' },
+  )
   t.throws(() => tfo.registerPromClient(client, { registry: {} }), { code: 'ERR_INVALID_ARG_TYPE' })
 })

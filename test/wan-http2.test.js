@@ -100,32 +100,54 @@ t.test('h2c and TLS over a 50 ms path', async (t) => {
   const lines = []
   let buf = ''
   let serverErr = ''
-  server.stderr.on('data', (d) => { serverErr += d })
+  server.stderr.on('data', (d) => {
+    serverErr += d
+  })
   server.stdout.on('data', (d) => {
     buf += d
     let i
-    while ((i = buf.indexOf('\n')) >= 0) { lines.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1) }
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)))
+      buf = buf.slice(i + 1)
+    }
   })
   await new Promise((resolve, reject) => {
-    const iv = setInterval(() => { if (lines.length) { clearInterval(iv); resolve() } }, 20)
-    server.on('exit', (code) => { clearInterval(iv); reject(new Error(`server exited (${code}): ${serverErr}`)) })
+    const iv = setInterval(() => {
+      if (lines.length) {
+        clearInterval(iv)
+        resolve()
+      }
+    }, 20)
+    server.on('exit', (code) => {
+      clearInterval(iv)
+      reject(new Error(`server exited (${code}): ${serverErr}`))
+    })
   })
   const client = await wan.exec('client', process.execPath, ['-e', CLIENT, wan.server.addr, cert.cert], { timeout: 60000 })
   t.equal(client.code, 0, client.stderr)
-  const res = Object.fromEntries(client.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.name, r]))
+  const res = Object.fromEntries(
+    client.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .map((r) => [r.name, r]),
+  )
   server.kill('SIGTERM')
   await new Promise((resolve) => server.on('close', resolve))
   const seen = Object.fromEntries(lines.slice(1).map((l) => [l.path.slice(1), l.synData]))
 
   const plain = res['h2c-plain']
   t.same(plain.timeline, ['connect', 'stream:ready', 'remoteSettings', 'stream:response', 'stream:close', 'close'], 'http2.connect (h2c)')
-  t.same(res['h2c-first'].timeline, plain.timeline, 'first contact: http2.connect\'s events')
+  t.same(res['h2c-first'].timeline, plain.timeline, "first contact: http2.connect's events")
   t.match(res['h2c-first'].info, { cookie: 'requested', synData: false })
 
   const ret = res['h2c-returning']
   t.equal(ret.body, 'ok /h2c-returning')
-  t.same(ret.timeline, ['stream:ready', 'connect', 'remoteSettings', 'stream:response', 'stream:close', 'close'],
-    "returning: the request's HEADERS went with the preface, so its 'ready' comes first; then http2.connect's order")
+  t.same(
+    ret.timeline,
+    ['stream:ready', 'connect', 'remoteSettings', 'stream:response', 'stream:close', 'close'],
+    "returning: the request's HEADERS went with the preface, so its 'ready' comes first; then http2.connect's order",
+  )
   t.ok(ret.connectMs >= RTT * 0.8, `returning: 'connect' only once established (${ret.connectMs.toFixed(1)} ms)`)
   t.match(ret.info, { cookie: 'sent', synData: true, failure: null })
   t.equal(seen['h2c-returning'], true, 'the server: the SYN carried data')
@@ -133,7 +155,11 @@ t.test('h2c and TLS over a 50 ms path', async (t) => {
   t.comment(`h2c time to first byte: http2.connect ${plain.ttfbMs.toFixed(1)} ms, tfo returning ${ret.ttfbMs.toFixed(1)} ms (RTT ${RTT} ms)`)
 
   const onConnect = res['h2c-on-connect']
-  t.same(onConnect.timeline, res['h2c-plain-on-connect'].timeline, `a request made in 'connect': http2.connect's events (${res['h2c-plain-on-connect'].timeline.join(', ')})`)
+  t.same(
+    onConnect.timeline,
+    res['h2c-plain-on-connect'].timeline,
+    `a request made in 'connect': http2.connect's events (${res['h2c-plain-on-connect'].timeline.join(', ')})`,
+  )
   t.ok(onConnect.connectMs >= RTT * 0.8, `'connect' once established (${onConnect.connectMs.toFixed(1)} ms)`)
   t.equal(onConnect.body, 'ok /h2c-on-connect')
   t.match(onConnect.info, { synData: true }, 'the SYN carried the preface')
@@ -154,8 +180,16 @@ t.test('h2c and TLS over a 50 ms path', async (t) => {
   const refused = res.refused
   t.match(refusedPlain.error, { code: 'ECONNREFUSED', syscall: 'connect', address: wan.server.addr, port: 7009 })
   t.same(refused.error, refusedPlain.error, "refused after the SYN carried the preface: http2.connect's error")
-  t.same(refused.timeline.filter((e) => !e.startsWith('stream:')), ['error', 'close'], "and no 'connect'")
-  t.same(refused.timeline.filter((e) => e.startsWith('stream:')), ['stream:ready', 'stream:error', 'stream:close'], 'the request had been written (documented), and fails')
+  t.same(
+    refused.timeline.filter((e) => !e.startsWith('stream:')),
+    ['error', 'close'],
+    "and no 'connect'",
+  )
+  t.same(
+    refused.timeline.filter((e) => e.startsWith('stream:')),
+    ['stream:ready', 'stream:error', 'stream:close'],
+    'the request had been written (documented), and fails',
+  )
   t.equal(refused.streamError, 'ECONNREFUSED')
   t.equal(refused.info, null)
 

@@ -90,28 +90,46 @@ const median = (xs) => {
   return (s[Math.floor(m)] + s[Math.ceil(m)]) / 2
 }
 
-async function startServer (t, wan) {
+async function startServer(t, wan) {
   const server = wan.spawn('server', process.execPath, ['-e', SERVER, JSON.stringify({ key: selfSigned().key.toString(), cert: selfSigned().cert.toString() })])
   const lines = []
   let buf = ''
   server.stdout.on('data', (d) => {
     buf += d
     let i
-    while ((i = buf.indexOf('\n')) >= 0) { lines.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1) }
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)))
+      buf = buf.slice(i + 1)
+    }
   })
   let err = ''
-  server.stderr.on('data', (d) => { err += d })
-  const next = () => new Promise((resolve, reject) => {
-    const have = lines.length
-    const iv = setInterval(() => { if (lines.length > have) { clearInterval(iv); resolve(lines[have]) } }, 10)
-    server.once('exit', (code) => { clearInterval(iv); reject(new Error(`server exited (${code}): ${err}`)) })
+  server.stderr.on('data', (d) => {
+    err += d
   })
+  const next = () =>
+    new Promise((resolve, reject) => {
+      const have = lines.length
+      const iv = setInterval(() => {
+        if (lines.length > have) {
+          clearInterval(iv)
+          resolve(lines[have])
+        }
+      }, 10)
+      server.once('exit', (code) => {
+        clearInterval(iv)
+        reject(new Error(`server exited (${code}): ${err}`))
+      })
+    })
   await next()
   t.teardown(async () => {
     server.kill('SIGTERM')
     if (server.exitCode === null && server.signalCode === null) await new Promise((resolve) => server.on('close', resolve))
   })
-  return async () => { const p = next(); server.stdin.write('stats\n'); return (await p).server }
+  return async () => {
+    const p = next()
+    server.stdin.write('stats\n')
+    return (await p).server
+  }
 }
 
 t.test('over a 50 ms path: the server counts one RTT saved per SYN-data connection; the client times its cohorts', async (t) => {
@@ -126,8 +144,14 @@ t.test('over a 50 ms path: the server counts one RTT saved per SYN-data connecti
     const { out, stats, buckets } = JSON.parse(r.stdout.trim().split('\n').pop())
     const srv = await serverStats()
 
-    t.ok(out.tfo.every((x) => x.info.cohort === 'tfo' && x.info.synData), `${scenario}: every tfo-cohort connection carried SYN data`)
-    t.ok(out.control.every((x) => x.info.cohort === 'control' && !x.info.attempted), `${scenario}: control connections are plain TCP`)
+    t.ok(
+      out.tfo.every((x) => x.info.cohort === 'tfo' && x.info.synData),
+      `${scenario}: every tfo-cohort connection carried SYN data`,
+    )
+    t.ok(
+      out.control.every((x) => x.info.cohort === 'control' && !x.info.attempted),
+      `${scenario}: control connections are plain TCP`,
+    )
 
     // The server: one estimate per SYN-data connection (first contact included), each one RTT.
     const ts = srv.timeSaved
@@ -143,11 +167,20 @@ t.test('over a 50 ms path: the server counts one RTT saved per SYN-data connecti
       const watch = median(out[cohort].map((x) => x.ms))
       const lib = stats.cohorts[cohort].ttfbMs.all
       t.equal(lib.count, N, `${scenario}, ${cohort}: one time to first byte per connection`)
-      t.ok(lib.p50 <= watch + 0.5 && lib.p50 >= watch - 5, `${scenario}, ${cohort}: library p50 ${lib.p50} ms, stopwatch median ${watch.toFixed(2)} ms (the library's span lies inside the stopwatch's)`)
+      t.ok(
+        lib.p50 <= watch + 0.5 && lib.p50 >= watch - 5,
+        `${scenario}, ${cohort}: library p50 ${lib.p50} ms, stopwatch median ${watch.toFixed(2)} ms (the library's span lies inside the stopwatch's)`,
+      )
     }
     const bucket = (ms) => buckets.findIndex((le) => ms / 1000 <= le)
-    t.not(bucket(stats.cohorts.tfo.ttfbMs.all.p50), bucket(stats.cohorts.control.ttfbMs.all.p50), `${scenario}: tfo and control medians in different default buckets`)
-    t.comment(`${scenario}: tfo p50 ${stats.cohorts.tfo.ttfbMs.all.p50} ms, control p50 ${stats.cohorts.control.ttfbMs.all.p50} ms, saved per connection (server) ${perConn.toFixed(2)} ms`)
+    t.not(
+      bucket(stats.cohorts.tfo.ttfbMs.all.p50),
+      bucket(stats.cohorts.control.ttfbMs.all.p50),
+      `${scenario}: tfo and control medians in different default buckets`,
+    )
+    t.comment(
+      `${scenario}: tfo p50 ${stats.cohorts.tfo.ttfbMs.all.p50} ms, control p50 ${stats.cohorts.control.ttfbMs.all.p50} ms, saved per connection (server) ${perConn.toFixed(2)} ms`,
+    )
   }
 })
 
@@ -171,5 +204,9 @@ t.test('no RTT known: a connection closed before its handshake completes, with n
   await new Promise((resolve) => setTimeout(resolve, 4 * RTT))
   t.equal((await run()).code, 0)
   const s2 = await serverStats()
-  t.same({ connections: s2.timeSaved.connections, unestimated: s2.timeSaved.unestimated }, { connections: 2, unestimated: 0 }, 'once cached, every one is estimated')
+  t.same(
+    { connections: s2.timeSaved.connections, unestimated: s2.timeSaved.unestimated },
+    { connections: 2, unestimated: 0 },
+    'once cached, every one is estimated',
+  )
 })

@@ -105,25 +105,44 @@ function requestEnd (payload) {
 })()
 `
 
-async function scenarios (t, wan, host) {
+async function scenarios(t, wan, host) {
   const server = wan.spawn('server', process.execPath, ['-e', SERVER])
   const serverLines = []
   let buf = ''
   server.stdout.on('data', (d) => {
     buf += d
     let i
-    while ((i = buf.indexOf('\n')) >= 0) { serverLines.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1) }
+    while ((i = buf.indexOf('\n')) >= 0) {
+      serverLines.push(JSON.parse(buf.slice(0, i)))
+      buf = buf.slice(i + 1)
+    }
   })
   let serverErr = ''
-  server.stderr.on('data', (d) => { serverErr += d })
+  server.stderr.on('data', (d) => {
+    serverErr += d
+  })
   await new Promise((resolve, reject) => {
-    const iv = setInterval(() => { if (serverLines.length) { clearInterval(iv); resolve() } }, 20)
-    server.on('exit', (code) => { clearInterval(iv); reject(new Error(`server exited (${code}): ${serverErr}`)) })
+    const iv = setInterval(() => {
+      if (serverLines.length) {
+        clearInterval(iv)
+        resolve()
+      }
+    }, 20)
+    server.on('exit', (code) => {
+      clearInterval(iv)
+      reject(new Error(`server exited (${code}): ${serverErr}`))
+    })
   })
   t.match(serverLines[0].listening, { active: true })
   const client = await wan.exec('client', process.execPath, ['-e', CLIENT, host], { timeout: 60000 })
   t.equal(client.code, 0, client.stderr)
-  const res = Object.fromEntries(client.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.name, r]))
+  const res = Object.fromEntries(
+    client.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .map((r) => [r.name, r]),
+  )
   server.kill('SIGTERM')
   await new Promise((resolve) => server.on('close', resolve))
   const got = serverLines.slice(1)
@@ -156,10 +175,19 @@ async function scenarios (t, wan, host) {
   t.same(res['timeout-while-connecting'].events, ['timeout', 'close'])
   t.same(res['abort-while-connecting'], { name: 'abort-while-connecting', events: ['error', 'close'], error: 'AbortError' })
 
-  t.match(got.find((g) => g.text.startsWith('GET /returning')), { synData: true, length: 27 })
-  t.match(got.find((g) => g.text.startsWith('GET /first')), { synData: false, length: 23 })
+  t.match(
+    got.find((g) => g.text.startsWith('GET /returning')),
+    { synData: true, length: 27 },
+  )
+  t.match(
+    got.find((g) => g.text.startsWith('GET /first')),
+    { synData: false, length: 23 },
+  )
   t.equal(got.find((g) => g.length === 200000).synData, true)
-  t.notOk(got.some((g) => g.text === 'never' || g.text === 'aborted'), 'aborted requests never reached the server')
+  t.notOk(
+    got.some((g) => g.text === 'never' || g.text === 'aborted'),
+    'aborted requests never reached the server',
+  )
 }
 
 t.test('IPv4 over a 50 ms path', async (t) => {

@@ -20,26 +20,45 @@ if (process.getuid() !== 0) {
 const { createWan, cleanupStaleNamespaces } = require(WAN)
 const RTT = 40
 const near = (v, target) => Math.abs(v - target) <= target * 0.2 + 2 // correctness band, not a benchmark
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)] }
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y)
+  return s[Math.floor(s.length / 2)]
+}
 const hasPython = spawnSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }).status === 0
 
-function nsList () {
-  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]).filter(Boolean)
+function nsList() {
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean)
 }
-function gone (pid) { // exited, or a zombie waiting for init to reap it
-  try { return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0] === 'Z' } catch { return true }
+function gone(pid) {
+  // exited, or a zombie waiting for init to reap it
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0] === 'Z'
+  } catch {
+    return true
+  }
 }
-async function allGone (pids, ms = 3000) {
+async function allGone(pids, ms = 3000) {
   const end = Date.now() + ms
   while (pids.some((p) => !gone(p)) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 50))
   return pids.filter((p) => !gone(p))
 }
 
-function firstLine (child) {
+function firstLine(child) {
   return new Promise((resolve, reject) => {
-    let buf = ''; let err = ''
-    child.stderr && child.stderr.on('data', (d) => { err += d })
-    child.stdout.on('data', (d) => { buf += d; const i = buf.indexOf('\n'); if (i >= 0) resolve(buf.slice(0, i)) })
+    let buf = ''
+    let err = ''
+    child.stderr &&
+      child.stderr.on('data', (d) => {
+        err += d
+      })
+    child.stdout.on('data', (d) => {
+      buf += d
+      const i = buf.indexOf('\n')
+      if (i >= 0) resolve(buf.slice(0, i))
+    })
     child.on('exit', (c) => reject(new Error(`exited ${c} before printing: ${err}`)))
   })
 }
@@ -99,11 +118,15 @@ t.test('delay line: RTT, runtime control, TFO-hostile middlebox', async (t) => {
   spawned.push(srv.pid)
   const port = await firstLine(srv)
 
-  for (const [fam, host] of [['IPv4', wan.server.addr], ['IPv6', wan.server.addr6]]) {
+  for (const [fam, host] of [
+    ['IPv4', wan.server.addr],
+    ['IPv6', wan.server.addr6],
+  ]) {
     const r = await wan.exec('client', process.execPath, ['-e', TCP_CLIENT, host, port, '5'])
     t.equal(r.code, 0, `${fam} client ran ${r.stderr}`)
     const res = JSON.parse(r.stdout)
-    const c = median(res.map((x) => x.connect)); const e = median(res.map((x) => x.echo))
+    const c = median(res.map((x) => x.connect))
+    const e = median(res.map((x) => x.echo))
     t.ok(near(c, RTT), `${fam} TCP handshake ${c.toFixed(2)} ms ≈ ${RTT} ms`)
     t.ok(near(e, RTT), `${fam} request/response ${e.toFixed(2)} ms ≈ ${RTT} ms`)
   }
@@ -121,60 +144,83 @@ t.test('delay line: RTT, runtime control, TFO-hostile middlebox', async (t) => {
 
   const before = await wan.stats()
   await wan.setLoss(1)
-  await wan.exec('client', process.execPath, ['-e', `const s = require('dgram').createSocket('udp4'); let n = 0; (function f () { if (n++ === 5) return s.close(); s.send('x', 9, '${wan.server.addr}', f) })()`])
+  await wan.exec('client', process.execPath, [
+    '-e',
+    `const s = require('dgram').createSocket('udp4'); let n = 0; (function f () { if (n++ === 5) return s.close(); s.send('x', 9, '${wan.server.addr}', f) })()`,
+  ])
   await wan.setLoss(0)
   const after = await wan.stats()
   // >= : a late TCP ACK or an MLD report from the kernel may be dropped too
   t.ok(after.clientToServer.lossDropped - before.clientToServer.lossDropped >= 5, 'loss=1 drops every packet and counts them')
   t.ok(after.forwarded > 0 && after.queueDropped === 0, 'counters: forwarded > 0, no queue drops')
 
-  await t.test('dropSynData: TFO connections stall on SYN retransmit, plain ones do not; toggling off heals', { skip: !hasPython && 'python3 not found' }, async (t) => {
-    const pySrv = wan.spawn('server', 'python3', ['-c', PY_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] })
-    spawned.push(pySrv.pid)
-    const pport = await firstLine(pySrv)
-    const conn = async (host, mode) => {
-      const r = await wan.exec('client', 'python3', ['-c', PY_CLIENT, host, pport, mode])
-      if (r.code !== 0) throw new Error(`python client failed: ${r.stderr}`)
-      return JSON.parse(r.stdout)
-    }
-    for (const [fam, host] of [['IPv4', wan.server.addr], ['IPv6', wan.server.addr6]]) {
-      const first = await conn(host, 'tfo') // no cookie yet: SYN carries a cookie request only
-      t.equal(first.reply, 'pong:hello')
-      const warm = await conn(host, 'tfo')
-      t.ok(warm.synData, `${fam}: with a cookie the data rides in the SYN`)
-      t.ok(warm.ms < RTT * 1.75, `${fam}: TFO request/response in 1 RTT, not 2 (${warm.ms.toFixed(1)} ms)`)
-    }
+  await t.test(
+    'dropSynData: TFO connections stall on SYN retransmit, plain ones do not; toggling off heals',
+    { skip: !hasPython && 'python3 not found' },
+    async (t) => {
+      const pySrv = wan.spawn('server', 'python3', ['-c', PY_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] })
+      spawned.push(pySrv.pid)
+      const pport = await firstLine(pySrv)
+      const conn = async (host, mode) => {
+        const r = await wan.exec('client', 'python3', ['-c', PY_CLIENT, host, pport, mode])
+        if (r.code !== 0) throw new Error(`python client failed: ${r.stderr}`)
+        return JSON.parse(r.stdout)
+      }
+      for (const [fam, host] of [
+        ['IPv4', wan.server.addr],
+        ['IPv6', wan.server.addr6],
+      ]) {
+        const first = await conn(host, 'tfo') // no cookie yet: SYN carries a cookie request only
+        t.equal(first.reply, 'pong:hello')
+        const warm = await conn(host, 'tfo')
+        t.ok(warm.synData, `${fam}: with a cookie the data rides in the SYN`)
+        t.ok(warm.ms < RTT * 1.75, `${fam}: TFO request/response in 1 RTT, not 2 (${warm.ms.toFixed(1)} ms)`)
+      }
 
-    const ack = await wan.setDropSynData(true)
-    t.equal(ack.dropSynData, true)
-    const s0 = await wan.stats()
-    for (const [fam, host] of [['IPv4', wan.server.addr], ['IPv6', wan.server.addr6]]) {
-      const bad = await conn(host, 'tfo')
-      t.equal(bad.reply, 'pong:hello', `${fam}: the request still gets through`)
-      t.ok(bad.ms > 1000, `${fam}: SYN+data dropped, connection waits for the SYN retransmit (${bad.ms.toFixed(0)} ms)`)
-      t.notOk(bad.synData, `${fam}: no SYN data acked`)
-      t.equal(bad.fail, 3, `${fam}: tcpi_fastopen_client_fail = 3 (SYN retransmitted)`)
-      const plain = await conn(host, 'plain')
-      t.ok(near(plain.handshakeMs, RTT), `${fam}: plain handshake unaffected (${plain.handshakeMs.toFixed(1)} ms)`)
-      t.ok(plain.ms >= RTT * 1.8 && plain.ms < 1000, `${fam}: plain request/response 2 RTT, no SYN retransmission (${plain.ms.toFixed(1)} ms)`)
-    }
-    const s1 = await wan.stats()
-    t.equal(s1.synDataDropped - s0.synDataDropped, 2, 'one SYN with data dropped per family (the retransmitted SYN is plain)')
+      const ack = await wan.setDropSynData(true)
+      t.equal(ack.dropSynData, true)
+      const s0 = await wan.stats()
+      for (const [fam, host] of [
+        ['IPv4', wan.server.addr],
+        ['IPv6', wan.server.addr6],
+      ]) {
+        const bad = await conn(host, 'tfo')
+        t.equal(bad.reply, 'pong:hello', `${fam}: the request still gets through`)
+        t.ok(bad.ms > 1000, `${fam}: SYN+data dropped, connection waits for the SYN retransmit (${bad.ms.toFixed(0)} ms)`)
+        t.notOk(bad.synData, `${fam}: no SYN data acked`)
+        t.equal(bad.fail, 3, `${fam}: tcpi_fastopen_client_fail = 3 (SYN retransmitted)`)
+        const plain = await conn(host, 'plain')
+        t.ok(near(plain.handshakeMs, RTT), `${fam}: plain handshake unaffected (${plain.handshakeMs.toFixed(1)} ms)`)
+        t.ok(plain.ms >= RTT * 1.8 && plain.ms < 1000, `${fam}: plain request/response 2 RTT, no SYN retransmission (${plain.ms.toFixed(1)} ms)`)
+      }
+      const s1 = await wan.stats()
+      t.equal(s1.synDataDropped - s0.synDataDropped, 2, 'one SYN with data dropped per family (the retransmitted SYN is plain)')
 
-    await wan.setDropSynData(false)
-    const healed = await conn(wan.server.addr, 'tfo')
-    t.ok(healed.synData && healed.ms < RTT * 1.75, `healed: TFO back to 1 RTT (${healed.ms.toFixed(1)} ms)`)
-  })
+      await wan.setDropSynData(false)
+      const healed = await conn(wan.server.addr, 'tfo')
+      t.ok(healed.synData && healed.ms < RTT * 1.75, `healed: TFO back to 1 RTT (${healed.ms.toFixed(1)} ms)`)
+    },
+  )
 
   await t.test('close() leaves no namespaces or processes behind', async (t) => {
     const pids = [wan.delaylinePid, ...spawned]
-    t.ok(pids.every((p) => !gone(p)), 'delay line and servers run before close()')
+    t.ok(
+      pids.every((p) => !gone(p)),
+      'delay line and servers run before close()',
+    )
     const names = [wan.client.ns, wan.server.ns]
     const final = await wan.close()
     t.ok(final && final.final, 'close() resolves to the final counters')
     t.same(await allGone(pids), [], 'delay line and spawned processes are gone')
-    t.same(nsList().filter((n) => names.includes(n)), [], 'namespaces deleted')
-    await t.rejects(wan.stats().then(() => wan.setDropSynData(true)), { code: 'TFO_WAN_CLOSED' })
+    t.same(
+      nsList().filter((n) => names.includes(n)),
+      [],
+      'namespaces deleted',
+    )
+    await t.rejects(
+      wan.stats().then(() => wan.setDropSynData(true)),
+      { code: 'TFO_WAN_CLOSED' },
+    )
   })
 })
 
@@ -197,17 +243,27 @@ for (const mode of ['exit', 'SIGTERM', 'SIGINT', 'SIGKILL']) {
     if (mode === 'exit') t.equal(how.code, 0, 'a forgotten close() does not keep the process alive')
     else t.equal(how.sig, mode, `the process still dies of ${mode}`)
     if (mode === 'SIGKILL') {
-      t.ok(made.ns.every((n) => nsList().includes(n)), 'SIGKILL leaves namespaces behind...')
+      t.ok(
+        made.ns.every((n) => nsList().includes(n)),
+        'SIGKILL leaves namespaces behind...',
+      )
       t.same(cleanupStaleNamespaces().sort(), [...made.ns].sort(), '...which the next run reaps (owner pid is dead)')
     }
-    t.same(nsList().filter((n) => made.ns.includes(n)), [], 'namespaces deleted')
+    t.same(
+      nsList().filter((n) => made.ns.includes(n)),
+      [],
+      'namespaces deleted',
+    )
     t.same(await allGone(made.pids), [], 'delay line and spawned processes are gone')
   })
 }
 
 t.test('without root: rejects with TFO_WAN_NEEDS_ROOT', async (t) => {
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(WAN)}).createWan().catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })) })`],
-    { uid: 65534, gid: 65534, encoding: 'utf8' })
+  const r = spawnSync(
+    process.execPath,
+    ['-e', `require(${JSON.stringify(WAN)}).createWan().catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })) })`],
+    { uid: 65534, gid: 65534, encoding: 'utf8' },
+  )
   if (r.status !== 0) return t.skip(`cannot run node as uid 65534 here: ${r.stderr || r.error}`)
   const e = JSON.parse(r.stdout)
   t.equal(e.code, 'TFO_WAN_NEEDS_ROOT')

@@ -23,7 +23,12 @@ t.test('a returning tfo connection sends its request in the SYN, with the cookie
   if (!haveTcpdump(t)) return
   const host = '127.0.0.40'
   const seen = []
-  const server = tfo.createServer(sinkServer((s, data) => { seen.push({ synData: s.fastOpen?.synData, data: data.toString() }); return 'ok' }))
+  const server = tfo.createServer(
+    sinkServer((s, data) => {
+      seen.push({ synData: s.fastOpen?.synData, data: data.toString() })
+      return 'ok'
+    }),
+  )
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
   const requests = ['GET /first HTTP/1.0\r\n\r\n', 'GET /second/request HTTP/1.0\r\nHost: tfo.test\r\n\r\n']
@@ -37,7 +42,10 @@ t.test('a returning tfo connection sends its request in the SYN, with the cookie
       infos.push(s.fastOpen)
     }
   })
-  t.same(seen, [{ synData: false, data: requests[0] }, { synData: true, data: requests[1] }])
+  t.same(seen, [
+    { synData: false, data: requests[0] },
+    { synData: true, data: requests[1] },
+  ])
   t.match(infos[1], { cookie: 'sent', synData: true, synDataBytes: requests[1].length })
 
   const syns = synsTo(packets, port)
@@ -61,21 +69,30 @@ t.test('a returning tfo connection sends its request in the SYN, with the cookie
   // Returning: the request rides in the SYN, with that cookie.
   t.equal(syn2.length, requests[1].length, `returning SYN: length ${requests[1].length} (the request)`)
   t.equal(syn2.payload.toString(), requests[1], 'returning SYN: its payload is the request, byte for byte')
-  t.match(syn2.text, new RegExp(`seq ${syn2.seq}:${(syn2.seq + requests[1].length) >>> 0},`), 'tcpdump shows the SYN\'s data sequence range')
+  t.match(syn2.text, new RegExp(`seq ${syn2.seq}:${(syn2.seq + requests[1].length) >>> 0},`), "tcpdump shows the SYN's data sequence range")
   t.ok(syn2.tfo, 'returning SYN: TFO option')
   const cookie = synAck1?.tfo?.data.toString('hex')
   t.equal(syn2.tfo?.data.toString('hex'), cookie, 'returning SYN: the cookie from the first SYN-ACK')
   t.match(syn2.text, new RegExp(`tfo\\s+cookie ${cookie}`))
   const synAck2 = synAckTo(packets, syn2)
   t.equal(synAck2?.ack, (syn2.seq + 1 + requests[1].length) >>> 0, 'the SYN-ACK acknowledges the SYN data')
-  t.same(dataFrom(packets, syn2).map((p) => p.payload.toString()), [], 'the request is not sent again after the handshake')
+  t.same(
+    dataFrom(packets, syn2).map((p) => p.payload.toString()),
+    [],
+    'the request is not sent again after the handshake',
+  )
 })
 
 t.test('plain net (and tfo with fastOpen: false) never put data or a TFO option in the SYN, even with a cookie cached', async (t) => {
   if (!haveTcpdump(t)) return
   const host = '127.0.0.41'
   const seen = []
-  const server = tfo.createServer(sinkServer((s, data) => { seen.push(s.fastOpen?.synData); return data }))
+  const server = tfo.createServer(
+    sinkServer((s, data) => {
+      seen.push(s.fastOpen?.synData)
+      return data
+    }),
+  )
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
   const warm = tfo.connect(port, host)
@@ -122,23 +139,30 @@ t.test('a client that speaks second: cookie-only SYN, no data in it, and the con
   t.teardown(() => closeServer(server))
   const { port } = await listen(server, 0, host)
 
-  const greetClient = (name) => new Promise((resolve) => {
-    const s = tfo.connect(port, host)
-    const events = []
-    let text = ''
-    let connectInfo
-    s.on('connect', () => {
-      events.push('connect')
-      connectInfo = { ...s.fastOpen, bytesWritten: s.bytesWritten }
+  const greetClient = (name) =>
+    new Promise((resolve) => {
+      const s = tfo.connect(port, host)
+      const events = []
+      let text = ''
+      let connectInfo
+      s.on('connect', () => {
+        events.push('connect')
+        connectInfo = { ...s.fastOpen, bytesWritten: s.bytesWritten }
+      })
+      s.on('data', (d) => {
+        if (!text) {
+          events.push('greeting')
+          s.write(`HELO ${name}\r\n`)
+        } // writes only after the server spoke
+        text += d
+      })
+      s.on('end', () => {
+        events.push('end')
+        s.end()
+      })
+      s.on('error', (e) => events.push(`error ${e.code}`))
+      s.on('close', () => resolve({ events, text, connectInfo, socket: s }))
     })
-    s.on('data', (d) => {
-      if (!text) { events.push('greeting'); s.write(`HELO ${name}\r\n`) } // writes only after the server spoke
-      text += d
-    })
-    s.on('end', () => { events.push('end'); s.end() })
-    s.on('error', (e) => events.push(`error ${e.code}`))
-    s.on('close', () => resolve({ events, text, connectInfo, socket: s }))
-  })
   let counters
   const results = []
   const packets = await capture(t, port, async () => {
@@ -153,8 +177,11 @@ t.test('a client that speaks second: cookie-only SYN, no data in it, and the con
     t.equal(r.text, `220 ready\r\n221 bye HELO ${name}\r\n`, `connection ${i}: the whole conversation`)
   }
   t.match(results[0].connectInfo, { cookie: 'requested', synDataBytes: 0, synData: false })
-  t.match(results[1].connectInfo, { attempted: true, cookie: 'sent', synDataBytes: 0, synData: false, bytesWritten: 0 },
-    "returning: 'connect' fired with nothing sent in the SYN")
+  t.match(
+    results[1].connectInfo,
+    { attempted: true, cookie: 'sent', synDataBytes: 0, synData: false, bytesWritten: 0 },
+    "returning: 'connect' fired with nothing sent in the SYN",
+  )
   t.same(seen, [false, false], 'the server saw no SYN data either time')
   t.match(counters, { passive: 1, passiveFail: 0, activeFail: 0 }, 'the cookie-only SYN was still a valid TFO open')
 
@@ -169,5 +196,5 @@ t.test('a client that speaks second: cookie-only SYN, no data in it, and the con
   t.equal(syns[1].tfo?.data.toString('hex'), synAck1?.tfo?.data.toString('hex'), 'returning SYN: carries the cookie')
   t.match(syns[1].text, /tfo\s+cookie [0-9a-f]+/)
   t.equal(synAckTo(packets, syns[1])?.ack, (syns[1].seq + 1) >>> 0, 'the SYN-ACK acknowledges the SYN alone')
-  t.equal(Buffer.concat(dataFrom(packets, syns[1]).map((p) => p.payload)).toString(), 'HELO two\r\n', 'the client\'s bytes went after the greeting')
+  t.equal(Buffer.concat(dataFrom(packets, syns[1]).map((p) => p.payload)).toString(), 'HELO two\r\n', "the client's bytes went after the greeting")
 })

@@ -20,14 +20,15 @@ if (!isMainThread && workerData && workerData.role === 'exchange') {
     s.on('data', (d) => chunks.push(d))
     s.on('end', () => s.end(`${s.fastOpen.synData} ${Buffer.concat(chunks).length}`))
   })
-  const exchange = (port, payload) => new Promise((resolve, reject) => {
-    const s = tfo.connect(port, host)
-    const chunks = []
-    s.on('data', (d) => chunks.push(d))
-    s.on('error', reject)
-    s.on('close', () => resolve({ reply: Buffer.concat(chunks).toString(), info: s.fastOpen }))
-    s.end(payload)
-  })
+  const exchange = (port, payload) =>
+    new Promise((resolve, reject) => {
+      const s = tfo.connect(port, host)
+      const chunks = []
+      s.on('data', (d) => chunks.push(d))
+      s.on('error', reject)
+      s.on('close', () => resolve({ reply: Buffer.concat(chunks).toString(), info: s.fastOpen }))
+      s.end(payload)
+    })
   server.listen(0, host, async () => {
     const { port } = server.address()
     const first = await exchange(port, 'cookie please')
@@ -70,7 +71,14 @@ const { once } = require('node:events')
 const { spawnSync } = require('node:child_process')
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length
-const fdTable = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return `${fd} ${fs.readlinkSync(`/proc/self/fd/${fd}`)}` } catch { return fd } })
+const fdTable = () =>
+  fs.readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd} ${fs.readlinkSync(`/proc/self/fd/${fd}`)}`
+    } catch {
+      return fd
+    }
+  })
 const { sleep } = require('./helpers/util')
 
 t.test('tfo in 4 worker threads at once, and in the main thread, each with SYN data', async (t) => {
@@ -91,12 +99,17 @@ t.test('tfo in 4 worker threads at once, and in the main thread, each with SYN d
   const beforeTable = fdTable()
 
   const workers = [1, 2, 3, 4].map((id) => new Worker(__filename, { workerData: { role: 'exchange', id, host: `127.0.4.${id}`, leak: 3 } }))
-  const results = workers.map((w) => new Promise((resolve, reject) => {
-    let msg = null
-    w.on('message', (m) => { msg = m })
-    w.on('error', reject)
-    w.on('exit', (code) => resolve({ code, msg }))
-  }))
+  const results = workers.map(
+    (w) =>
+      new Promise((resolve, reject) => {
+        let msg = null
+        w.on('message', (m) => {
+          msg = m
+        })
+        w.on('error', reject)
+        w.on('exit', (code) => resolve({ code, msg }))
+      }),
+  )
 
   // The main thread exchanges at the same time.
   const { port } = server.address()
@@ -105,19 +118,31 @@ t.test('tfo in 4 worker threads at once, and in the main thread, each with SYN d
     const s = tfo.connect(port, '127.0.4.50')
     s.end(`main ${i}`)
     let reply = ''
-    s.on('data', (d) => { reply += d })
+    s.on('data', (d) => {
+      reply += d
+    })
     await once(s, 'close')
     mainOutcomes.push({ reply, synData: s.fastOpen.synData })
   }
-  t.same(mainOutcomes, [{ reply: 'false', synData: false }, { reply: 'true', synData: true }], 'main thread: the second request rode in the SYN')
+  t.same(
+    mainOutcomes,
+    [
+      { reply: 'false', synData: false },
+      { reply: 'true', synData: true },
+    ],
+    'main thread: the second request rode in the SYN',
+  )
 
   const done = await Promise.all(results)
   done.forEach(({ code, msg }, i) => {
     t.equal(code, 0, `worker ${i + 1} exited 0`)
     t.equal(msg && msg.supported, true, `worker ${i + 1}: the addon loaded`)
     t.match(msg && msg.first, { info: { cookie: 'requested', synData: false } }, `worker ${i + 1}: first contact asks for a cookie`)
-    t.match(msg && msg.second, { reply: `true ${`worker ${i + 1} rides the SYN`.length}`, info: { cookie: 'sent', synData: true } },
-      `worker ${i + 1}: the second request rode in the SYN (both ends say so)`)
+    t.match(
+      msg && msg.second,
+      { reply: `true ${`worker ${i + 1} rides the SYN`.length}`, info: { cookie: 'sent', synData: true } },
+      `worker ${i + 1}: the second request rode in the SYN (both ends say so)`,
+    )
     t.ok(msg && msg.leaked.every((fd) => fd > 2), `worker ${i + 1} left ${msg && msg.leaked.length} addon sockets open`)
   })
   // A worker's own loop fds may be released a moment after its 'exit' event.
@@ -147,16 +172,27 @@ t.test('the addon loads again in the same thread: another path, a fresh require;
   t.not(third, second)
 
   const before = openFds()
-  for (const [name, bnd] of [['first', first], ['second', second], ['copy', third]]) {
+  for (const [name, bnd] of [
+    ['first', first],
+    ['second', second],
+    ['copy', third],
+  ]) {
     t.same(Object.keys(bnd).sort(), Object.keys(first).sort(), `${name}: the same exports`)
     t.same(bnd.constants, first.constants, `${name}: the same constants`)
   }
   const fds = [first, second, third].map((bnd) => bnd.socket(bnd.constants.AF_INET))
-  t.ok(fds.every((fd) => fd > 2), 'each instance makes sockets')
+  t.ok(
+    fds.every((fd) => fd > 2),
+    'each instance makes sockets',
+  )
   t.equal(second.close(fds[0]), -os.constants.errno.EBADF, "an instance refuses to close another instance's fd")
   t.equal(third.close(fds[1]), -os.constants.errno.EBADF)
   t.equal(first.close(fds[2]), -os.constants.errno.EBADF)
-  t.same(fds.map((fd, i) => [first, second, third][i].close(fd)), [0, 0, 0], 'each closes its own')
+  t.same(
+    fds.map((fd, i) => [first, second, third][i].close(fd)),
+    [0, 0, 0],
+    'each closes its own',
+  )
   t.equal(openFds(), before, 'no fd leaked')
 
   // tfo itself still works after all that.
@@ -177,7 +213,13 @@ t.test('a process whose workers are terminated in the middle of a connect exits 
     t.equal(r.signal, null, `run ${run}: not killed by a signal (no crash)`)
     t.equal(r.status, 0, `run ${run}: exit code 0`)
     t.equal(r.stderr, '', `run ${run}: nothing on stderr`)
-    const report = (() => { try { return JSON.parse(r.stdout.trim().split('\n').pop()) } catch { return null } })()
+    const report = (() => {
+      try {
+        return JSON.parse(r.stdout.trim().split('\n').pop())
+      } catch {
+        return null
+      }
+    })()
     t.ok(report, `run ${run}: the child reported`, { stdout: r.stdout })
     if (report) {
       t.equal(report.terminated, report.workers, `run ${run}: ${report.workers} workers terminated mid-connect`)
@@ -193,7 +235,7 @@ t.test('a process whose workers are terminated in the middle of a connect exits 
 // various moments: at once, after 'connecting', after the first attempt, and
 // after a delay. Then it leaves its own addon sockets open and ends without
 // process.exit(): the event loop must drain and the process exit 0.
-async function runExitChild () {
+async function runExitChild() {
   const fs = require('node:fs')
   const net = require('node:net')
   const tfo = require(ROOT)
@@ -204,9 +246,17 @@ async function runExitChild () {
   const host = '127.0.5.1'
 
   // An answering tfo server, and a cookie for host.
-  const server = tfo.createServer((s) => { s.resume(); s.on('end', () => s.end('ok')) })
+  const server = tfo.createServer((s) => {
+    s.resume()
+    s.on('end', () => s.end('ok'))
+  })
   await new Promise((resolve) => server.listen(0, host, resolve))
-  await new Promise((resolve) => { const s = tfo.connect(server.address().port, host); s.end('cookie'); s.resume(); s.on('close', resolve) })
+  await new Promise((resolve) => {
+    const s = tfo.connect(server.address().port, host)
+    s.end('cookie')
+    s.resume()
+    s.on('close', resolve)
+  })
 
   // The SYN-dropping listener.
   const probe = net.createServer()
@@ -221,7 +271,11 @@ async function runExitChild () {
 
   // Warm-up worker, then the baseline.
   const w0 = new Worker(__filename, { workerData: { role: 'connect', host, port: server.address().port } })
-  await new Promise((resolve) => w0.on('message', (m) => { if (m === 'connecting') resolve() }))
+  await new Promise((resolve) =>
+    w0.on('message', (m) => {
+      if (m === 'connecting') resolve()
+    }),
+  )
   await w0.terminate()
   await sleep(50)
   const fdsBefore = openFds()
@@ -238,22 +292,26 @@ async function runExitChild () {
   ]
   let terminated = 0
   let attemptsSeen = 0
-  await Promise.all(plans.map(async (plan) => {
-    const w = new Worker(__filename, { workerData: { role: 'connect', host, port: plan.port } })
-    w.on('error', (e) => { process.stderr.write(`worker error: ${e.stack}\n`) })
-    if (plan.when !== 'now') {
-      await new Promise((resolve) => {
-        w.on('message', (m) => {
-          if (m === 'attempt') attemptsSeen++
-          if (plan.when === 'delay' && m === 'connecting') setTimeout(resolve, 20)
-          else if (m === plan.when) resolve()
-        })
-        w.on('exit', resolve)
+  await Promise.all(
+    plans.map(async (plan) => {
+      const w = new Worker(__filename, { workerData: { role: 'connect', host, port: plan.port } })
+      w.on('error', (e) => {
+        process.stderr.write(`worker error: ${e.stack}\n`)
       })
-    }
-    await w.terminate()
-    terminated++
-  }))
+      if (plan.when !== 'now') {
+        await new Promise((resolve) => {
+          w.on('message', (m) => {
+            if (m === 'attempt') attemptsSeen++
+            if (plan.when === 'delay' && m === 'connecting') setTimeout(resolve, 20)
+            else if (m === plan.when) resolve()
+          })
+          w.on('exit', resolve)
+        })
+      }
+      await w.terminate()
+      terminated++
+    }),
+  )
   await sleep(100)
   const fdsAfter = openFds()
 

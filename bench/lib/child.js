@@ -6,12 +6,12 @@ const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..', '..')
 
-function send (obj) {
+function send(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n')
 }
 
 /** Calls handler(line) for each stdin line (may be async; replies are sent in order). */
-function onCommands (handler, onEnd = () => process.exit(0)) {
+function onCommands(handler, onEnd = () => process.exit(0)) {
   let buf = ''
   let chain = Promise.resolve()
   process.stdin.setEncoding('utf8')
@@ -25,13 +25,15 @@ function onCommands (handler, onEnd = () => process.exit(0)) {
       chain = chain.then(() => handler(line)).catch((e) => send({ error: String(e && e.stack ? e.stack : e) }))
     }
   })
-  process.stdin.on('end', () => { chain.then(onEnd, onEnd) })
+  process.stdin.on('end', () => {
+    chain.then(onEnd, onEnd)
+  })
   process.stdin.on('error', onEnd)
   process.once('SIGTERM', () => process.exit(0))
 }
 
 /** Exits when the parent closes our stdin (for children that take no commands). */
-function exitWithParent () {
+function exitWithParent() {
   process.stdin.on('data', () => {})
   process.stdin.on('end', () => process.exit(0))
   process.stdin.on('error', () => process.exit(0))
@@ -39,12 +41,12 @@ function exitWithParent () {
 }
 
 /** The configuration object passed as the first argument (JSON). */
-function config () {
+function config() {
   return JSON.parse(process.argv[2] || '{}')
 }
 
 /** The library under test: the built package (dist/), or $TFO_BENCH_LIB (another build, to compare). */
-function loadTfo () {
+function loadTfo() {
   return require(process.env.TFO_BENCH_LIB ? path.resolve(process.env.TFO_BENCH_LIB) : ROOT)
 }
 

@@ -7,7 +7,9 @@
 const dc = require('node:diagnostics_channel')
 
 const counts = Object.create(null)
-const count = (key) => { counts[key] = (counts[key] || 0) + 1 }
+const count = (key) => {
+  counts[key] = (counts[key] || 0) + 1
+}
 
 dc.subscribe('tfo:client:connect', (m) => count(`client ${m.fastOpen.attempted} ${m.fastOpen.synData} ${m.fastOpen.failure}`))
 dc.subscribe('tfo:server:accept', (m) => count(`server ${m.fastOpen ? m.fastOpen.synData : null}`))

@@ -18,7 +18,7 @@ const CHUNK = Buffer.alloc(256 * 1024, 'd')
 const accepted = {}
 const synData = {}
 
-function counted (name, handler) {
+function counted(name, handler) {
   accepted[name] = 0
   synData[name] = 0
   return (socket) => {
@@ -29,7 +29,7 @@ function counted (name, handler) {
   }
 }
 
-function rr (socket) {
+function rr(socket) {
   let got = 0
   socket.on('data', (d) => {
     got += d.length
@@ -37,7 +37,7 @@ function rr (socket) {
   })
 }
 
-function bulk (socket) {
+function bulk(socket) {
   let header = Buffer.alloc(0)
   let mode = null
   let want = 0
@@ -45,7 +45,10 @@ function bulk (socket) {
   socket.on('data', (d) => {
     if (mode === 'U') {
       got += d.length
-      if (got >= want) { mode = 'done'; socket.end('k') }
+      if (got >= want) {
+        mode = 'done'
+        socket.end('k')
+      }
       return
     }
     if (mode) return
@@ -57,7 +60,10 @@ function bulk (socket) {
     const rest = header.subarray(9)
     if (mode === 'U') {
       got = rest.length
-      if (got >= want) { mode = 'done'; socket.end('k') }
+      if (got >= want) {
+        mode = 'done'
+        socket.end('k')
+      }
     } else if (mode === 'D') {
       let sent = 0
       const pump = () => {
@@ -73,22 +79,22 @@ function bulk (socket) {
   })
 }
 
-function acceptOnly (socket) {
+function acceptOnly(socket) {
   socket.end()
 }
 
-function listen (server) {
+function listen(server) {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen({ port: 0, host: cfg.host, backlog: 4096 }, () => resolve(server.address().port))
   })
 }
 
-async function main () {
+async function main() {
   const ports = {}
   const fastOpen = {}
   for (const kind of ['tfo', 'net']) {
-    const make = (h) => kind === 'tfo' ? tfo.createServer(h) : net.createServer(h)
+    const make = (h) => (kind === 'tfo' ? tfo.createServer(h) : net.createServer(h))
     for (const [role, h] of Object.entries({ rr, bulk, accept: acceptOnly })) {
       const s = make(counted(`${role}.${kind}`, h))
       s.on('warning', () => {})
@@ -98,9 +104,13 @@ async function main () {
   }
   send({ ready: true, pid: process.pid, ports, fastOpen })
   onCommands((line) => {
-    if (line === 'mark') send({ mark: { cpu: process.cpuUsage(), accepted: { ...accepted }, synData: { ...synData }, t: Number(process.hrtime.bigint()) / 1e6 } })
+    if (line === 'mark')
+      send({ mark: { cpu: process.cpuUsage(), accepted: { ...accepted }, synData: { ...synData }, t: Number(process.hrtime.bigint()) / 1e6 } })
     else send({ error: `unknown command ${line}` })
   })
 }
 
-main().catch((e) => { send({ fatal: String(e && e.stack ? e.stack : e) }); process.exit(1) })
+main().catch((e) => {
+  send({ fatal: String(e && e.stack ? e.stack : e) })
+  process.exit(1)
+})

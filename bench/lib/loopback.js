@@ -23,11 +23,15 @@ const cfg = config()
 const HOST = '127.0.0.1'
 const children = new Set()
 
-function readSysctl (name) {
-  try { return fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim() } catch { return null }
+function readSysctl(name) {
+  try {
+    return fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim()
+  } catch {
+    return null
+  }
 }
 
-function setupNetns () {
+function setupNetns() {
   // Only ever inside the private namespace made by `unshare --net`.
   const r = spawnSync('ip', ['link', 'set', 'lo', 'up'], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`ip link set lo up failed: ${r.stderr || r.error}`)
@@ -35,20 +39,24 @@ function setupNetns () {
   fs.writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', '1024 65535')
 }
 
-function spawnChild (script, arg, nodeArgs = []) {
-  const child = spawn(process.execPath, [...(cfg.nodeArgs || []), ...nodeArgs, path.join(__dirname, script), JSON.stringify(arg)], { stdio: ['pipe', 'pipe', 'pipe'] })
+function spawnChild(script, arg, nodeArgs = []) {
+  const child = spawn(process.execPath, [...(cfg.nodeArgs || []), ...nodeArgs, path.join(__dirname, script), JSON.stringify(arg)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   children.add(child)
   child.on('exit', () => children.delete(child))
   child.stdin.on('error', () => {})
   return child
 }
 
-function progress (stage, i, of) { send({ progress: { stage, i, of } }) }
+function progress(stage, i, of) {
+  send({ progress: { stage, i, of } })
+}
 
 // Trial order within iteration i: tfo first on even iterations, net first on odd
 // ones (ABBA), so neither arm always runs right after the other's garbage and
 // TIME_WAIT sockets. Set cfg.order = 'abab' for strict tfo, net, tfo, net.
-function order (i) {
+function order(i) {
   return cfg.order === 'abab' || i % 2 === 0 ? ['tfo', 'net'] : ['net', 'tfo']
 }
 
@@ -56,7 +64,7 @@ function order (i) {
 
 const CHUNK = Buffer.alloc(64 * 1024, 'u')
 
-function bulkOnce (tfo, kind, port, dir, bytes) {
+function bulkOnce(tfo, kind, port, dir, bytes) {
   return new Promise((resolve) => {
     const mod = kind === 'tfo' ? tfo : net
     const s = mod.connect(port, HOST)
@@ -65,8 +73,12 @@ function bulkOnce (tfo, kind, port, dir, bytes) {
     let got = 0
     let error = null
     let ms = null
-    s.on('error', (e) => { error = e.code || e.message })
-    s.on('close', () => resolve({ mbps: ms ? bytes / 1e6 / (ms / 1000) : null, ms, error, synData: kind === 'tfo' ? !!(s.fastOpen && s.fastOpen.synData) : null }))
+    s.on('error', (e) => {
+      error = e.code || e.message
+    })
+    s.on('close', () =>
+      resolve({ mbps: ms ? bytes / 1e6 / (ms / 1000) : null, ms, error, synData: kind === 'tfo' ? !!(s.fastOpen && s.fastOpen.synData) : null }),
+    )
     s.once('connect', () => {
       const header = Buffer.alloc(9)
       header[0] = dir === 'upload' ? 0x55 : 0x44
@@ -83,7 +95,12 @@ function bulkOnce (tfo, kind, port, dir, bytes) {
           }
         }
         pump()
-        s.on('data', () => { if (ms === null) { ms = nowMs() - t0; s.end() } })
+        s.on('data', () => {
+          if (ms === null) {
+            ms = nowMs() - t0
+            s.end()
+          }
+        })
       } else {
         s.on('data', (d) => {
           got += d.length
@@ -94,7 +111,7 @@ function bulkOnce (tfo, kind, port, dir, bytes) {
   })
 }
 
-async function throughput (tfo, ports) {
+async function throughput(tfo, ports) {
   const out = {}
   for (const dir of ['upload', 'download']) {
     const cell = { tfo: [], net: [] }
@@ -114,7 +131,7 @@ async function throughput (tfo, ports) {
 const REQ = Buffer.alloc(64, 'q')
 
 /** Closed loop: `conc` connections in flight until `count` are done or `maxMs` passed. */
-function connLoop (mod, port, { count, conc, maxMs, request, isTfo }) {
+function connLoop(mod, port, { count, conc, maxMs, request, isTfo }) {
   return new Promise((resolve) => {
     let started = 0
     let done = 0
@@ -138,7 +155,9 @@ function connLoop (mod, port, { count, conc, maxMs, request, isTfo }) {
       const s = mod.connect(port, HOST)
       if (request) s.write(request)
       s.on('data', () => {})
-      s.on('error', () => { errors++ })
+      s.on('error', () => {
+        errors++
+      })
       s.on('close', (hadError) => {
         inFlight--
         if (!hadError) done++
@@ -150,7 +169,7 @@ function connLoop (mod, port, { count, conc, maxMs, request, isTfo }) {
   })
 }
 
-async function rateTrials (tfo, server, channel, ports, role) {
+async function rateTrials(tfo, server, channel, ports, role) {
   const cell = { tfo: [], net: [] }
   const opts = { count: cfg.connCount, conc: cfg.connConc, maxMs: cfg.connMaxMs }
   const run = async (kind) => {
@@ -163,7 +182,7 @@ async function rateTrials (tfo, server, channel, ports, role) {
     const m1 = await ask(server, channel, 'mark', 'mark')
     const key = `${role === 'connrate' ? 'rr' : 'accept'}.${kind}`
     const acc = m1.accepted[key] - m0.accepted[key]
-    const cpu = (m1.cpu.user - m0.cpu.user) + (m1.cpu.system - m0.cpu.system)
+    const cpu = m1.cpu.user - m0.cpu.user + (m1.cpu.system - m0.cpu.system)
     return { ...r, serverAccepted: acc, serverSynData: m1.synData[key] - m0.synData[key], serverCpuUs: cpu / Math.max(acc, 1) }
   }
   for (let i = 0; i < 2; i++) for (const kind of ['tfo', 'net']) await run(kind) // warm-up
@@ -187,7 +206,7 @@ async function rateTrials (tfo, server, channel, ports, role) {
 //   same code) are released. With both, rounds agree within ~2%.
 const MEM_FLAGS = ['--expose-gc', '--max-semi-space-size=1', '--compact-on-every-full-gc']
 
-async function memoryRound (kind) {
+async function memoryRound(kind) {
   const srv = spawnChild('mem-child.js', { role: 'server', kind, host: HOST }, MEM_FLAGS)
   const sch = jsonChannel(srv, { name: `memory server (${kind})` })
   let cli = null
@@ -219,7 +238,7 @@ async function memoryRound (kind) {
   }
 }
 
-async function memory () {
+async function memory() {
   const cell = { tfo: [], net: [] }
   for (let i = 0; i < cfg.memRounds; i++) {
     for (const kind of order(i)) cell[kind].push(await memoryRound(kind))
@@ -230,9 +249,15 @@ async function memory () {
 
 // ---- main -----------------------------------------------------------------------
 
-async function main () {
+async function main() {
   exitWithParent()
-  process.on('exit', () => { for (const c of children) { try { process.kill(c.pid, 'SIGKILL') } catch {} } })
+  process.on('exit', () => {
+    for (const c of children) {
+      try {
+        process.kill(c.pid, 'SIGKILL')
+      } catch {}
+    }
+  })
   if (cfg.privateNetns) setupNetns()
   const tfo = loadTfo()
   const env = {
@@ -263,4 +288,7 @@ async function main () {
   process.exit(0)
 }
 
-main().catch((e) => { send({ fatal: String(e && e.stack ? e.stack : e) }); process.exit(1) })
+main().catch((e) => {
+  send({ fatal: String(e && e.stack ? e.stack : e) })
+  process.exit(1)
+})

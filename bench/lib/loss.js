@@ -26,7 +26,7 @@ const LIB = __dirname
 const PORTS = { tcp: { tfo: 7101, net: 7102 }, https: { tfo: 7105, net: 7106 } }
 
 /** Sizes: the full run, and --quick (only when asked for with --only loss). */
-function lossDefaults (quick) {
+function lossDefaults(quick) {
   return quick
     ? { rtt: 100, rates: [0.01, 0.03], n: 10, firstSynN: 4, dropDataN: 6, lanes: 4, warmup: 1, seed: 1 }
     : { rtt: 100, rates: [0.01, 0.03], n: 200, firstSynN: 32, dropDataN: 40, lanes: 4, warmup: 2, seed: 1 }
@@ -35,7 +35,7 @@ function lossDefaults (quick) {
 const pct = (p) => `${round(p * 100, 2)}%`
 
 /** Field-by-field difference of two delay-line counter objects (numbers only, nested). */
-function lineDiff (a, b) {
+function lineDiff(a, b) {
   const out = {}
   for (const [k, v] of Object.entries(b || {})) {
     if (typeof v === 'number' && typeof (a && a[k]) === 'number') out[k] = v - a[k]
@@ -49,7 +49,7 @@ function lineDiff (a, b) {
  * a retransmitted SYN and the data was not acked), not attempted because of the
  * backoff, and everything else.
  */
-function synDataOf (samples) {
+function synDataOf(samples) {
   const yes = samples.filter((x) => x.synData).length
   const lost = samples.filter((x) => !x.synData && x.failure === 'syn-retransmitted').length
   const paused = samples.filter((x) => x.attempted === false && String(x.reason || '').startsWith('backoff')).length
@@ -64,29 +64,40 @@ const TITLES = {
 }
 
 class LossRun {
-  constructor (bench, { counters, diff }) {
+  constructor(bench, { counters, diff }) {
     this.b = bench
     this.cfg = bench.opts.lossCfg
     this.counters = counters
     this.diff = diff
   }
 
-  cells () {
+  cells() {
     const c = this.cfg
     const out = []
     for (const p of c.rates) {
-      for (const s of ['tcp', 'https']) out.push({ id: `loss${round(p * 100, 2)}.${s}@${c.rtt}`, scenario: `loss.${s}`, title: TITLES[s](p), kind: 'random', s, p })
+      for (const s of ['tcp', 'https'])
+        out.push({ id: `loss${round(p * 100, 2)}.${s}@${c.rtt}`, scenario: `loss.${s}`, title: TITLES[s](p), kind: 'random', s, p })
     }
     out.push({ id: `firstsyn.tcp@${c.rtt}`, scenario: 'loss.firstsyn', title: TITLES.firstsyn, kind: 'firstsyn', s: 'tcp', p: 0 })
     out.push({ id: `dropdata.tcp@${c.rtt}`, scenario: 'loss.dropdata', title: TITLES.dropdata, kind: 'dropdata', s: 'tcp', p: 0 })
     return out
   }
 
-  skipped (cell, reason, status = 'skipped') {
-    return skippedRow({ id: cell.id, scenario: cell.scenario, title: cell.title, rttMs: this.cfg.rtt, unit: 'ms', better: 'lower', reason, status, targetKey: cell.kind === 'firstsyn' ? 'firstsyn.tcp' : null })
+  skipped(cell, reason, status = 'skipped') {
+    return skippedRow({
+      id: cell.id,
+      scenario: cell.scenario,
+      title: cell.title,
+      rttMs: this.cfg.rtt,
+      unit: 'ms',
+      better: 'lower',
+      reason,
+      status,
+      targetKey: cell.kind === 'firstsyn' ? 'firstsyn.tcp' : null,
+    })
   }
 
-  async run () {
+  async run() {
     const b = this.b
     const cells = this.cells()
     if (!b.root) {
@@ -107,7 +118,7 @@ class LossRun {
     for (const g of groups) await this.group(g)
   }
 
-  async group ({ wan: wanOpts, cells }) {
+  async group({ wan: wanOpts, cells }) {
     const b = this.b
     const c = this.cfg
     const { createWan } = require('./wan')
@@ -129,8 +140,14 @@ class LossRun {
     try {
       server = await this.startServer(wan)
       for (const cell of cells) {
-        if (cell.s === 'https' && !this.tls) { b.rows.push(this.skipped(cell, 'no certificate (openssl)')); continue }
-        await b.guard(() => this.cell(wan, server, cell), () => [this.skipped(cell, null, 'error')])
+        if (cell.s === 'https' && !this.tls) {
+          b.rows.push(this.skipped(cell, 'no certificate (openssl)'))
+          continue
+        }
+        await b.guard(
+          () => this.cell(wan, server, cell),
+          () => [this.skipped(cell, null, 'error')],
+        )
       }
     } finally {
       if (server) await stop(server.child)
@@ -138,10 +155,13 @@ class LossRun {
     }
   }
 
-  async startServer (wan) {
+  async startServer(wan) {
     const b = this.b
     const cfg = { host: wan.server.addr, ports: { tcp: PORTS.tcp, http: null, https: this.tls ? PORTS.https : null }, tls: this.tls }
-    const child = wan.spawn('server', process.execPath, [...b.nodeArgs, path.join(LIB, 'wan-server.js'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: b.env })
+    const child = wan.spawn('server', process.execPath, [...b.nodeArgs, path.join(LIB, 'wan-server.js'), JSON.stringify(cfg)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: b.env,
+    })
     child.stdin.on('error', () => {})
     const channel = jsonChannel(child, { name: 'WAN server (loss)' })
     const ready = await channel.next((m) => m.ready || m.fatal, 20000)
@@ -156,11 +176,19 @@ class LossRun {
    * takes the counters, then the measured connections run; resolves to the
    * result message (with the first contact).
    */
-  async client (wan, cfg, stage, atStart) {
+  async client(wan, cfg, stage, atStart) {
     const b = this.b
-    const child = wan.spawn('client', process.execPath, [...b.nodeArgs, path.join(LIB, 'wan-client.js'), JSON.stringify({ ...cfg, hold: true })], { stdio: ['pipe', 'pipe', 'pipe'], env: b.env })
+    const child = wan.spawn('client', process.execPath, [...b.nodeArgs, path.join(LIB, 'wan-client.js'), JSON.stringify({ ...cfg, hold: true })], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: b.env,
+    })
     child.stdin.on('error', () => {})
-    const ch = jsonChannel(child, { name: `WAN client (${stage})`, onMessage: (m) => { if (m.progress) b.progress.update(stage, `${m.progress}/${m.of}`) } })
+    const ch = jsonChannel(child, {
+      name: `WAN client (${stage})`,
+      onMessage: (m) => {
+        if (m.progress) b.progress.update(stage, `${m.progress}/${m.of}`)
+      },
+    })
     let msg
     try {
       msg = await ch.next((m) => m.warm || m.fatal, cfg.timeoutMs * (cfg.warmup + 1) * 2 + 30000)
@@ -177,12 +205,20 @@ class LossRun {
     return { ...msg, first: (ch.messages.find((m) => m.first) || {}).first || null }
   }
 
-  async cell (wan, server, cell) {
+  async cell(wan, server, cell) {
     const b = this.b
     const c = this.cfg
     const stage = `loss: rtt ${c.rtt} ms, ${cell.id}`
     b.progress.update(stage, 'starting')
-    const cfg = { scenario: cell.s, host: wan.server.addr, ports: PORTS[cell.s], timeoutMs: Math.max(10000, c.rtt * 40 + 5000), warmup: c.warmup, n: c.n, lanes: c.lanes }
+    const cfg = {
+      scenario: cell.s,
+      host: wan.server.addr,
+      ports: PORTS[cell.s],
+      timeoutMs: Math.max(10000, c.rtt * 40 + 5000),
+      warmup: c.warmup,
+      n: c.n,
+      lanes: c.lanes,
+    }
     // First contact and warm-up run on a clean path: a SYN retransmission
     // carries no TFO option (Linux leaves it out of SYN retries), so a path
     // that drops every first SYN would never hand out a cookie.
@@ -210,11 +246,11 @@ class LossRun {
     b.rows.push(this.row(cell, cfg, msg, lineDiff(d0, d1), this.diff(k0, k1), srv, seconds))
   }
 
-  row (cell, cfg, msg, line, kernel, srv, seconds) {
+  row(cell, cfg, msg, line, kernel, srv, seconds) {
     const c = this.cfg
     const { result, via, first } = msg
     const rtt = c.rtt
-    const ms = (x) => x.error ? null : x.ms
+    const ms = (x) => (x.error ? null : x.ms)
     const synData = synDataOf(result.tfo)
     const label = cell.s === 'https' ? [`tfo: ${via}`, 'https.get, default agent'] : ['tfo.connect → tfo.createServer', 'net.connect → net.createServer']
     const tfoArm = arm(label[0], result.tfo.map(ms), { samples: result.tfo, synData })
@@ -227,7 +263,10 @@ class LossRun {
       lanes: cfg.lanes || 1,
       seconds: round(seconds, 1),
       delayLine: line,
-      server: { tfo: server.tfo && { accepted: server.tfo.accepted, synData: server.tfo.synData }, net: server.net && { accepted: server.net.accepted, synData: server.net.synData } },
+      server: {
+        tfo: server.tfo && { accepted: server.tfo.accepted, synData: server.tfo.synData },
+        net: server.net && { accepted: server.net.accepted, synData: server.net.synData },
+      },
       tfoSynLost: { n: lostMs.n, median: round(lostMs.median, 2), max: round(lostMs.max, 2) },
       backoff: cfg.backoff || 'defaults',
     }
@@ -260,7 +299,7 @@ class LossRun {
 }
 
 /** Adds the loss rows to bench.rows (skipped with the reason without root). */
-function runLoss (bench, helpers) {
+function runLoss(bench, helpers) {
   return new LossRun(bench, helpers).run()
 }
 

@@ -15,13 +15,16 @@ const tfo = loadTfo()
 const cfg = config() // { role, kind, host, port, count, conc }
 const gc = global.gc || (() => {})
 
-async function measure () {
-  for (let i = 0; i < 4; i++) { gc(); await sleep(40) }
+async function measure() {
+  for (let i = 0; i < 4; i++) {
+    gc()
+    await sleep(40)
+  }
   const m = process.memoryUsage()
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers }
 }
 
-async function server () {
+async function server() {
   const sockets = new Set()
   const handler = (s) => {
     sockets.add(s)
@@ -38,17 +41,26 @@ async function server () {
   })
 }
 
-function open (keep) {
+function open(keep) {
   return new Promise((resolve) => {
     const s = cfg.kind === 'tfo' ? tfo.connect(cfg.port, cfg.host) : net.connect(cfg.port, cfg.host)
     s.write('h')
     let done = false
-    s.once('data', () => { done = true; if (!keep) s.destroy(); resolve({ ok: true, socket: keep ? s : null, synData: !!(s.fastOpen && s.fastOpen.synData) }) })
-    s.on('error', (e) => { if (!done) { done = true; resolve({ ok: false, error: e.code || e.message }) } })
+    s.once('data', () => {
+      done = true
+      if (!keep) s.destroy()
+      resolve({ ok: true, socket: keep ? s : null, synData: !!(s.fastOpen && s.fastOpen.synData) })
+    })
+    s.on('error', (e) => {
+      if (!done) {
+        done = true
+        resolve({ ok: false, error: e.code || e.message })
+      }
+    })
   })
 }
 
-async function client () {
+async function client() {
   onCommands(() => {})
   // Warm-up (code paths, JIT, lazily loaded parts of the library), then the baseline.
   for (let i = 0; i < 50; i++) await open(false)
@@ -63,7 +75,11 @@ async function client () {
     while (next < cfg.count) {
       next++
       const r = await open(true)
-      if (r.ok) { established++; if (r.synData) synData++; kept.push(r.socket) } else errors[r.error] = (errors[r.error] || 0) + 1
+      if (r.ok) {
+        established++
+        if (r.synData) synData++
+        kept.push(r.socket)
+      } else errors[r.error] = (errors[r.error] || 0) + 1
     }
   }
   await Promise.all(Array.from({ length: cfg.conc }, worker))
@@ -73,4 +89,7 @@ async function client () {
   globalThis.keep = kept // idle until the parent closes stdin
 }
 
-;(cfg.role === 'server' ? server() : client()).catch((e) => { send({ fatal: String(e && e.stack ? e.stack : e) }); process.exit(1) })
+;(cfg.role === 'server' ? server() : client()).catch((e) => {
+  send({ fatal: String(e && e.stack ? e.stack : e) })
+  process.exit(1)
+})

@@ -7,7 +7,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
-function nginxInfo () {
+function nginxInfo() {
   const r = spawnSync('nginx', ['-V'], { encoding: 'utf8' })
   if (r.error) return { available: false, reason: 'nginx not found (apt-get install nginx-light)' }
   const text = `${r.stderr}${r.stdout}`
@@ -21,7 +21,7 @@ function nginxInfo () {
   }
 }
 
-function conf (dir, host, ports, tls, info) {
+function conf(dir, host, ports, tls, info) {
   const temps = ['client_body']
   for (const m of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     if (info.configure.includes(`--http-${m}-temp-path`) && !info.configure.includes(`--without-http_${m}_module`)) temps.push(m)
@@ -51,7 +51,7 @@ function conf (dir, host, ports, tls, info) {
 }
 
 /** Starts nginx in the wan's server namespace; resolves to { child, dir, stop() } once it listens. */
-async function startNginx (wan, { dir, ports, tls }) {
+async function startNginx(wan, { dir, ports, tls }) {
   const info = nginxInfo()
   if (!info.available) throw Object.assign(new Error(info.reason), { code: 'BENCH_NO_NGINX' })
   if (tls && !info.ssl) tls = null
@@ -63,14 +63,20 @@ async function startNginx (wan, { dir, ports, tls }) {
   if (a > 1 || b > 19 || (b === 19 && c >= 5)) args.push('-e', path.join(dir, 'error.log')) // no log outside dir, even at startup
   const child = wan.spawn('server', 'nginx', args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout.on('data', (d) => { output += d })
-  child.stderr.on('data', (d) => { output += d })
+  child.stdout.on('data', (d) => {
+    output += d
+  })
+  child.stderr.on('data', (d) => {
+    output += d
+  })
   const want = [ports.http.tfo, ports.http.net, ...(tls ? [ports.https.tfo, ports.https.net] : [])]
   const deadline = Date.now() + 10000
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       let log = ''
-      try { log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8') } catch {}
+      try {
+        log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8')
+      } catch {}
       throw new Error(`nginx exited at start: ${output}${log}`)
     }
     const r = await wan.exec('server', 'ss', ['-Hltn'])
@@ -82,12 +88,22 @@ async function startNginx (wan, { dir, ports, tls }) {
     child,
     version: info.version,
     tls: !!tls,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL') } catch {} }, 2000)
-      child.once('exit', () => { clearTimeout(timer); resolve() })
-      try { process.kill(child.pid, 'SIGTERM') } catch {}
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        const timer = setTimeout(() => {
+          try {
+            process.kill(child.pid, 'SIGKILL')
+          } catch {}
+        }, 2000)
+        child.once('exit', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        try {
+          process.kill(child.pid, 'SIGTERM')
+        } catch {}
+      }),
   }
 }
 

@@ -3,7 +3,7 @@
 // lines otherwise (when the stage changes, and at most every 5 s within one).
 
 class Progress {
-  constructor (stream = process.stderr) {
+  constructor(stream = process.stderr) {
     this.stream = stream
     this.tty = !!stream.isTTY && process.env.TERM !== 'dumb'
     this.t0 = Date.now()
@@ -12,13 +12,13 @@ class Progress {
     this.lastPlain = 0
   }
 
-  elapsed () {
+  elapsed() {
     const s = Math.round((Date.now() - this.t0) / 1000)
     return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
   }
 
   /** stage: what is running (e.g. "rtt 50 ms, tcp"); detail: where it is (e.g. "12/60"). */
-  update (stage, detail = '') {
+  update(stage, detail = '') {
     const line = `[${this.elapsed()}] ${stage}${detail ? ' ' + detail : ''}`
     if (this.tty) {
       const width = (this.stream.columns || 100) - 1
@@ -35,7 +35,7 @@ class Progress {
   }
 
   /** A message that stays (warnings, notes), without breaking the progress line. */
-  note (text) {
+  note(text) {
     if (this.tty) {
       this.stream.write(`\r\x1b[2K${text}\n`)
       if (this.current) this.stream.write(this.current)
@@ -44,7 +44,7 @@ class Progress {
     }
   }
 
-  done () {
+  done() {
     if (this.tty && this.current) this.stream.write('\r\x1b[2K')
     this.current = ''
   }

@@ -3,7 +3,7 @@
 // reports n, median, p90 (linear interpolation between closest ranks, as
 // numpy's default), mean, min, max and the standard deviation.
 
-function quantile (sorted, q) {
+function quantile(sorted, q) {
   if (!sorted.length) return null
   const pos = (sorted.length - 1) * q
   const lo = Math.floor(pos)
@@ -12,7 +12,7 @@ function quantile (sorted, q) {
 }
 
 /** { n, median, p90, p10, mean, min, max, stdev } of finite numbers; nulls when there are none. */
-function summarize (samples) {
+function summarize(samples) {
   const xs = samples.filter((x) => typeof x === 'number' && Number.isFinite(x))
   const sorted = [...xs].sort((a, b) => a - b)
   const n = sorted.length
@@ -32,14 +32,14 @@ function summarize (samples) {
 }
 
 /** Rounds for JSON/table output without losing meaningful precision. */
-function round (x, digits = 3) {
+function round(x, digits = 3) {
   if (typeof x !== 'number' || !Number.isFinite(x)) return x
   const f = 10 ** digits
   return Math.round(x * f) / f
 }
 
 /** a / b, or null when either is missing or b is 0. */
-function ratio (a, b) {
+function ratio(a, b) {
   return typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : null
 }
 
@@ -48,21 +48,29 @@ function ratio (a, b) {
  * resamples, fixed seed so a given run always prints the same interval):
  * how far the median could move on this run's own noise.
  */
-function medianCI (xs, { resamples = 2000, seed = 1 } = {}) {
+function medianCI(xs, { resamples = 2000, seed = 1 } = {}) {
   const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x))
   if (v.length < 5) return null
   let state = seed >>> 0 || 1
-  const rand = () => { // xorshift32
-    state ^= state << 13; state >>>= 0
+  const rand = () => {
+    // xorshift32
+    state ^= state << 13
+    state >>>= 0
     state ^= state >>> 17
-    state ^= state << 5; state >>>= 0
+    state ^= state << 5
+    state >>>= 0
     return state / 2 ** 32
   }
   const meds = []
   const buf = new Array(v.length)
   for (let r = 0; r < resamples; r++) {
     for (let i = 0; i < v.length; i++) buf[i] = v[Math.floor(rand() * v.length)]
-    meds.push(quantile(buf.sort((a, b) => a - b), 0.5))
+    meds.push(
+      quantile(
+        buf.sort((a, b) => a - b),
+        0.5,
+      ),
+    )
   }
   meds.sort((a, b) => a - b)
   return [quantile(meds, 0.025), quantile(meds, 0.975)]

@@ -29,7 +29,7 @@ const REQUEST = `GET / HTTP/1.0\r\nHost: ${cfg.host}\r\nUser-Agent: tfo-bench\r\
 // ---- how the tfo arm makes its HTTP(S) connections ---------------------------
 // Switching to the tfo agents once they exist is this one place: they are
 // picked up automatically when tfo exports them, and `via` records which path ran.
-function tfoHttpClient () {
+function tfoHttpClient() {
   if (tfo.http && typeof tfo.http.Agent === 'function') {
     return {
       via: 'tfo.http.Agent',
@@ -39,15 +39,18 @@ function tfoHttpClient () {
   }
   return { via: 'http.get({ agent: false, createConnection: tfo.createConnection })', options: { agent: false, createConnection: tfo.createConnection } }
 }
-function tfoHttpsClient () {
+function tfoHttpsClient() {
   if (tfo.https && typeof tfo.https.Agent === 'function') return { via: 'tfo.https.Agent', options: { agent: new tfo.https.Agent({ keepAlive: false }) } }
   if (tfo.tls && typeof tfo.tls.connect === 'function') {
-    return { via: 'https.get({ agent: false, createConnection: tfo.tls.connect })', options: { agent: false, createConnection: (opts) => tfo.tls.connect(opts) } }
+    return {
+      via: 'https.get({ agent: false, createConnection: tfo.tls.connect })',
+      options: { agent: false, createConnection: (opts) => tfo.tls.connect(opts) },
+    }
   }
   return { pending: 'tfo.tls not available' }
 }
 
-function outcome (socket) {
+function outcome(socket) {
   let info = null
   try {
     // A socket made by tfo (tfo.Socket, tfo.tls) carries its own record; otherwise ask tfo.
@@ -69,7 +72,7 @@ function outcome (socket) {
 // The control arm: tfo's rollout control cohort (every connection plain TCP, decided by tfo).
 const CONTROL = { rollout: 0 }
 
-function tcpOnce (arm, port) {
+function tcpOnce(arm, port) {
   return new Promise((resolve) => {
     const mod = arm === 'net' ? net : tfo
     let ms = null
@@ -77,9 +80,16 @@ function tcpOnce (arm, port) {
     const t0 = process.hrtime.bigint()
     const s = arm === 'control' ? tfo.connect({ port, host: cfg.host, fastOpen: CONTROL }) : mod.connect({ port, host: cfg.host })
     s.write(REQUEST) // before 'connect', as request/response clients do: with tfo it rides in the SYN
-    s.on('data', () => { if (ms === null) ms = Number(process.hrtime.bigint() - t0) / 1e6 })
-    s.on('error', (e) => { error = e.code || e.message })
-    const timer = setTimeout(() => { error = error || 'timeout'; s.destroy() }, cfg.timeoutMs)
+    s.on('data', () => {
+      if (ms === null) ms = Number(process.hrtime.bigint() - t0) / 1e6
+    })
+    s.on('error', (e) => {
+      error = e.code || e.message
+    })
+    const timer = setTimeout(() => {
+      error = error || 'timeout'
+      s.destroy()
+    }, cfg.timeoutMs)
     s.on('close', () => {
       clearTimeout(timer)
       const o = arm !== 'net' ? outcome(s) : { synData: null }
@@ -89,7 +99,7 @@ function tcpOnce (arm, port) {
 }
 
 // ---- one fresh connection, HTTP(S) -----------------------------------------
-function httpOnce (arm, port, secure, client) {
+function httpOnce(arm, port, secure, client) {
   return new Promise((resolve) => {
     const mod = secure ? https : http
     let ms = null
@@ -104,14 +114,21 @@ function httpOnce (arm, port, secure, client) {
       ...(arm === 'tfo' ? client.options : arm === 'control' ? client.control : {}), // net arm: Node's default agent
     }
     const t0 = process.hrtime.bigint()
-    const timer = setTimeout(() => { error = error || 'timeout'; req.destroy() }, cfg.timeoutMs)
+    const timer = setTimeout(() => {
+      error = error || 'timeout'
+      req.destroy()
+    }, cfg.timeoutMs)
     const req = mod.get(opts, (res) => {
       ms = Number(process.hrtime.bigint() - t0) / 1e6
       res.resume()
       res.on('end', () => {})
     })
-    req.on('socket', (s) => { socket = s })
-    req.on('error', (e) => { error = e.code || e.message })
+    req.on('socket', (s) => {
+      socket = s
+    })
+    req.on('error', (e) => {
+      error = e.code || e.message
+    })
     req.on('close', () => {
       const finish = () => {
         clearTimeout(timer)
@@ -126,7 +143,7 @@ function httpOnce (arm, port, secure, client) {
 }
 
 /** tfo's own view of the measured connections: its per-cohort stats (TTFB summary) and default histogram buckets. */
-function libraryFigures () {
+function libraryFigures() {
   if (typeof tfo.stats !== 'function') return null
   const c = tfo.stats().client
   return { cohorts: c.cohorts || null, buckets: tfo.TTFB_BUCKETS || null }
@@ -135,18 +152,27 @@ function libraryFigures () {
 // ---- one fresh HTTP/2 session (TLS or h2c), one request ----------------------
 // The request is made at once, before 'connect' (as Node's documentation
 // shows): with h2c and tfo it rides in the SYN with the connection preface.
-function h2Once (arm, port, secure) {
+function h2Once(arm, port, secure) {
   return new Promise((resolve) => {
     const mod = arm === 'tfo' ? tfo.http2 : http2
     let ms = null
     let error = null
     const t0 = process.hrtime.bigint()
     const session = mod.connect(`${secure ? 'https' : 'http'}://${cfg.host}:${port}`, secure ? { rejectUnauthorized: false } : {})
-    const timer = setTimeout(() => { error = error || 'timeout'; session.destroy() }, cfg.timeoutMs)
-    session.on('error', (e) => { error = error || e.code || e.message })
+    const timer = setTimeout(() => {
+      error = error || 'timeout'
+      session.destroy()
+    }, cfg.timeoutMs)
+    session.on('error', (e) => {
+      error = error || e.code || e.message
+    })
     const req = session.request({ ':path': '/' })
-    req.on('response', () => { ms = Number(process.hrtime.bigint() - t0) / 1e6 })
-    req.on('error', (e) => { error = error || e.code || e.message })
+    req.on('response', () => {
+      ms = Number(process.hrtime.bigint() - t0) / 1e6
+    })
+    req.on('error', (e) => {
+      error = error || e.code || e.message
+    })
     req.resume()
     req.on('close', () => session.close())
     // After the session's 'close' its socket is gone too: sessions never overlap.
@@ -158,7 +184,7 @@ function h2Once (arm, port, secure) {
   })
 }
 
-async function main () {
+async function main() {
   exitWithParent()
   const { scenario, ports, n, warmup } = cfg
   if (cfg.backoff) tfo.configureBackoff(cfg.backoff)
@@ -188,7 +214,7 @@ async function main () {
   // fetched one for this server address); reported on its own, never in the stats.
   if (arms.includes('tfo')) send({ first: await once('tfo', ports.tfo) })
   // Untimed warm-up of every arm (JIT, caches). The control arm connects to the tfo server.
-  const portOf = (arm) => arm === 'control' ? ports.tfo : ports[arm]
+  const portOf = (arm) => (arm === 'control' ? ports.tfo : ports[arm])
   for (let i = 0; i < warmup; i++) for (const arm of arms) await once(arm, portOf(arm))
 
   if (cfg.hold) {
@@ -227,4 +253,7 @@ async function main () {
   process.exit(0)
 }
 
-main().catch((e) => { send({ fatal: String(e && e.stack ? e.stack : e) }); process.exit(1) })
+main().catch((e) => {
+  send({ fatal: String(e && e.stack ? e.stack : e) })
+  process.exit(1)
+})

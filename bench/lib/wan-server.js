@@ -23,17 +23,17 @@ const RESPONSE = 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length:
 const BODY = 'ok\n'
 
 const stats = {}
-function slot (name) {
+function slot(name) {
   return stats[name] || (stats[name] = { accepted: 0, synData: 0, serverMs: [] })
 }
-function record (name, socket, t0) {
+function record(name, socket, t0) {
   const s = slot(name)
   s.serverMs.push(Number(process.hrtime.bigint() - t0) / 1e6)
   const info = tfo.fastOpenInfo(socket)
   if (info && info.synData) s.synData++
 }
 
-function tcpHandler (name) {
+function tcpHandler(name) {
   return (socket) => {
     slot(name).accepted++
     let buf = ''
@@ -52,7 +52,7 @@ function tcpHandler (name) {
   }
 }
 
-function httpHandler (name) {
+function httpHandler(name) {
   return (req, res) => {
     const t0 = process.hrtime.bigint()
     slot(name).accepted++
@@ -62,7 +62,7 @@ function httpHandler (name) {
   }
 }
 
-function h2Handler (name) {
+function h2Handler(name) {
   return (stream) => {
     const t0 = process.hrtime.bigint()
     slot(name).accepted++
@@ -73,14 +73,17 @@ function h2Handler (name) {
   }
 }
 
-function listen (server, port) {
+function listen(server, port) {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen({ port, host: cfg.host, backlog: 1024 }, () => { server.off('error', reject); resolve() })
+    server.listen({ port, host: cfg.host, backlog: 1024 }, () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
 }
 
-async function main () {
+async function main() {
   const servers = {}
   const p = cfg.ports
   if (p.tcp) {
@@ -121,7 +124,8 @@ async function main () {
   }
   for (const s of Object.values(servers)) s.on('warning', (w) => send({ warning: w.message }))
   const fastOpen = {}
-  for (const [k, s] of Object.entries(servers)) if (s.fastOpen) fastOpen[k] = { enabled: s.fastOpen.enabled, active: s.fastOpen.active, reason: s.fastOpen.reason }
+  for (const [k, s] of Object.entries(servers))
+    if (s.fastOpen) fastOpen[k] = { enabled: s.fastOpen.enabled, active: s.fastOpen.active, reason: s.fastOpen.reason }
   send({ ready: true, pid: process.pid, fastOpen })
   onCommands((line) => {
     if (line === 'stats') {
@@ -137,4 +141,7 @@ async function main () {
   })
 }
 
-main().catch((e) => { send({ fatal: String(e && e.stack ? e.stack : e) }); process.exit(1) })
+main().catch((e) => {
+  send({ fatal: String(e && e.stack ? e.stack : e) })
+  process.exit(1)
+})

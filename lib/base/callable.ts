@@ -5,8 +5,7 @@
 
 /** A class that may also be called as a function, as Node's own net classes can. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the constraint of TypeScript's own ConstructorParameters and InstanceType
-export type Callable<C extends abstract new (...args: any) => any> = C &
-  ((...args: ConstructorParameters<C>) => InstanceType<C>);
+export type Callable<C extends abstract new (...args: any) => any> = C & ((...args: ConstructorParameters<C>) => InstanceType<C>);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the constraint of TypeScript's own ConstructorParameters and InstanceType
 export function callable<C extends new (...args: any) => any>(Class: C): Callable<C> {

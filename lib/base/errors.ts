@@ -41,13 +41,7 @@ export function errnoException(errno: number, syscall: string, extra?: string): 
 }
 
 /** Like Node's `exceptionWithHostPort`: `connect ECONNREFUSED 127.0.0.1:9`. */
-export function exceptionWithHostPort(
-  errno: number,
-  syscall: string,
-  address: string,
-  port?: number,
-  localDetails?: string,
-): SystemError {
+export function exceptionWithHostPort(errno: number, syscall: string, address: string, port?: number, localDetails?: string): SystemError {
   let details = port && port > 0 ? `${address}:${port}` : address;
   if (localDetails) details += ` - Local (${localDetails})`;
   const err = errnoException(errno, syscall, details);
@@ -119,8 +113,7 @@ export function invalidArgType(name: string, expected: string | string[], actual
   const instances = list.filter((t) => !isType(t));
   const parts: string[] = [];
   if (types.length > 0) parts.push(`${types.length > 1 ? 'one of type' : 'of type'} ${formatList(types, 'or')}`);
-  if (instances.length > 0)
-    parts.push(`an instance of ${formatList(instances, 'or')}`);
+  if (instances.length > 0) parts.push(`an instance of ${formatList(instances, 'or')}`);
   const msg = `${argName(name)} must be ${parts.join(' or ')}.${describeReceived(actual)}`;
   return coded(TypeError, 'ERR_INVALID_ARG_TYPE', msg, invalidArgType);
 }
@@ -165,8 +158,7 @@ export function tfoError(code: string, message: string, props: Record<string, un
 // ---- validators (Node's semantics and codes) ----
 
 export function validateObject(value: unknown, name: string): asserts value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw invalidArgType(name, 'object', value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgType(name, 'object', value);
 }
 
 export function validateBoolean(value: unknown, name: string): asserts value is boolean {

@@ -209,8 +209,7 @@ function scratchSocket(): net.Socket {
   return new net.Socket();
 }
 
-const sameArray = (a: unknown, b: unknown[]): boolean =>
-  Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
+const sameArray = (a: unknown, b: unknown[]): boolean => Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
 
 // ---- net: connect() arguments ----
 
@@ -225,7 +224,7 @@ define(
   P.normalizeArgs,
   'load',
   "tfo.connect hands socket.connect() the array net.connect would (net's own argument reading, marked so that " +
-    "Socket#connect takes it as is): code that wraps net.Socket.prototype.connect (APM agents) sees what it sees with net",
+    'Socket#connect takes it as is): code that wraps net.Socket.prototype.connect (APM agents) sees what it sees with net',
   'tfo reads the arguments itself (options object, port and host, or path) and hands socket.connect() the ' +
     "caller's arguments: TFO is unaffected; wrappers of net.Socket.prototype.connect see tfo.connect's arguments",
   () => {
@@ -310,9 +309,8 @@ function probeWrite(many: boolean): string | null {
   return error instanceof Error ? null : 'did not fail on a socket with no handle';
 }
 
-const WRITE_USE =
-  "tfo.Socket holds the first write made while connecting (for the SYN) and hands bytes to libuv through net's own ";
-const WRITE_FALLBACK = "tfo.Socket leaves every write to net, and its connections use plain TCP";
+const WRITE_USE = "tfo.Socket holds the first write made while connecting (for the SYN) and hands bytes to libuv through net's own ";
+const WRITE_FALLBACK = 'tfo.Socket leaves every write to net, and its connections use plain TCP';
 define(P.write, 'load', `${WRITE_USE}_write`, WRITE_FALLBACK, () => probeWrite(false));
 define(P.writev, 'load', `${WRITE_USE}_writev`, WRITE_FALLBACK, () => probeWrite(true));
 
@@ -330,8 +328,7 @@ export function netWritev(socket: net.Socket, chunks: { chunk: unknown; encoding
 }
 
 const bytesWrittenGetter = Object.getOwnPropertyDescriptor(net.Socket.prototype, 'bytesWritten')?.get as
-  | ((this: net.Socket) => number | undefined)
-  | undefined;
+  ((this: net.Socket) => number | undefined) | undefined;
 
 define(
   P.bytesWritten,
@@ -393,7 +390,8 @@ define(
     s.destroy();
     if (!Array.isArray(b) || b.length !== 2) return 'a corked socket with two writes does not list them';
     const [x, y] = b;
-    const ok = Buffer.isBuffer(x.chunk) && x.chunk.toString() === 'ab' && x.encoding === 'buffer' && y.chunk === 'cd' && y.encoding === 'latin1';
+    const ok =
+      Buffer.isBuffer(x.chunk) && x.chunk.toString() === 'ab' && x.encoding === 'buffer' && y.chunk === 'cd' && y.encoding === 'latin1';
     return ok ? null : 'its entries are not { chunk, encoding } as written';
   },
 );
@@ -413,7 +411,7 @@ export function writableBufferOf(socket: net.Socket): readonly BufferedWrite[] {
 define(
   P.peername,
   'load',
-  "tfo.http2 (h2c) gives the socket its peer while the kernel still defers the connect (getpeername() fails with " +
+  'tfo.http2 (h2c) gives the socket its peer while the kernel still defers the connect (getpeername() fails with ' +
     'ENOTCONN until the handshake completes, and net would report no peer meanwhile)',
   'remoteAddress and remotePort of such a socket are undefined until the handshake completes',
   () => {
@@ -507,8 +505,7 @@ defineHandlePart(
 );
 defineHandlePart(
   P.handleFd,
-  "the descriptor of a handle: the client's socket (TCP_INFO), the listening socket (TCP_FASTOPEN, keys), " +
-    'accepted sockets (TCP_INFO)',
+  "the descriptor of a handle: the client's socket (TCP_INFO), the listening socket (TCP_FASTOPEN, keys), " + 'accepted sockets (TCP_INFO)',
   'clients use plain TCP; servers listen without TFO; socket.fastOpen is null',
 );
 defineHandlePart(
@@ -599,7 +596,7 @@ interface TlsStartInternals {
 define(
   P.tlsStart,
   'load',
-  "tfo.tls.connect starts the TLS handshake itself (TLSSocket#_start, which reads _tlsOptions.requestOCSP, then " +
+  'tfo.tls.connect starts the TLS handshake itself (TLSSocket#_start, which reads _tlsOptions.requestOCSP, then ' +
     "the TLS wrap's start() writes the ClientHello) while net still counts the socket as connecting, so the " +
     'ClientHello goes into the deferred SYN',
   'tfo.tls.connect uses plain TCP (tls.connect as is)',
@@ -644,7 +641,7 @@ define(
   P.tlsWrapConnect,
   'first use',
   "the connect request net hands to the TLS wrap right after 'connectionAttempt': tfo.tls holds its completion " +
-    'until the kernel reports the connection established, so that \'connect\' keeps its meaning',
+    "until the kernel reports the connection established, so that 'connect' keeps its meaning",
   'tfo.tls.connect uses plain TCP (tls.connect as is)',
 );
 define(
@@ -781,7 +778,7 @@ define(
   'load',
   "the key Node's Agent#createSocket gives the options it hands to createConnection (= agent.getName(options)): " +
     "tfo.https.Agent resumes and caches TLS sessions in Node's own cache under it, as https.Agent does",
-  "tfo.https.Agent neither resumes nor caches sessions (every connection makes a full TLS handshake); TFO is unaffected",
+  'tfo.https.Agent neither resumes nor caches sessions (every connection makes a full TLS handshake); TFO is unaffected',
   () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:https is loaded already (tfo.https loads it)
     const https = require('node:https') as typeof import('node:https');
@@ -807,7 +804,7 @@ define(
   'load',
   "https.Agent's session cache: tfo.https.Agent resumes a cached session, caches new ones and forgets one after a " +
     'connection closed with an error, as https.Agent#createConnection does',
-  "tfo.https.Agent neither resumes nor caches sessions (every connection makes a full TLS handshake); TFO is unaffected",
+  'tfo.https.Agent neither resumes nor caches sessions (every connection makes a full TLS handshake); TFO is unaffected',
   () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:https is loaded already
     const https = require('node:https') as typeof import('node:https');
@@ -859,7 +856,7 @@ define(
     'resumes nor caches a session for it and marks its socket so that https.Agent#keepSocketAlive does not pool it, ' +
     'as Node does',
   "without the mark such a request's session is cached, and its socket pooled, under its own one-off key (Node " +
-    'puts the request\'s number in agent.getName()), so neither is ever used for another request',
+    "puts the request's number in agent.getName()), so neither is ever used for another request",
 );
 
 /**
@@ -889,7 +886,7 @@ function proxyConfigSymbol(agent: object): symbol | undefined {
 define(
   P.proxyConfig,
   'load',
-  "the proxy an agent was configured with (its proxyEnv option, or NODE_USE_ENV_PROXY): an agent with one has " +
+  'the proxy an agent was configured with (its proxyEnv option, or NODE_USE_ENV_PROXY): an agent with one has ' +
     "Node's own createConnection connect (tunnels, NO_PROXY), without TFO",
   "an agent given a proxyEnv object connects through Node's own createConnection (without TFO) whether or not a " +
     'proxy applies: a proxy is never bypassed',
@@ -927,8 +924,8 @@ export function agentHasProxy(agent: object, proxyEnv: unknown): boolean {
 define(
   P.socketFactory,
   'first use',
-  "http2.connect makes its socket with net.connect({ port, host, ...options }) (http:) or tls.connect(port, host, " +
-    "options) (https:), read off those module objects when it runs (internal/http2/core, Node 20-26), after its own " +
+  'http2.connect makes its socket with net.connect({ port, host, ...options }) (http:) or tls.connect(port, host, ' +
+    'options) (https:), read off those module objects when it runs (internal/http2/core, Node 20-26), after its own ' +
     'option processing: tfo.http2 gives that one call its own socket',
   "the session runs over Node's own socket: plain TCP, session.fastOpen is null",
 );
@@ -993,7 +990,7 @@ export function interceptSocketFactory<R>(
 define(
   P.roundRobin,
   'first use',
-  "tfo.enableClusterFastOpen() recognises, in the cluster primary, the listening server the cluster module opens " +
+  'tfo.enableClusterFastOpen() recognises, in the cluster primary, the listening server the cluster module opens ' +
     "for round-robin workers: a plain net.Server whose only 'connection' listener is Node's internal assertion " +
     "(a function named 'fail': lib/internal/cluster/round_robin_handle.js); seen when the first one listens",
   "round-robin listening sockets get no TFO (ClusterFastOpenState.listeners stays empty); workers' servers with " +

@@ -318,8 +318,12 @@ export function formatCohorts(snap: Snapshot, title: string): string {
     ['connections requested', int(t.requested), int(c.requested), ''],
     ['  share', pct(t.share), pct(c.share), ''],
     ['established', int(t.connections), int(c.connections), ''],
-    ['errors before the first byte', `${int(t.errors)} (${pct(t.errorRate)})`, `${int(c.errors)} (${pct(c.errorRate)})`,
-      t.errorRate !== null && c.errorRate !== null ? difference(t.errorRate * 100, c.errorRate * 100, ' pp') : ''],
+    [
+      'errors before the first byte',
+      `${int(t.errors)} (${pct(t.errorRate)})`,
+      `${int(c.errors)} (${pct(c.errorRate)})`,
+      t.errorRate !== null && c.errorRate !== null ? difference(t.errorRate * 100, c.errorRate * 100, ' pp') : '',
+    ],
     ['TFO attempted', int(t.attempted), int(c.attempted), ''],
     ['SYN data acknowledged (hit rate)', `${int(t.synDataAcked)} (${pct(t.hitRate)})`, `${int(c.synDataAcked)} (${pct(c.hitRate)})`, ''],
     ['time to first byte p50 (ms)', num(t.ttfbMs.p50), num(c.ttfbMs.p50), difference(t.ttfbMs.p50, c.ttfbMs.p50, ' ms', true)],
@@ -332,7 +336,8 @@ export function formatCohorts(snap: Snapshot, title: string): string {
   out.push('', `${dim('not attempted, tfo:')} ${reasons(t.notAttempted)}`, `${dim('control because:')} ${reasons(c.notAttempted)}`);
   if (Object.keys(t.errorsByCode).length || Object.keys(c.errorsByCode).length)
     out.push(`${dim('errors, tfo:')} ${reasons(t.errorsByCode)}; ${dim('control:')} ${reasons(c.errorsByCode)}`);
-  if (!snap.clientSeen) out.push(dim('(no tfo client metrics at this endpoint: the service opens no tfo connections, or it uses another --prefix)'));
+  if (!snap.clientSeen)
+    out.push(dim('(no tfo client metrics at this endpoint: the service opens no tfo connections, or it uses another --prefix)'));
   const s = snap.server;
   if (snap.serverSeen) {
     const each = s.timeSavedConnections > 0 ? ` (${((s.timeSavedSeconds / s.timeSavedConnections) * 1000).toFixed(1)} ms each)` : '';

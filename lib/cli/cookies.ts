@@ -43,7 +43,11 @@ function ago(ms: number | undefined): string {
 }
 
 function byAddress(a: cookies.CookieEntry, b: cookies.CookieEntry): number {
-  return a.family - b.family || a.address.localeCompare(b.address, 'en', { numeric: true }) || (a.source ?? '').localeCompare(b.source ?? '', 'en', { numeric: true });
+  return (
+    a.family - b.family ||
+    a.address.localeCompare(b.address, 'en', { numeric: true }) ||
+    (a.source ?? '').localeCompare(b.source ?? '', 'en', { numeric: true })
+  );
 }
 
 function listCommand(json: boolean): number {
@@ -102,7 +106,10 @@ async function flushCommand(hosts: string[], json: boolean): Promise<number> {
   }
   const lines = targets.map((t) => {
     const n = t.addresses.reduce((m, a) => m + a.flushed, 0);
-    const where = t.addresses.length === 1 && t.addresses[0].address === t.host ? t.host : `${t.host} (${t.addresses.map((a) => a.address).join(', ')})`;
+    const where =
+      t.addresses.length === 1 && t.addresses[0].address === t.host
+        ? t.host
+        : `${t.host} (${t.addresses.map((a) => a.address).join(', ')})`;
     return n > 0 ? `flushed ${entriesWord(n)} for ${where}` : dim(`no entry for ${where}`);
   });
   process.stdout.write(`${lines.join('\n')}\n`);

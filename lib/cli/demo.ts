@@ -60,10 +60,7 @@ async function oneConnection(port: number, serverSeen: boolean[]): Promise<Omit<
   socket.write(REQUEST);
   const chunks: Buffer[] = [];
   socket.on('data', (d: Buffer) => chunks.push(d));
-  const [err] = await Promise.race([
-    once(socket, 'end').then(() => [null]),
-    once(socket, 'error').then(([e]) => [e as Error]),
-  ]);
+  const [err] = await Promise.race([once(socket, 'end').then(() => [null]), once(socket, 'error').then(([e]) => [e as Error])]);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   socket.destroy();
   if (err) throw new CliError(`connection failed: ${err.message}`);
@@ -144,13 +141,23 @@ export async function demo(argv: string[]): Promise<number> {
     ? support.clientReason
     : !support.server
       ? support.serverReason
-      : server.fastOpen.reason ?? rows.find((r) => r.reason)?.reason ?? rows.find((r) => r.failure)?.failure ?? null;
+      : (server.fastOpen.reason ?? rows.find((r) => r.reason)?.reason ?? rows.find((r) => r.failure)?.failure ?? null);
   const verdict = ok
     ? `TCP Fast Open works: ${rode} of ${returning.length} returning requests rode in the SYN (one round trip saved each).`
     : `TCP Fast Open did not happen for ${returning.length - rode} of ${returning.length} returning requests${why ? `: ${why}` : '.'}`;
 
   if (values.json) {
-    printJson({ where, namespace, support, server: server.fastOpen, connections: rows, counters: { before, after, delta }, stats: tfo.stats(), ok, verdict });
+    printJson({
+      where,
+      namespace,
+      support,
+      server: server.fastOpen,
+      connections: rows,
+      counters: { before, after, delta },
+      stats: tfo.stats(),
+      ok,
+      verdict,
+    });
     return ok ? 0 : 1;
   }
   const out: string[] = [];
@@ -177,7 +184,12 @@ export async function demo(argv: string[]): Promise<number> {
   out.push(
     table(
       ['kernel counter (TcpExt)', 'before', 'after', 'change'],
-      names.map((k) => [tfo.COUNTER_NAMES[k], String(before[k] ?? 'n/a'), String(after[k] ?? 'n/a'), delta[k] === null ? 'n/a' : `+${delta[k]}`]),
+      names.map((k) => [
+        tfo.COUNTER_NAMES[k],
+        String(before[k] ?? 'n/a'),
+        String(after[k] ?? 'n/a'),
+        delta[k] === null ? 'n/a' : `+${delta[k]}`,
+      ]),
     ),
   );
   out.push('');

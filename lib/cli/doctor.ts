@@ -126,9 +126,7 @@ export function networkNamespace(kernel: KernelInfo = kernelInfo()): NamespaceIn
     initial = true;
     detail = `the same network namespace as PID 1${id}: presumably the host's`;
   } else if (containerMarkers) {
-    detail =
-      `this looks like a container${id}; unless it shares the host's network (--network host), ` +
-      `${PER_CONTAINER}`;
+    detail = `this looks like a container${id}; unless it shares the host's network (--network host), ` + `${PER_CONTAINER}`;
   } else {
     detail = `cannot tell whether this is the initial network namespace${id} (/proc/1/ns/net is unreadable)`;
   }
@@ -163,10 +161,8 @@ export function privileges(): Privileges {
 export function sysctlCommand(name: string, value: number, priv: Privileges, ns: NamespaceInfo): string {
   const cmd = `sysctl -w ${name}=${value}`;
   if (priv.sysctlWritable) return cmd;
-  if (priv.sysctlWriteError === 'EROFS')
-    return `docker run --sysctl ${name}=${value} (at container start: /proc/sys is read-only here)`;
-  if (ns.initial === false && priv.root)
-    return `docker run --sysctl ${name}=${value} (at container start: no CAP_NET_ADMIN here)`;
+  if (priv.sysctlWriteError === 'EROFS') return `docker run --sysctl ${name}=${value} (at container start: /proc/sys is read-only here)`;
+  if (ns.initial === false && priv.root) return `docker run --sysctl ${name}=${value} (at container start: no CAP_NET_ADMIN here)`;
   return `sudo ${cmd}`;
 }
 
@@ -205,8 +201,7 @@ interface ScratchServer {
 
 /** A real tfo server on 127.0.0.1:0 (TCP_FASTOPEN + TCP_FASTOPEN_NO_COOKIE on the listener), closed at once. */
 async function scratchServer(): Promise<ScratchServer> {
-  if (!tfo.supported)
-    return { tried: false, error: null, enabled: false, active: false, noCookie: false, reason: tfo.unsupportedReason };
+  if (!tfo.supported) return { tried: false, error: null, enabled: false, active: false, noCookie: false, reason: tfo.unsupportedReason };
   const server = tfo.createServer({ fastOpen: { noCookie: true } });
   server.on('warning', () => {}); // reported through server.fastOpen
   try {
@@ -295,7 +290,9 @@ export async function diagnose(role: Role): Promise<DoctorReport> {
 
   // net.ipv4.tcp_fastopen
   if (bits) {
-    const on = describeFlags(bits).filter((f) => f.on).map((f) => f.name);
+    const on = describeFlags(bits)
+      .filter((f) => f.on)
+      .map((f) => f.name);
     add({ id: 'tcp_fastopen', status: 'info', detail: `${FASTOPEN} = ${bits.value} (${on.length ? on.join(', ') : 'all off'})` });
     if (bits.clientNoCookie || bits.serverNoCookie)
       add({
@@ -312,7 +309,11 @@ export async function diagnose(role: Role): Promise<DoctorReport> {
       bits.serverWithoutSockopt && !bits.server ? 'serverWithoutSockopt without server' : '',
     ].filter(Boolean);
     if (inert.length)
-      add({ id: 'inert_bits', status: 'warn', detail: `${FASTOPEN} has ${inert.join(' and ')}: those bits do nothing without the role bit` });
+      add({
+        id: 'inert_bits',
+        status: 'warn',
+        detail: `${FASTOPEN} has ${inert.join(' and ')}: those bits do nothing without the role bit`,
+      });
   } else {
     add({ id: 'tcp_fastopen', status: 'fail', detail: `${FASTOPEN} cannot be read: ${bitsR.error?.message}` });
   }
@@ -374,10 +375,16 @@ export async function diagnose(role: Role): Promise<DoctorReport> {
       detail: `net.core.somaxconn = ${somaxconn}: it caps every listener's TFO queue (tfo asks for ${tfo.DEFAULT_QUEUE_LENGTH}); beyond it SYN data falls back to a normal handshake`,
       fix: sysctlCommand('net.core.somaxconn', 4096, priv, ns),
     });
-  else add({ id: 'somaxconn', status: 'ok', detail: `net.core.somaxconn = ${somaxconn} (caps the TFO queue; >= ${tfo.DEFAULT_QUEUE_LENGTH})` });
+  else
+    add({
+      id: 'somaxconn',
+      status: 'ok',
+      detail: `net.core.somaxconn = ${somaxconn} (caps the TFO queue; >= ${tfo.DEFAULT_QUEUE_LENGTH})`,
+    });
 
   const syncookies = syncookiesR.value;
-  if (syncookies === null) add({ id: 'syncookies', status: 'info', detail: `net.ipv4.tcp_syncookies unreadable: ${syncookiesR.error?.code}` });
+  if (syncookies === null)
+    add({ id: 'syncookies', status: 'info', detail: `net.ipv4.tcp_syncookies unreadable: ${syncookiesR.error?.code}` });
   else if (syncookies === 2)
     add({
       id: 'syncookies',
@@ -530,12 +537,14 @@ function mark(status: CheckStatus): string {
 
 export function formatReport(r: DoctorReport): string {
   const out: string[] = [];
-  out.push(bold('tfo doctor') + dim(` — TCP Fast Open in ${r.namespace.initial === false ? 'this (non-initial) network namespace' : 'this network namespace'}`));
+  out.push(
+    bold('tfo doctor') +
+      dim(` — TCP Fast Open in ${r.namespace.initial === false ? 'this (non-initial) network namespace' : 'this network namespace'}`),
+  );
   out.push('');
   if (r.sysctl) {
     out.push(bold(`${FASTOPEN} = ${r.sysctl.value}`));
-    for (const f of r.sysctl.flags)
-      out.push(`  ${f.bit.padEnd(6)} ${f.name.padEnd(21)} ${f.on ? green('on ') : dim('off')}  ${f.meaning}`);
+    for (const f of r.sysctl.flags) out.push(`  ${f.bit.padEnd(6)} ${f.name.padEnd(21)} ${f.on ? green('on ') : dim('off')}  ${f.meaning}`);
     if (r.sysctl.unknownBits) out.push(`  ${yellow(`0x${r.sysctl.unknownBits.toString(16)}`)} unknown bits`);
     out.push('');
   }

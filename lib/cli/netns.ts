@@ -62,8 +62,7 @@ function userNamespacesForbidden(): string | null {
       `this process's user ID (${process.getuid!()}) is not mapped in its user namespace ` +
       '(a user namespace without a uid_map), so it cannot create another one'
     );
-  if (readSysctl('/proc/sys/user/max_user_namespaces') === '0')
-    return 'user namespaces are disabled (user.max_user_namespaces = 0)';
+  if (readSysctl('/proc/sys/user/max_user_namespaces') === '0') return 'user namespaces are disabled (user.max_user_namespaces = 0)';
   if (readSysctl('/proc/sys/kernel/unprivileged_userns_clone') === '0')
     return 'unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)';
   if (readSysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1')
@@ -88,12 +87,10 @@ export function privateNetnsAvailability(): PrivateNetnsAvailability {
   const said = (r.stderr ?? '').trim().split('\n')[0] ?? '';
   let reason: string;
   const error: NodeJS.ErrnoException | undefined = r.error;
-  if (error?.code === 'ENOENT')
-    reason = 'there is no `unshare` command (util-linux) on PATH';
+  if (error?.code === 'ENOENT') reason = 'there is no `unshare` command (util-linux) on PATH';
   else if (r.error) reason = `${command} could not run: ${r.error.message}`;
   else if (/\bip\b.*not found/.test(said)) reason = 'there is no `ip` command (iproute2) to bring up loopback in the namespace';
-  else if (kind === 'net')
-    reason = `${command} failed${said ? ` (${said})` : ''}: root without CAP_SYS_ADMIN, as in most containers?`;
+  else if (kind === 'net') reason = `${command} failed${said ? ` (${said})` : ''}: root without CAP_SYS_ADMIN, as in most containers?`;
   else
     reason =
       userNamespacesForbidden() ??

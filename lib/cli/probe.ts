@@ -112,7 +112,8 @@ export function verdictOf(rows: ProbeRow[]): { verdict: ProbeVerdict; explanatio
     };
   return {
     verdict: 'syn-data-not-acked',
-    explanation: 'a cookie is cached but the server did not accept SYN data: TFO off for this port, a key mismatch, or a middlebox strips SYN data',
+    explanation:
+      'a cookie is cached but the server did not accept SYN data: TFO off for this port, a key mismatch, or a middlebox strips SYN data',
   };
 }
 

@@ -68,8 +68,7 @@ function clock(at: number): string {
 /** Seconds between rows: a decimal number from 0.01 (10 ms) to one day. */
 function parseSeconds(text: string): number {
   const n = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 0.01 && n <= 86400))
-    throw new CliError(`--watch must be a number of seconds from 0.01 to 86400, not '${text}'`, 2);
+  if (!(n >= 0.01 && n <= 86400)) throw new CliError(`--watch must be a number of seconds from 0.01 to 86400, not '${text}'`, 2);
   return n;
 }
 
@@ -159,7 +158,10 @@ export async function statsCommand(argv: string[]): Promise<number> {
 }
 
 /** Waits until `due` (epoch ms); resolves false when Ctrl-C came first. */
-function waitUntil(due: number, state: { interrupted: boolean; wake: (() => void) | null; timer: NodeJS.Timeout | null }): Promise<boolean> {
+function waitUntil(
+  due: number,
+  state: { interrupted: boolean; wake: (() => void) | null; timer: NodeJS.Timeout | null },
+): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     state.wake = () => resolve(false);
     state.timer = setTimeout(() => resolve(!state.interrupted), Math.max(0, due - Date.now()));
@@ -180,14 +182,21 @@ async function metricsCommand(text: string, prefix: string, seconds: number | nu
   let before: Snapshot = await scrape(url, prefix, timeoutMs);
   if (seconds === null) {
     if (json) printJson(snapshotJson(url, before, null));
-    else process.stdout.write(`${formatCohorts(before, `TCP Fast Open cohorts of ${url.href}${dim(' (totals since the service started)')}`)}\n`);
+    else
+      process.stdout.write(
+        `${formatCohorts(before, `TCP Fast Open cohorts of ${url.href}${dim(' (totals since the service started)')}`)}\n`,
+      );
     return 0;
   }
   if (!json)
     process.stdout.write(
       `${bold('TCP Fast Open cohorts')}${dim(` of ${url.href}: what changed every ${seconds} s${count === null ? ' (Ctrl-C to stop)' : ''}`)}\n`,
     );
-  const state: { interrupted: boolean; wake: (() => void) | null; timer: NodeJS.Timeout | null } = { interrupted: false, wake: null, timer: null };
+  const state: { interrupted: boolean; wake: (() => void) | null; timer: NodeJS.Timeout | null } = {
+    interrupted: false,
+    wake: null,
+    timer: null,
+  };
   const onSigint = () => {
     state.interrupted = true;
     if (state.timer) clearTimeout(state.timer);
@@ -203,7 +212,10 @@ async function metricsCommand(text: string, prefix: string, seconds: number | nu
       const intervalMs = after.at - before.at;
       before = after;
       if (json) process.stdout.write(`${JSON.stringify(snapshotJson(url, d, intervalMs))}\n`);
-      else process.stdout.write(`\n${formatCohorts(d, `${new Date(d.at).toTimeString().slice(0, 8)}${dim(` (the last ${(intervalMs / 1000).toFixed(1)} s)`)}`)}\n`);
+      else
+        process.stdout.write(
+          `\n${formatCohorts(d, `${new Date(d.at).toTimeString().slice(0, 8)}${dim(` (the last ${(intervalMs / 1000).toFixed(1)} s)`)}`)}\n`,
+        );
     }
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -24,14 +24,7 @@
 import { createSecretKey, hkdfSync, KeyObject } from 'node:crypto';
 import type * as net from 'node:net';
 
-import {
-  errnoName,
-  invalidArgType,
-  invalidArgValue,
-  validateFunction,
-  validateInteger,
-  validateObject,
-} from '../base/errors';
+import { errnoName, invalidArgType, invalidArgValue, validateFunction, validateInteger, validateObject } from '../base/errors';
 import { fdOfHandle, type FdHolder } from '../base/internals';
 import { native } from '../base/native';
 import { badKey, KEY_BUF_LENGTH, KEY_LENGTH, KEY_TEXT_FORM, redacted, usableKey } from '../system/keyformat';
@@ -104,8 +97,7 @@ export interface ListenerKeyState {
 
 /** A listener's key source after validation (not part of the public API). */
 export type KeySource =
-  | { kind: 'own'; primary: Buffer; backup: Buffer | null }
-  | { kind: 'derived'; secret: KeyObject; periodMs: number; clock: () => number };
+  { kind: 'own'; primary: Buffer; backup: Buffer | null } | { kind: 'derived'; secret: KeyObject; periodMs: number; clock: () => number };
 
 // ---- validation ----
 
@@ -145,8 +137,7 @@ export function normalizeRotation(value: unknown, name: string): KeySource {
 
 /** What a listener's static key must look like, in words. */
 const OWN_KEY =
-  `must be ${KEY_LENGTH} bytes (primary), ${KEY_BUF_LENGTH} bytes (primary and backup), or the text form ` +
-  `${KEY_TEXT_FORM}[,backup]`;
+  `must be ${KEY_LENGTH} bytes (primary), ${KEY_BUF_LENGTH} bytes (primary and backup), or the text form ` + `${KEY_TEXT_FORM}[,backup]`;
 
 /** One key of a listener: parsed by system/keyformat (the one parser), never all zeros. */
 function ownKey(value: unknown, name: string): Buffer {
@@ -193,10 +184,7 @@ export function deriveFastOpenKey(secret: FastOpenSecret, window: number): Buffe
   return derive(key, window);
 }
 
-function schedule(
-  source: Extract<KeySource, { kind: 'derived' }>,
-  time: number,
-): Omit<FastOpenKeySchedule, 'primary' | 'backup'> {
+function schedule(source: Extract<KeySource, { kind: 'derived' }>, time: number): Omit<FastOpenKeySchedule, 'primary' | 'backup'> {
   const P = source.periodMs;
   const window = Math.floor(time / P);
   const into = time - window * P;
@@ -232,9 +220,7 @@ const backupSide = (s: Schedule): 'previous' | 'next' => (s.backupWindow < s.win
 
 /** A clock reading that can be a window number (an integer of at most 2^53), else null. */
 function usableTime(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER
-    ? Math.floor(value)
-    : null;
+  return typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER ? Math.floor(value) : null;
 }
 
 /**
@@ -436,8 +422,7 @@ export class ListenerKeys {
       // Older kernels take one key per listener (16 bytes): keep the primary.
       r = b.setsockoptBytes(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_KEY, primary);
       if (r === 0) {
-        this.#noBackup =
-          'this kernel takes no backup key (TCP_FASTOPEN_KEY of 32 bytes): only cookies of the primary key are accepted';
+        this.#noBackup = 'this kernel takes no backup key (TCP_FASTOPEN_KEY of 32 bytes): only cookies of the primary key are accepted';
         this.state.backup = null;
         this.state.reason = this.#noBackup;
       }

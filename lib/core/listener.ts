@@ -135,8 +135,7 @@ function acceptedFastOpen(this: TaggedSocket): FastOpenInfo | null {
 /** Validates server-side `fastOpen` options. */
 export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'): NormalizedServerOptions | false {
   if (value === false) return false;
-  if (value === undefined || value === true)
-    return { queueLength: DEFAULT_QUEUE_LENGTH, noCookie: false, keys: undefined };
+  if (value === undefined || value === true) return { queueLength: DEFAULT_QUEUE_LENGTH, noCookie: false, keys: undefined };
   validateObject(value, name);
   const { queueLength = DEFAULT_QUEUE_LENGTH, noCookie = false, key, keyRotation } = value as ServerFastOpenOptions;
   validateInteger(queueLength, `${name}.queueLength`, 1, 2 ** 31 - 1);
@@ -445,8 +444,7 @@ export function serverFastOpenState(server: net.Server): ServerFastOpenState | n
  * go of it.
  */
 export function fastOpenInfo(socket: net.Socket): FastOpenInfo | null {
-  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function'))
-    throw invalidArgType('socket', 'net.Socket', socket);
+  if (socket === null || (typeof socket !== 'object' && typeof socket !== 'function')) throw invalidArgType('socket', 'net.Socket', socket);
   try {
     return infoOf(socket);
   } catch (err) {

@@ -49,7 +49,6 @@ export interface FastOpenInfo {
   cohort?: Cohort;
 }
 
-
 // ---- client: one integer (flags + SYN data bytes), the RTT and the reason ----
 
 /** The low bits of a client's packed word belong to the socket (its own state flags). */

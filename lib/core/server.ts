@@ -31,8 +31,7 @@ class TfoServer extends net.Server {
       this.#state = install(this, normalizeServerOptions(undefined), true);
       return;
     }
-    if (options !== undefined && options !== null && typeof options !== 'object')
-      throw invalidArgType('options', 'Object', options);
+    if (options !== undefined && options !== null && typeof options !== 'object') throw invalidArgType('options', 'Object', options);
     const { fastOpen, ...netOptions } = options ?? {};
     const opts = normalizeServerOptions(fastOpen);
     super(netOptions, connectionListener);

@@ -57,14 +57,7 @@ import {
   type ClientFastOpenOptions,
   type FastOpenOption,
 } from './attempt';
-import {
-  clearClientOutcome,
-  packClientOutcome,
-  packedSynDataBytes,
-  ttfbSeriesOf,
-  unpackClientOutcome,
-  type FastOpenInfo,
-} from './outcome';
+import { clearClientOutcome, packClientOutcome, packedSynDataBytes, ttfbSeriesOf, unpackClientOutcome, type FastOpenInfo } from './outcome';
 
 export type { ClientFastOpenOptions, FastOpenOption } from './attempt';
 export type { FastOpenInfo } from './outcome';
@@ -105,7 +98,9 @@ function toBuffer(chunk: unknown, encoding: BufferEncoding | 'buffer'): Buffer {
 }
 
 function concatChunks(chunks: readonly { chunk: unknown; encoding: BufferEncoding | 'buffer' }[]): Buffer {
-  return chunks.length === 1 ? toBuffer(chunks[0].chunk, chunks[0].encoding) : Buffer.concat(chunks.map((c) => toBuffer(c.chunk, c.encoding)));
+  return chunks.length === 1
+    ? toBuffer(chunks[0].chunk, chunks[0].encoding)
+    : Buffer.concat(chunks.map((c) => toBuffer(c.chunk, c.encoding)));
 }
 
 class TfoSocket extends net.Socket {

@@ -52,7 +52,12 @@ class GuardedSocket extends TfoSocket {
  * the client writes). `options` becomes the socket's options as it is (pass
  * an object of your own). As net.createConnection(options, cb).
  */
-export function connectHttp(options: ConnectionOptions, cb: (() => void) | undefined, policy: Policy | false, failures: Failures): TfoSocket {
+export function connectHttp(
+  options: ConnectionOptions,
+  cb: (() => void) | undefined,
+  policy: Policy | false,
+  failures: Failures,
+): TfoSocket {
   const host = typeof options.host === 'string' && options.host !== '' ? options.host : 'localhost';
   const port = Number(options.port);
   const ipc = typeof options.path === 'string' && options.path !== '';

@@ -3,6 +3,7 @@
 // module so that neither entry point exports it.
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
+import type * as tls from 'node:tls';
 
 import { native } from '../base/native';
 
@@ -58,4 +59,16 @@ export function waitEstablished(fd: number, done: (status: number) => void, sync
     settled = true;
     watcher.destroy();
   };
+}
+
+/**
+ * @internal (tls and http2) Ends the first-byte watch of a socket from tfo.tls.connect whose
+ * reads will not pass through its push() (an HTTP/2 session reads the TLS
+ * stream natively): no time to first byte is recorded, and errors after
+ * this point are not counted as before the first byte.
+ */
+export function endFirstByteWatch(socket: tls.TLSSocket): void {
+  const proto = Object.getPrototypeOf(socket) as tls.TLSSocket;
+  if (Object.prototype.hasOwnProperty.call(socket, 'push')) socket.push = proto.push;
+  if (Object.prototype.hasOwnProperty.call(socket, 'destroy')) socket.destroy = proto.destroy;
 }

@@ -54,8 +54,8 @@ import {
 } from '../core/attempt';
 import type { FastOpenInfo } from '../core/outcome';
 import { Failures, mayRide, normalizePolicy, watchesRetries, type Policy, type ReplayPolicy } from './replay';
-import { waitEstablished } from './established';
-import { connect as tlsConnect, endFirstByteWatch } from './tls';
+import { endFirstByteWatch, waitEstablished } from './established';
+import { connect as tlsConnect } from './tls';
 
 export type { ReplayInfo, ReplayPolicy } from './replay';
 
@@ -173,9 +173,11 @@ class H2cConnection {
     socket.once('connect', () => {
       socket.off('connectionAttempt', onAttempt);
       const attempt = this.attempt;
-      if (!this.handoff) this.established(); // libuv saw the handshake complete
+      if (!this.handoff)
+        this.established(); // libuv saw the handshake complete
       // Reported while the kernel defers: the peer is known, getpeername() cannot say it yet.
-      else if (attempt) setPeername(socket, { address: attempt.address, family: attempt.family === 6 ? 'IPv6' : 'IPv4', port: attempt.port });
+      else if (attempt)
+        setPeername(socket, { address: attempt.address, family: attempt.family === 6 ? 'IPv6' : 'IPv4', port: attempt.port });
     });
     if (watchesRetries(plan.policy)) {
       // The retry rule's memory: a connection that failed before any answer (at its error, so the
@@ -213,7 +215,16 @@ class H2cConnection {
   }
 
   #onAttempt(address: string, port: number, family: number): void {
-    const attempt = startAttempt(attemptHandleOf(this.socket), address, port, family, this.plan.socket, this.socket, undefined, this.control);
+    const attempt = startAttempt(
+      attemptHandleOf(this.socket),
+      address,
+      port,
+      family,
+      this.plan.socket,
+      this.socket,
+      undefined,
+      this.control,
+    );
     this.attempt = attempt;
     this.decided = false;
     if (attempt.tfo) process.nextTick(H2cConnection.#decide, this, attempt);
@@ -257,15 +268,19 @@ class H2cConnection {
     const progress = afterSynWrite(attempt);
     if (progress === 0) return self.established(); // loopback: established inside the write
     if (progress !== SYN_PENDING) return self.#failed(attempt, progress); // refused already (loopback)
-    self.stopWaiting = waitEstablished(attempt.fd, (status) => {
-      self.stopWaiting = null;
-      const heldEnd = self.heldEnd;
-      self.heldEnd = null;
-      if (self.attempt !== attempt || self.socket.destroyed) return;
-      if (status !== 0) return self.#failed(attempt, status);
-      self.established();
-      if (heldEnd) heldEnd();
-    }, true);
+    self.stopWaiting = waitEstablished(
+      attempt.fd,
+      (status) => {
+        self.stopWaiting = null;
+        const heldEnd = self.heldEnd;
+        self.heldEnd = null;
+        if (self.attempt !== attempt || self.socket.destroyed) return;
+        if (status !== 0) return self.#failed(attempt, status);
+        self.established();
+        if (heldEnd) heldEnd();
+      },
+      true,
+    );
   }
 
   /**
@@ -409,7 +424,10 @@ const FACTORIES = [net, tls] as unknown as readonly SocketFactoryModule[];
  * do ('connect' itself waits for the server, as with http2.connect). With your own `createConnection`, Node uses your socket as
  * given (pass a tfo socket there for TFO).
  */
-export function connect(authority: string | URL, listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void): FastOpenClientHttp2Session;
+export function connect(
+  authority: string | URL,
+  listener?: (session: http2.ClientHttp2Session, socket: net.Socket | tls.TLSSocket) => void,
+): FastOpenClientHttp2Session;
 export function connect(
   authority: string | URL,
   options?: ConnectOptions,
@@ -437,7 +455,8 @@ export function connect(authority: unknown, options?: unknown, listener?: unknow
   let session: http2.ClientHttp2Session;
   if (typeof userCreate === 'function') {
     // The caller makes the socket: Node uses it as given; its fastOpen (a tfo socket's) is reported.
-    (rest as { createConnection: unknown }).createConnection = (...a: unknown[]) => (made = (userCreate as (...a: unknown[]) => net.Socket)(...a));
+    (rest as { createConnection: unknown }).createConnection = (...a: unknown[]) =>
+      (made = (userCreate as (...a: unknown[]) => net.Socket)(...a));
     session = nodeConnect(authority, rest, listener);
   } else {
     session = interceptSocketFactory(
@@ -446,7 +465,8 @@ export function connect(authority: unknown, options?: unknown, listener?: unknow
         if (module === (tls as unknown)) {
           // tls.connect(port, host, options): the same, through tfo.tls.
           const i = args.findIndex((a) => a !== null && typeof a === 'object');
-          const withTfo = i < 0 ? [...args, { fastOpen: plan.socket }] : args.map((a, j) => (j === i ? { ...(a as object), fastOpen: plan.socket } : a));
+          const withTfo =
+            i < 0 ? [...args, { fastOpen: plan.socket }] : args.map((a, j) => (j === i ? { ...(a as object), fastOpen: plan.socket } : a));
           // tfo.tls decides the rollout's cohort from the same host and port and counts it.
           const tlsSocket = (tlsConnect as (...a: unknown[]) => net.Socket)(...withTfo);
           // The session reads the TLS socket natively, never through its push(): tfo.tls's

@@ -67,7 +67,8 @@ export function normalizePolicy(value: unknown): Policy | false {
   validateObject(value, 'options.fastOpen');
   const { replay = 'idempotent', retryWindowMs = 30_000, noCookie = false, rollout } = value as AgentFastOpenOptions;
   if (typeof replay !== 'function' && !['idempotent', 'all', 'none'].includes(replay)) {
-    if (typeof replay === 'string') throw invalidArgValue('options.fastOpen.replay', replay, "must be 'idempotent', 'all', 'none' or a function");
+    if (typeof replay === 'string')
+      throw invalidArgValue('options.fastOpen.replay', replay, "must be 'idempotent', 'all', 'none' or a function");
     throw invalidArgType('options.fastOpen.replay', ['string', 'Function'], replay);
   }
   validateInteger(retryWindowMs, 'options.fastOpen.retryWindowMs', 0, 2 ** 31 - 1);
@@ -157,7 +158,13 @@ function socketOptions(noCookie: boolean, rollout: Rollout | null): SocketOption
   return rollout ? makeSocketOptions(noCookie, rollout) : SHARED[noCookie ? 1 : 0];
 }
 
-const DEFAULT_POLICY: Policy = Object.freeze({ replay: 'idempotent', retryWindowMs: 30_000, noCookie: false, rollout: null, sockets: SHARED[0] });
+const DEFAULT_POLICY: Policy = Object.freeze({
+  replay: 'idempotent',
+  retryWindowMs: 30_000,
+  noCookie: false,
+  rollout: null,
+  sockets: SHARED[0],
+});
 
 /**
  * @internal The `fastOpen` option for one plain-HTTP connection: the SYN

@@ -66,7 +66,6 @@ export type FastOpenTLSSocket = tls.TLSSocket & { readonly fastOpen: FastOpenInf
 
 probeGroup('tls'); // the Node private parts tfo.tls relies on, checked now that node:tls is loaded
 
-
 interface State {
   options: ClientFastOpenOptions | false;
   /** Why the connection is in the control cohort (the rollout's decision), or null. */
@@ -171,18 +170,6 @@ function watchFirstByte(socket: tls.TLSSocket, state: State, isControl: boolean)
   });
 }
 
-/**
- * @internal Ends the first-byte watch of a socket from tfo.tls.connect whose
- * reads will not pass through its push() (an HTTP/2 session reads the TLS
- * stream natively): no time to first byte is recorded, and errors after
- * this point are not counted as before the first byte.
- */
-export function endFirstByteWatch(socket: tls.TLSSocket): void {
-  const proto = Object.getPrototypeOf(socket) as tls.TLSSocket;
-  if (Object.prototype.hasOwnProperty.call(socket, 'push')) socket.push = proto.push;
-  if (Object.prototype.hasOwnProperty.call(socket, 'destroy')) socket.destroy = proto.destroy;
-}
-
 function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, control: string | null, t0: number): void {
   const state: State = { options, control, t0, info: null, attempt: null, stopWaiting: null };
   const isControl = options === false || control !== null;
@@ -210,7 +197,8 @@ function attach(socket: tls.TLSSocket, options: ClientFastOpenOptions | false, c
     socket.off('close', onClose);
     // Where the connect request could not be taken (TLS_PARTS missing), the outcome is read here.
     const attempt = state.attempt;
-    if (state.info === null && attempt) state.info = finishAttempt(attempt, fdOfHandle(attempt.handle) >= 0 ? fdOfHandle(attempt.handle) : attempt.fd);
+    if (state.info === null && attempt)
+      state.info = finishAttempt(attempt, fdOfHandle(attempt.handle) >= 0 ? fdOfHandle(attempt.handle) : attempt.fd);
   };
   socket.on('connectionAttempt', onAttempt);
   socket.once('connect', onConnect);

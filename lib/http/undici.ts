@@ -55,8 +55,16 @@ export type Connector = (params: ConnectParams, callback: (err: Error | null, so
  */
 export function connector(options: ConnectorOptions = {}): Connector {
   validateObject(options, 'options');
-  const { timeout = 10_000, maxCachedSessions = 100, allowH2 = false, useH2c = false, socketPath, session: customSession, fastOpen, ...rest } =
-    options as ConnectorOptions & { session?: Buffer };
+  const {
+    timeout = 10_000,
+    maxCachedSessions = 100,
+    allowH2 = false,
+    useH2c = false,
+    socketPath,
+    session: customSession,
+    fastOpen,
+    ...rest
+  } = options as ConnectorOptions & { session?: Buffer };
   validateInteger(timeout, 'options.timeout', 0, 2 ** 31 - 1);
   validateInteger(maxCachedSessions, 'options.maxCachedSessions', 0, 2 ** 31 - 1);
   if (typeof allowH2 !== 'boolean') throw invalidArgType('options.allowH2', 'boolean', allowH2);
@@ -83,8 +91,7 @@ export function connector(options: ConnectorOptions = {}): Connector {
 
     if (https) {
       const configured = (options as { servername?: string }).servername;
-      const name: string | undefined =
-        servername || configured || (hostname && !hostname.includes(':') ? hostname : undefined);
+      const name: string | undefined = servername || configured || (hostname && !hostname.includes(':') ? hostname : undefined);
       const key: string = name || hostname;
       socket = tlsConnect({
         highWaterMark: 16384,
@@ -126,7 +133,10 @@ export function connector(options: ConnectorOptions = {}): Connector {
     let timer: NodeJS.Timeout | null = null;
     if (timeout > 0) {
       timer = setTimeout(() => {
-        const err = tfoError('UND_ERR_CONNECT_TIMEOUT', `Connect Timeout Error (attempted address: ${hostname}:${port}, timeout: ${timeout}ms)`);
+        const err = tfoError(
+          'UND_ERR_CONNECT_TIMEOUT',
+          `Connect Timeout Error (attempted address: ${hostname}:${port}, timeout: ${timeout}ms)`,
+        );
         err.name = 'ConnectTimeoutError';
         socket.destroy(err);
         done(err, null);

@@ -79,10 +79,30 @@ function fromStats(s: FastOpenStats, prefix: string): MetricFamily[] {
       cohort,
       perCohort(s, (c) => c.requested),
     ),
-    family(`${prefix}client_connections_total`, 'TCP connections established by tfo client sockets, by cohort (tfo: TFO meant to be used; control: plain TCP on purpose).', cohort, perCohort(s, (c) => c.connections)),
-    family(`${prefix}client_attempts_total`, 'Client connections opened with TCP Fast Open on.', cohort, perCohort(s, (c) => c.attempted)),
-    family(`${prefix}client_cookie_sent_total`, 'Client SYNs that carried a cached TFO cookie.', cohort, perCohort(s, (c) => c.cookieSent)),
-    family(`${prefix}client_cookie_requested_total`, 'Client SYNs that asked the server for a TFO cookie.', cohort, perCohort(s, (c) => c.cookieRequested)),
+    family(
+      `${prefix}client_connections_total`,
+      'TCP connections established by tfo client sockets, by cohort (tfo: TFO meant to be used; control: plain TCP on purpose).',
+      cohort,
+      perCohort(s, (c) => c.connections),
+    ),
+    family(
+      `${prefix}client_attempts_total`,
+      'Client connections opened with TCP Fast Open on.',
+      cohort,
+      perCohort(s, (c) => c.attempted),
+    ),
+    family(
+      `${prefix}client_cookie_sent_total`,
+      'Client SYNs that carried a cached TFO cookie.',
+      cohort,
+      perCohort(s, (c) => c.cookieSent),
+    ),
+    family(
+      `${prefix}client_cookie_requested_total`,
+      'Client SYNs that asked the server for a TFO cookie.',
+      cohort,
+      perCohort(s, (c) => c.cookieRequested),
+    ),
     family(
       `${prefix}client_syn_data_acked_total`,
       'Client connections whose SYN data the server acknowledged (one round trip saved).',
@@ -170,8 +190,7 @@ function normalize(options: MetricsOptions | undefined): Required<MetricsOptions
   if (options === undefined) return { prefix: 'tfo_', kernel: true };
   validateObject(options, 'options');
   const { prefix = 'tfo_', kernel = true } = options;
-  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix))
-    throw invalidArgType('options.prefix', 'string', prefix);
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix)) throw invalidArgType('options.prefix', 'string', prefix);
   if (typeof kernel !== 'boolean') throw invalidArgType('options.kernel', 'boolean', kernel);
   return { prefix, kernel };
 }
@@ -226,10 +245,7 @@ interface RegistryLike {
  * aggregation.
  * @returns the metric names registered.
  */
-export function registerPromClient(
-  client: PromClientLike,
-  options?: MetricsOptions & { registry?: unknown },
-): string[] {
+export function registerPromClient(client: PromClientLike, options?: MetricsOptions & { registry?: unknown }): string[] {
   if (!client || typeof client !== 'object' || typeof client.Counter !== 'function')
     throw invalidArgType('client', 'prom-client module', client);
   const o = normalize(options ? { prefix: options.prefix, kernel: options.kernel } : undefined);
@@ -249,7 +265,11 @@ export function registerPromClient(
         help,
         type: 'histogram',
         aggregator: 'sum',
-        values: (freshFamily(name)?.samples ?? []).map((s) => ({ labels: s.labels, value: s.value, metricName: `${name}${s.suffix ?? ''}` })),
+        values: (freshFamily(name)?.samples ?? []).map((s) => ({
+          labels: s.labels,
+          value: s.value,
+          metricName: `${name}${s.suffix ?? ''}`,
+        })),
       });
       (registry as RegistryLike).registerMetric({ name, help, type: 'histogram', aggregator: 'sum', get, reset() {} });
       names.push(name);

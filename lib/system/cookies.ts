@@ -98,7 +98,10 @@ function binding(): Binding {
   const b = native.binding;
   if (!b) throw tfoError('TFO_UNSUPPORTED', `the TCP Fast Open cookie cache is not available: ${native.error}`);
   if (typeof b.genlSocket !== 'function')
-    throw tfoError('TFO_UNSUPPORTED', 'the TCP Fast Open cookie cache is not available: the native addon was built without netlink support (rebuild it)');
+    throw tfoError(
+      'TFO_UNSUPPORTED',
+      'the TCP Fast Open cookie cache is not available: the native addon was built without netlink support (rebuild it)',
+    );
   return b;
 }
 
@@ -413,7 +416,7 @@ const US_PER_MS = 1000;
 let rttChannel: { conv: Conversation; family: number } | null | undefined;
 
 /**
- * @internal The smoothed RTT, in µs, that the kernel keeps in tcp_metrics
+ * The smoothed RTT, in µs, that the kernel keeps in tcp_metrics
  * for connections with `address` (set from each connection as it closes:
  * what `ip tcp_metrics show ADDRESS` prints as `rtt`), or null when there is
  * no entry (no earlier connection closed here, `net.ipv4.tcp_no_metrics_save`

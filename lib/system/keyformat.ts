@@ -44,8 +44,7 @@ export const ONE_KEY = `must be ${KEY_LENGTH} bytes, or ${KEY_LENGTH * HEX_DIGIT
 
 /** ERR_INVALID_ARG_VALUE for a key, showing its type and length but never its bytes. */
 export function badKey(name: string, key: Uint8Array | string, expected = ONE_KEY): Error {
-  const shape =
-    typeof key === 'string' ? `a string of ${key.length} characters` : `${key.constructor.name} of ${key.length} bytes`;
+  const shape = typeof key === 'string' ? `a string of ${key.length} characters` : `${key.constructor.name} of ${key.length} bytes`;
   return invalidArgValue(name, redacted(shape), expected);
 }
 
@@ -63,7 +62,12 @@ export function formatKey(key: Buffer | Uint8Array): string {
   const buf = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
   const words: string[] = [];
   for (let i = 0; i < KEY_LENGTH; i += WORD_BYTES)
-    words.push(buf.readUInt32LE(i).toString(16).padStart(WORD_BYTES * HEX_DIGITS_PER_BYTE, '0'));
+    words.push(
+      buf
+        .readUInt32LE(i)
+        .toString(16)
+        .padStart(WORD_BYTES * HEX_DIGITS_PER_BYTE, '0'),
+    );
   return words.join('-');
 }
 

@@ -65,8 +65,7 @@ export function clientOptionFailure(errno: number): string {
 /** Null when a scratch socket takes `TCP_FASTOPEN_CONNECT`, else why not. */
 function clientOptionCheck(b: NonNullable<typeof native.binding>): string | null {
   const c = b.constants;
-  if (c.TCP_FASTOPEN_CONNECT === undefined)
-    return 'the addon was built without TCP_FASTOPEN_CONNECT (kernel headers older than 4.11)';
+  if (c.TCP_FASTOPEN_CONNECT === undefined) return 'the addon was built without TCP_FASTOPEN_CONNECT (kernel headers older than 4.11)';
   const fd = b.socket(c.AF_INET);
   if (fd < 0) return `could not create a scratch socket to test (${errnoName(fd)})`;
   const r = b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);

@@ -287,10 +287,7 @@ function checkValue(value: number, name: string, allowUnknownBits: boolean): voi
  * (`EACCES`, `EROFS`) naming the file when the process lacks root
  * (CAP_NET_ADMIN) in this network namespace or /proc/sys is read-only.
  */
-export function setFastOpen(
-  value: number | Partial<Record<FastOpenFlag, boolean>>,
-  options: SetFastOpenOptions = {},
-): FastOpenSysctl {
+export function setFastOpen(value: number | Partial<Record<FastOpenFlag, boolean>>, options: SetFastOpenOptions = {}): FastOpenSysctl {
   validateObject(options, 'options');
   const { allowUnknownBits = false } = options;
   validateBoolean(allowUnknownBits, 'options.allowUnknownBits');
@@ -300,8 +297,7 @@ export function setFastOpen(
     checkValue(value, 'value', allowUnknownBits);
     next = value;
   } else {
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw invalidArgType('value', ['number', 'object'], value);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgType('value', ['number', 'object'], value);
     const changes = Object.entries(value).filter(([, on]) => on !== undefined);
     for (const [flag, on] of changes) {
       if (!Object.prototype.hasOwnProperty.call(FASTOPEN_FLAGS, flag))

@@ -13,24 +13,16 @@ const { spawnSync } = require('node:child_process')
 
 const INSIDE = 'TFO_TEST_NETNS'
 
-function insideNetns () {
+function insideNetns() {
   return process.env[INSIDE] === '1'
 }
 
-function setupScript (tcpFastopen) {
-  return [
-    'set -e',
-    'ip link set lo up',
-    `echo ${tcpFastopen} > /proc/sys/net/ipv4/tcp_fastopen`,
-    'exec "$@"',
-  ].join('\n')
+function setupScript(tcpFastopen) {
+  return ['set -e', 'ip link set lo up', `echo ${tcpFastopen} > /proc/sys/net/ipv4/tcp_fastopen`, 'exec "$@"'].join('\n')
 }
 
-function tryNamespace (unshareArgs, file, tcpFastopen, extraEnv) {
-  const args = [
-    ...unshareArgs, 'sh', '-c', setupScript(tcpFastopen), 'netns-setup',
-    process.execPath, ...process.execArgv, file,
-  ]
+function tryNamespace(unshareArgs, file, tcpFastopen, extraEnv) {
+  const args = [...unshareArgs, 'sh', '-c', setupScript(tcpFastopen), 'netns-setup', process.execPath, ...process.execArgv, file]
   return spawnSync('unshare', args, {
     stdio: 'inherit',
     env: { ...process.env, ...extraEnv, [INSIDE]: '1' },
@@ -38,21 +30,23 @@ function tryNamespace (unshareArgs, file, tcpFastopen, extraEnv) {
 }
 
 /** Why a private namespace cannot be had here, or null when it can. */
-function netnsUnavailableReason () {
+function netnsUnavailableReason() {
   const probe = (args) => spawnSync('unshare', [...args, 'sh', '-c', 'ip link set lo up && test -w /proc/sys/net/ipv4/tcp_fastopen'], { stdio: 'ignore' })
   if (process.getuid && process.getuid() === 0) {
     const r = probe(['--net'])
     return r.status === 0 ? null : 'unshare --net failed although running as root (no CAP_SYS_ADMIN? is iproute2 installed?)'
   }
   const r = probe(['--user', '--map-root-user', '--net'])
-  return r.status === 0 ? null : 'needs root (or unprivileged user namespaces) to create a private network namespace with net.ipv4.tcp_fastopen=3; run the suite as root, as CI does'
+  return r.status === 0
+    ? null
+    : 'needs root (or unprivileged user namespaces) to create a private network namespace with net.ipv4.tcp_fastopen=3; run the suite as root, as CI does'
 }
 
 /**
  * Returns true when the caller must stop: the file already ran in a child
  * (inside the namespace) or was skipped. Returns false inside the namespace.
  */
-function enterNetns (file, { tcpFastopen = 3, env = {} } = {}) {
+function enterNetns(file, { tcpFastopen = 3, env = {} } = {}) {
   if (insideNetns()) return false
   const reason = netnsUnavailableReason()
   if (reason) {
@@ -67,7 +61,7 @@ function enterNetns (file, { tcpFastopen = 3, env = {} } = {}) {
 }
 
 /** Sets net.ipv4.tcp_fastopen inside the private namespace (never on the host). */
-function setTcpFastopen (value) {
+function setTcpFastopen(value) {
   if (!insideNetns()) throw new Error('refusing to change net.ipv4.tcp_fastopen outside a private test namespace')
   require('node:fs').writeFileSync('/proc/sys/net/ipv4/tcp_fastopen', `${value}\n`)
 }

@@ -8,7 +8,7 @@
 // only requires node: modules.
 
 /** [event, listenerCount, listeners().length, rawListeners().length] for every event name. */
-function listenerSummary (emitter) {
+function listenerSummary(emitter) {
   return emitter.eventNames().map((e) => [String(e), emitter.listenerCount(e), emitter.listeners(e).length, emitter.rawListeners(e).length])
 }
 
@@ -16,7 +16,7 @@ function listenerSummary (emitter) {
 const portless = (a) => (a && typeof a === 'object' && 'port' in a ? { ...a, port: typeof a.port } : a)
 
 /** What a program can read off a client socket at one moment. */
-function snapshot (s) {
+function snapshot(s) {
   return {
     readyState: s.readyState,
     pending: s.pending,
@@ -42,7 +42,7 @@ function snapshot (s) {
 const EVENTS = ['lookup', 'connectionAttempt', 'connectionAttemptFailed', 'connectionAttemptTimeout', 'connect', 'ready', 'timeout', 'end', 'finish']
 
 /** A plain, comparable form of an error: its own properties (net's shape), class, message. */
-function errorShape (e) {
+function errorShape(e) {
   if (!e) return e
   const out = { name: e.name, class: e.constructor && e.constructor.name, message: e.message }
   for (const k of Object.keys(e)) out[k] = k === 'errors' ? e.errors.map(errorShape) : e[k]
@@ -58,7 +58,7 @@ function errorShape (e) {
  * scenario. Resolves after 'close' (or `maxMs`) with
  * `{ events, marks, data, error }`.
  */
-async function trace (mod, scenario, { maxMs = 10000 } = {}) {
+async function trace(mod, scenario, { maxMs = 10000 } = {}) {
   const events = []
   const marks = []
   const chunks = []
@@ -67,11 +67,17 @@ async function trace (mod, scenario, { maxMs = 10000 } = {}) {
   let closes = 0
   let want = 1
   let wake = () => {}
-  const done = new Promise((resolve) => { wake = () => { if (closes >= want) resolve() } })
+  const done = new Promise((resolve) => {
+    wake = () => {
+      if (closes >= want) resolve()
+    }
+  })
   const mark = (name) => marks.push([name, snapshot(socket)])
   const rec = {
     cb: (label) => (err) => events.push(`${label} callback${err ? ` ${err.code}` : ''}`),
-    get socket () { return socket },
+    get socket() {
+      return socket
+    },
   }
   const watch = (s) => {
     socket = s
@@ -98,7 +104,12 @@ async function trace (mod, scenario, { maxMs = 10000 } = {}) {
   want = (await scenario({ connect, adopt, mark, rec, mod }))?.closes ?? 1
   wake()
   let timer
-  const finished = await Promise.race([done.then(() => true), new Promise((resolve) => { timer = setTimeout(resolve, maxMs, false) })])
+  const finished = await Promise.race([
+    done.then(() => true),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, maxMs, false)
+    }),
+  ])
   clearTimeout(timer)
   if (!finished) {
     events.push('(no close)')
@@ -111,7 +122,7 @@ async function trace (mod, scenario, { maxMs = 10000 } = {}) {
 }
 
 /** Runs the scenario with net, then with tfo. */
-async function sideBySide (net, tfo, scenario, options) {
+async function sideBySide(net, tfo, scenario, options) {
   const a = await trace(net, scenario, options)
   const b = await trace(tfo, scenario, options)
   return { net: a, tfo: b }
@@ -128,7 +139,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
  * (a mark in SYN_SENT is taken only then). The server's addresses must have
  * a TFO cookie cached before the scenarios marked `deferred`.
  */
-function clientScenarios ({ port, v4, v6, refusedPort, blackhole, rtt }) {
+function clientScenarios({ port, v4, v6, refusedPort, blackhole, rtt }) {
   // The loop's first check phase: the SYN has left (net and tfo send it
   // from ticks before it), the answer is a round trip away. No timer: a busy
   // machine may fire one late.
@@ -141,18 +152,20 @@ function clientScenarios ({ port, v4, v6, refusedPort, blackhole, rtt }) {
     s.on('connect', () => mark('connect listener'))
     s.on('ready', () => mark('ready'))
   }
-  const request = (host, extra = {}) => async ({ connect, mark, rec }) => {
-    const s = connect({ port, host, ...extra }, () => mark('connect callback'))
-    mark('sync')
-    readers(s, mark)
-    s.write('hello ', rec.cb('write 1'))
-    s.write('world', rec.cb('write 2'))
-    mark('after writes')
-    s.end(rec.cb('end'))
-    await tick()
-    mark('next tick')
-    await inSynSent(mark)
-  }
+  const request =
+    (host, extra = {}) =>
+    async ({ connect, mark, rec }) => {
+      const s = connect({ port, host, ...extra }, () => mark('connect callback'))
+      mark('sync')
+      readers(s, mark)
+      s.write('hello ', rec.cb('write 1'))
+      s.write('world', rec.cb('write 2'))
+      mark('after writes')
+      s.end(rec.cb('end'))
+      await tick()
+      mark('next tick')
+      await inSynSent(mark)
+    }
   const lookupOf = (addresses) => (hostname, options, cb) => {
     setImmediate(() => {
       if (options.all) cb(null, addresses)
@@ -182,7 +195,10 @@ function clientScenarios ({ port, v4, v6, refusedPort, blackhole, rtt }) {
       name: 'a hostname with autoSelectFamily: IPv6 then IPv4 (the first attempt fails)',
       deferred: v4,
       run: async ({ connect, mark, rec }) => {
-        const lookup = lookupOf([{ address: blackhole, family: 6 }, { address: v4, family: 4 }])
+        const lookup = lookupOf([
+          { address: blackhole, family: 6 },
+          { address: v4, family: 4 },
+        ])
         const s = connect({ port, host: 'parity.example', autoSelectFamily: true, lookup }, () => mark('connect callback'))
         mark('sync')
         readers(s, mark)
@@ -264,7 +280,10 @@ function clientScenarios ({ port, v4, v6, refusedPort, blackhole, rtt }) {
     {
       name: 'DNS failure (a lookup that fails)',
       run: async ({ connect, mark, rec }) => {
-        const lookup = (hostname, options, cb) => setImmediate(() => cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname })))
+        const lookup = (hostname, options, cb) =>
+          setImmediate(() =>
+            cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname })),
+          )
         const s = connect({ port, host: 'nowhere.invalid', lookup })
         readers(s, mark)
         s.write('x', rec.cb('write'))

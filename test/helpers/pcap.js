@@ -11,7 +11,7 @@ const { once } = require('node:events')
 const TFO_OPTION = 34 // TCP option kind for Fast Open (RFC 7413)
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-function haveTcpdump (t) {
+function haveTcpdump(t) {
   const r = spawnSync('tcpdump', ['--version'], { stdio: 'ignore' })
   if (r.error || r.status !== 0) {
     t.fail(`tcpdump is required and is missing here (${r.error ? r.error.code : `exit ${r.status}`}); install tcpdump (CI does)`)
@@ -21,27 +21,34 @@ function haveTcpdump (t) {
 }
 
 /** Captures `tcp port <port>` on lo while `traffic()` runs; resolves to the decoded packets. */
-async function capture (t, port, traffic) {
+async function capture(t, port, traffic) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-pcap-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const pcap = path.join(dir, 'cap.pcap')
   // -U and --immediate-mode: each packet reaches the file at once (a quick
   // SIGTERM loses nothing); -s/-B: room for bursts on lo.
-  const td = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '--immediate-mode', '-s', '4096', '-B', '16384', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const td = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '--immediate-mode', '-s', '4096', '-B', '16384', '-w', pcap, `tcp port ${port}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
-  td.stderr.on('data', (d) => { stderr += d })
+  td.stderr.on('data', (d) => {
+    stderr += d
+  })
   const closed = once(td, 'close')
   t.teardown(async () => {
     if (td.exitCode === null && td.signalCode === null) td.kill('SIGTERM')
     await closed
   })
   await new Promise((resolve, reject) => {
-    td.stderr.on('data', () => { if (stderr.includes('listening on')) resolve() })
+    td.stderr.on('data', () => {
+      if (stderr.includes('listening on')) resolve()
+    })
     td.on('close', (code) => reject(new Error(`tcpdump exited (${code}): ${stderr}`)))
   })
   await traffic()
   let size = -1
-  for (let i = 0; i < 100; i++) { // until the file stops growing
+  for (let i = 0; i < 100; i++) {
+    // until the file stops growing
     await sleep(30)
     const now = fs.existsSync(pcap) ? fs.statSync(pcap).size : 0
     if (now === size) break
@@ -57,7 +64,7 @@ async function capture (t, port, traffic) {
 }
 
 /** Decodes `tcpdump -nn -v -x` output (IPv4): one entry per packet. */
-function parse (out) {
+function parse(out) {
   const packets = []
   let cur = null
   for (const line of out.split('\n')) {
@@ -79,7 +86,10 @@ function parse (out) {
     for (let i = 20; i < doff;) {
       const kind = tcp[i]
       if (kind === 0) break
-      if (kind === 1) { i++; continue }
+      if (kind === 1) {
+        i++
+        continue
+      }
       options.push({ kind, data: tcp.subarray(i + 2, i + tcp[i + 1]) })
       i += tcp[i + 1]
     }

@@ -13,26 +13,35 @@ const kind = process.env.TFO_STUB_CLIENT
 const part = process.env.TFO_STUB
 const { key, cert } = selfSigned()
 
-async function listening (server) {
+async function listening(server) {
   tfo.enableFastOpen(server)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return server.address().port
 }
 
-function read (socket) {
+function read(socket) {
   return new Promise((resolve, reject) => {
     let data = ''
     socket.setEncoding('utf8')
-    socket.on('data', (d) => { data += d })
+    socket.on('data', (d) => {
+      data += d
+    })
     socket.on('error', reject)
     socket.on('close', () => resolve(data))
   })
 }
 
-const echo = (s) => { s.on('error', () => {}); let got = ''; s.on('data', (d) => { got += d }); s.on('end', () => s.end(`got ${got}`)) }
+const echo = (s) => {
+  s.on('error', () => {})
+  let got = ''
+  s.on('data', (d) => {
+    got += d
+  })
+  s.on('end', () => s.end(`got ${got}`))
+}
 
-async function run () {
+async function run() {
   const out = {}
   if (kind === 'net' || kind === 'server') {
     const server = tfo.createServer(echo)
@@ -66,12 +75,19 @@ async function run () {
     const agent = new tfo.https.Agent({ ca: cert, servername: 'localhost', keepAlive: false })
     for (let i = 0; i < 2; i++) {
       out.reply = await new Promise((resolve, reject) => {
-        https.get({ host: '127.0.0.1', port, path: '/hello', agent }, (res) => {
-          let body = ''
-          res.setEncoding('utf8')
-          res.on('data', (d) => { body += d })
-          res.on('end', () => { out.fastOpen = res.socket.fastOpen; resolve(body) })
-        }).on('error', reject)
+        https
+          .get({ host: '127.0.0.1', port, path: '/hello', agent }, (res) => {
+            let body = ''
+            res.setEncoding('utf8')
+            res.on('data', (d) => {
+              body += d
+            })
+            res.on('end', () => {
+              out.fastOpen = res.socket.fastOpen
+              resolve(body)
+            })
+          })
+          .on('error', reject)
       })
     }
     agent.destroy()
@@ -83,7 +99,9 @@ async function run () {
     const req = session.request({ ':path': '/hello' })
     req.setEncoding('utf8')
     let body = ''
-    req.on('data', (d) => { body += d })
+    req.on('data', (d) => {
+      body += d
+    })
     await once(req, 'end')
     out.reply = body
     out.fastOpen = session.fastOpen
@@ -97,4 +115,7 @@ async function run () {
   process.stdout.write(JSON.stringify(out))
 }
 
-run().catch((err) => { console.error(err); process.exit(1) })
+run().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

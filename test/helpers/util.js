@@ -3,20 +3,20 @@
 const { once } = require('node:events')
 const crypto = require('node:crypto')
 
-async function listen (server, ...args) {
+async function listen(server, ...args) {
   server.listen(...args)
   await once(server, 'listening')
   return server.address()
 }
 
-async function closeServer (server) {
+async function closeServer(server) {
   if (!server.listening) return
   server.close()
   await once(server, 'close')
 }
 
 /** Reads a socket to its end; resolves after 'close' with { data, events, error }. */
-function collect (socket) {
+function collect(socket) {
   const chunks = []
   const events = []
   let error = null
@@ -25,7 +25,10 @@ function collect (socket) {
   socket.on('ready', () => events.push('ready'))
   socket.on('data', (d) => chunks.push(d))
   socket.on('end', () => events.push('end'))
-  socket.on('error', (e) => { events.push('error'); error = e })
+  socket.on('error', (e) => {
+    events.push('error')
+    error = e
+  })
   return new Promise((resolve) => {
     socket.on('close', (hadError) => {
       events.push('close')
@@ -35,7 +38,7 @@ function collect (socket) {
 }
 
 /** An echo-ish server handler: replies `reply(data)` once the client ends, then closes. */
-function sinkServer (onSocket) {
+function sinkServer(onSocket) {
   return (socket) => {
     const chunks = []
     socket.on('data', (d) => chunks.push(d))
@@ -52,7 +55,7 @@ let nextAddr = 10
 const freshAddr = () => `127.0.0.${nextAddr++}`
 
 /** One request over a fresh tfo connection to a server that answers with JSON. */
-async function exchangeJson (port, host, payload = 'GET / HTTP/1.0\r\n\r\n') {
+async function exchangeJson(port, host, payload = 'GET / HTTP/1.0\r\n\r\n') {
   const tfo = require('../..')
   const socket = tfo.connect({ port, host })
   socket.write(payload)

@@ -12,7 +12,7 @@ const { once } = require('node:events')
 const { sleep } = require('./util')
 const TFO_OPTION = 34 // TCP option kind for Fast Open (RFC 7413)
 
-function haveTcpdump (t) {
+function haveTcpdump(t) {
   const r = spawnSync('tcpdump', ['--version'], { stdio: 'ignore' })
   if (r.error || r.status !== 0) {
     t.fail(`tcpdump is required and is missing here (${r.error ? r.error.code : `exit ${r.status}`}); install tcpdump (CI does)`)
@@ -25,7 +25,7 @@ function haveTcpdump (t) {
  * Captures `tcp port <port>` on lo while `traffic()` runs; returns the parsed
  * packets (see parse()). tcpdump is stopped with SIGTERM and waited for.
  */
-async function capture (t, port, traffic) {
+async function capture(t, port, traffic) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-wire-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const pcap = path.join(dir, 'cap.pcap')
@@ -34,16 +34,22 @@ async function capture (t, port, traffic) {
   // SIGTERM loses them). Immediate mode gives each ring frame the snapshot
   // length: at the default 256 KiB only a few frames fit in the default
   // 2 MiB buffer and a burst on lo is dropped, hence -s and -B.
-  const td = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '--immediate-mode', '-s', '4096', '-B', '16384', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const td = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '--immediate-mode', '-s', '4096', '-B', '16384', '-w', pcap, `tcp port ${port}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
-  td.stderr.on('data', (d) => { stderr += d })
+  td.stderr.on('data', (d) => {
+    stderr += d
+  })
   const closed = once(td, 'close')
   t.teardown(async () => {
     if (td.exitCode === null && td.signalCode === null) td.kill('SIGTERM')
     await closed
   })
   await new Promise((resolve, reject) => {
-    const check = () => { if (stderr.includes('listening on')) resolve() }
+    const check = () => {
+      if (stderr.includes('listening on')) resolve()
+    }
     td.stderr.on('data', check)
     td.on('close', (code) => reject(new Error(`tcpdump exited (${code}): ${stderr}`)))
   })
@@ -64,7 +70,13 @@ async function capture (t, port, traffic) {
   t.equal(r.status, 0, `tcpdump -r ${r.stderr}`)
   const packets = parse(r.stdout)
   t.teardown(() => {
-    if (!t.passing()) t.comment(`captured:\n${r.stdout.split('\n').filter((l) => !/^\s+0x/.test(l)).join('\n')}`)
+    if (!t.passing())
+      t.comment(
+        `captured:\n${r.stdout
+          .split('\n')
+          .filter((l) => !/^\s+0x/.test(l))
+          .join('\n')}`,
+      )
   })
   return packets
 }
@@ -73,7 +85,7 @@ async function capture (t, port, traffic) {
  * Parses `tcpdump -nn -v -x` output: one entry per packet with the text tcpdump
  * printed and the IPv4 packet bytes, decoded (flags, seq/ack, TCP options, payload).
  */
-function parse (out) {
+function parse(out) {
   const packets = []
   let cur = null
   for (const line of out.split('\n')) {
@@ -96,7 +108,10 @@ function parse (out) {
     for (let i = 20; i < doff;) {
       const kind = tcp[i]
       if (kind === 0) break
-      if (kind === 1) { i++; continue }
+      if (kind === 1) {
+        i++
+        continue
+      }
       const len = tcp[i + 1]
       options.push({ kind, data: tcp.subarray(i + 2, i + len) })
       i += len
