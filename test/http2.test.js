@@ -23,7 +23,7 @@ const { once } = require('node:events')
 const tfo = require('..')
 const { listen } = require('./helpers/util')
 const { selfSigned } = require('./helpers/tls')
-const { haveTcpdump, capture, synsTo } = require('./helpers/pcap')
+const { haveTcpdump, capture, synsTo } = require('./helpers/wire')
 
 const { key, cert } = selfSigned()
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))

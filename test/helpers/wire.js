@@ -1,5 +1,5 @@
 'use strict'
-// tcpdump on `lo` for the wire tests (wire.test.js, rollout.test.js): capture
+// tcpdump on `lo` for the wire tests (wire, rollout, http2): capture
 // the packets of one port while some traffic runs, and decode them (flags,
 // seq/ack, TCP options, payload). tcpdump is required (CI installs it): when
 // it is missing the calling test fails, it is not skipped.
@@ -137,7 +137,8 @@ function parse(out) {
   })
 }
 
-const synsTo = (packets, port) => packets.filter((p) => p.flags === 'S' && p.dport === port)
+/** The client SYNs (SYN without ACK) to `port`, in order. */
+const synsTo = (packets, port) => packets.filter((p) => p.syn && !p.ackFlag && p.dport === port)
 const synAckTo = (packets, syn) => packets.find((p) => p.flags === 'S.' && p.sport === syn.dport && p.dport === syn.sport)
 const dataFrom = (packets, syn) => packets.filter((p) => !p.syn && p.sport === syn.sport && p.dport === syn.dport && p.payload.length > 0)
 
