@@ -283,7 +283,7 @@ t.test('remoteAddress is undefined while connecting (as net), right once connect
   t.equal(socket.remotePort, port)
   t.equal(socket.remoteFamily, 'IPv4')
   t.equal(socket.localAddress, '127.0.0.2')
-  t.equal(socket.fastOpen.attempted, true, 'a bound socket gets TFO too')
+  t.equal(socket.fastOpen.attempted, true, `a bound socket gets TFO too (reason: ${socket.fastOpen.reason})`)
   await collect(socket)
 })
 
