@@ -26,6 +26,7 @@ const { jsonChannel, ask, stop, spawnTracked, killAllSync } = require('./lib/pro
 const { startNginx, nginxInfo } = require('./lib/nginx')
 const { makeCert } = require('./lib/tls')
 const { runLoss, lossDefaults } = require('./lib/loss')
+const { libFor } = require('./lib/child')
 
 const ROOT = path.join(__dirname, '..')
 const LIB = path.join(__dirname, 'lib')
@@ -75,7 +76,8 @@ Options:
   --fail-on-miss      exit 1 when a target is missed (default: exit 0 once complete)
   -h, --help          this text
 
-Environment: TFO_BENCH_LIB=<dir> benchmarks another build of tfo (default: this package).`
+Environment: TFO_BENCH_LIB=<dir> benchmarks another build of tfo (default: this package);
+TFO_BENCH_LIB_SERVER=<dir> / TFO_BENCH_LIB_CLIENT=<dir> for the server or the client side only.`
 
 // ---- options --------------------------------------------------------------------
 
@@ -241,6 +243,8 @@ function machineInfo() {
     openssl: process.versions.openssl,
     tfo: pkg.version || null,
     tfoLib: process.env.TFO_BENCH_LIB ? path.resolve(process.env.TFO_BENCH_LIB) : ROOT,
+    tfoLibServer: libFor('server'),
+    tfoLibClient: libFor('client'),
     git: git.status === 0 ? git.stdout.trim() + (dirty.stdout && dirty.stdout.trim() ? ' (with uncommitted changes)' : '') : null,
     nginx: nginxInfo().version || null,
     curl: firstLine('curl', ['--version']),

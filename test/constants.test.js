@@ -109,6 +109,8 @@ const ALLOWED = {
   'lib/http/http2.ts': { 6: "net's family number for IPv6", 80: "http2.connect's default port for http:", 443: "http2.connect's default port for https:" },
   'lib/http/replay.ts': {
     31: '2^31-1 ms: the longest window',
+    256: 'byte values (the token table)',
+    16384: 'above the longest request line: two offsets in one integer',
     4096: 'failure table size',
     8192: 'longest request line read (bytes)',
     30000: 'default retry window (ms)',

@@ -45,12 +45,30 @@ function config() {
   return JSON.parse(process.argv[2] || '{}')
 }
 
-/** The library under test: the built package (dist/), or $TFO_BENCH_LIB (another build, to compare). */
+/**
+ * The library under test: the built package (dist/), or $TFO_BENCH_LIB
+ * (another build, to compare); $TFO_BENCH_LIB_SERVER / $TFO_BENCH_LIB_CLIENT
+ * override it for the server or the client children only (which side a
+ * regression is on: one build as server, the other as client).
+ */
 function loadTfo() {
-  return require(process.env.TFO_BENCH_LIB ? path.resolve(process.env.TFO_BENCH_LIB) : ROOT)
+  return require(libFor(childSide()))
+}
+
+/** 'server' or 'client': the child's role (memory children) or its script's name (wan-server.js, lo-server.js). */
+function childSide() {
+  const role = config().role
+  if (role === 'server' || role === 'client') return role
+  return /-server\.js$/.test(process.argv[1] || '') ? 'server' : 'client'
+}
+
+/** The directory of the tfo build a side loads (see loadTfo). */
+function libFor(side, env = process.env) {
+  const lib = (side === 'server' ? env.TFO_BENCH_LIB_SERVER : env.TFO_BENCH_LIB_CLIENT) || env.TFO_BENCH_LIB
+  return lib ? path.resolve(lib) : ROOT
 }
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-module.exports = { ROOT, send, onCommands, exitWithParent, config, loadTfo, nowMs, sleep }
+module.exports = { ROOT, send, onCommands, exitWithParent, config, loadTfo, libFor, nowMs, sleep }

@@ -132,6 +132,9 @@ function acceptedFastOpen(this: TaggedSocket): FastOpenInfo | null {
   return v === undefined || v < 0 ? null : unpackServerOutcome(v);
 }
 
+/** Its property descriptor, one for all sockets (no object per accept). */
+const ACCEPTED_FAST_OPEN: PropertyDescriptor = Object.freeze({ get: acceptedFastOpen, configurable: true, enumerable: false });
+
 /** Validates server-side `fastOpen` options. */
 export function normalizeServerOptions(value: unknown, name = 'options.fastOpen'): NormalizedServerOptions | false {
   if (value === false) return false;
@@ -272,7 +275,7 @@ function tagConnection(server: TaggedServer, socket: TaggedSocket): void {
   }
   // The outcome is fixed at accept: read-only, computed when read.
   socket[kOutcome] = packed;
-  Object.defineProperty(socket, 'fastOpen', { get: acceptedFastOpen, configurable: true, enumerable: false });
+  Object.defineProperty(socket, 'fastOpen', ACCEPTED_FAST_OPEN);
   if (state?.enabled) {
     stats.server.accepted++;
     if (synData) stats.server.synData++;
