@@ -23,6 +23,7 @@ const { once } = require('node:events')
 const tfo = require('..')
 const { listen } = require('./helpers/util')
 const { selfSigned } = require('./helpers/tls')
+const { nginxConf } = require('./helpers/nginx')
 const { haveTcpdump, capture, synsTo } = require('./helpers/wire')
 
 const { key, cert } = selfSigned()
@@ -648,36 +649,6 @@ t.test('util.promisify(tfo.http2.connect) resolves with the session on connect, 
 
 // ---- nginx: HTTP/2 over TLS and h2c, each on a listener with fastopen=256 ----
 
-function nginxConf(dir, listeners) {
-  const configure = spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr
-  const temps = ['client_body']
-  for (const m of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
-    if (configure.includes(`--http-${m}-temp-path`) && !configure.includes(`--without-http_${m}_module`)) temps.push(m)
-  }
-  return [
-    'daemon off;',
-    'master_process off;',
-    'worker_processes 1;',
-    ...(process.getuid() === 0 ? ['user root;'] : []),
-    `pid ${dir}/nginx.pid;`,
-    `lock_file ${dir}/nginx.lock;`,
-    `error_log ${dir}/error.log info;`,
-    'events { worker_connections 64; }',
-    'http {',
-    '  access_log off;',
-    ...temps.map((m) => `  ${m}_temp_path ${dir}/${m}_temp;`),
-    ...listeners.flatMap(({ listen, extra = [], body }) => [
-      '  server {',
-      `    listen ${listen};`,
-      ...extra.map((l) => `    ${l}`),
-      `    location / { default_type text/plain; return 200 "${body}"; }`,
-      '  }',
-    ]),
-    '}',
-    '',
-  ].join('\n')
-}
-
 t.test('against nginx: listen ... ssl http2 fastopen=256, and h2c (listen ... http2 fastopen=256)', async (t) => {
   const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' })
   if (r.error || r.status !== 0) return t.fail('nginx is required for this test and is missing here; install nginx-light (CI does)')
@@ -702,9 +673,9 @@ t.test('against nginx: listen ... ssl http2 fastopen=256, and h2c (listen ... ht
       {
         listen: `${tlsHost}:${tlsPort} ssl http2 fastopen=256`,
         extra: [`ssl_certificate ${dir}/cert.pem;`, `ssl_certificate_key ${dir}/key.pem;`, 'ssl_protocols TLSv1.3;'],
-        body: 'h2 over tls',
+        location: 'default_type text/plain; return 200 "h2 over tls";',
       },
-      { listen: `${h2cHost}:${h2cPort} http2 fastopen=256`, body: 'h2c' },
+      { listen: `${h2cHost}:${h2cPort} http2 fastopen=256`, location: 'default_type text/plain; return 200 "h2c";' },
     ]),
   )
   const nginx = spawn('nginx', ['-c', conf, '-p', `${dir}/`, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] })

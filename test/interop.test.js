@@ -24,6 +24,7 @@ const tfo = require('..')
 const { listen, closeServer, collect, sinkServer, sha256 } = require('./helpers/util')
 
 const { sleep } = require('./helpers/util')
+const { nginxConf, nginxVersion } = require('./helpers/nginx')
 
 // No proxy from the environment may get between the peers.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_proxy$/i.test(k)))
@@ -202,49 +203,13 @@ t.test('tfo client against a Python TFO server', async (t) => {
   t.equal(code, 0, `python server exited cleanly ${py.stderr()}`)
 })
 
-function nginxVersion() {
-  const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' })
-  const m = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(`${r.stderr}${r.stdout}`)
-  return m ? m.slice(1).map(Number) : null
-}
-
-function nginxConf(dir, host, port) {
-  const configure = spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr
-  // Every temp path inside dir; only for the modules this build has.
-  const temps = ['client_body']
-  for (const m of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
-    if (configure.includes(`--http-${m}-temp-path`) && !configure.includes(`--without-http_${m}_module`)) temps.push(m)
-  }
-  return [
-    'daemon off;',
-    'master_process off;',
-    'worker_processes 1;',
-    // As root nginx would chown its temp dirs to "nobody", which fails in an
-    // unprivileged user namespace (only root is mapped); keep them root's.
-    ...(process.getuid() === 0 ? ['user root;'] : []),
-    `pid ${dir}/nginx.pid;`,
-    `lock_file ${dir}/nginx.lock;`,
-    `error_log ${dir}/error.log info;`,
-    'events { worker_connections 64; }',
-    'http {',
-    `  access_log ${dir}/access.log;`,
-    ...temps.map((m) => `  ${m}_temp_path ${dir}/${m}_temp;`),
-    '  server {',
-    `    listen ${host}:${port} fastopen=256;`,
-    '    location / { return 200 "ok\\n"; }',
-    '  }',
-    '}',
-    '',
-  ].join('\n')
-}
-
 t.test('tfo client against nginx with listen ... fastopen=256', async (t) => {
   if (!requireTool(t, 'nginx', ['-v'], 'nginx-light')) return
   const host = '127.0.0.22'
   const port = await freePort(host)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfo-nginx-'))
   const conf = path.join(dir, 'nginx.conf')
-  fs.writeFileSync(conf, nginxConf(dir, host, port))
+  fs.writeFileSync(conf, nginxConf(dir, [{ listen: `${host}:${port} fastopen=256`, location: 'return 200 "ok\\n";' }], { accessLog: true }))
   const errorLog = path.join(dir, 'error.log')
   const v = nginxVersion()
   const args = ['-c', conf, '-p', dir]

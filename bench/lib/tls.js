@@ -1,10 +1,16 @@
 'use strict'
-// A throw-away self-signed certificate (EC P-256) for the HTTPS scenarios,
-// made with the openssl CLI into the run's temp dir.
+// A throw-away self-signed certificate (EC P-256), made with the openssl CLI
+// into a temp dir: for the benchmark's HTTPS scenarios (one IP) and, through
+// test/helpers/tls.js, for the tests (localhost and the test addresses).
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
+/**
+ * Writes key.pem and cert.pem into `dir`; returns their paths, or { error }.
+ * `ip`: the address the certificate is for; or { cn, subjectAltName } in full.
+ */
 function makeCert(dir, ip) {
+  const { cn, subjectAltName } = typeof ip === 'string' ? { cn: 'tfo-bench', subjectAltName: `IP:${ip}` } : ip
   const key = path.join(dir, 'key.pem')
   const cert = path.join(dir, 'cert.pem')
   const r = spawnSync(
@@ -24,9 +30,9 @@ function makeCert(dir, ip) {
       '-days',
       '2',
       '-subj',
-      '/CN=tfo-bench',
+      `/CN=${cn}`,
       '-addext',
-      `subjectAltName=IP:${ip}`,
+      `subjectAltName=${subjectAltName}`,
     ],
     { encoding: 'utf8', timeout: 20000 },
   )
