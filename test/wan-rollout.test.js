@@ -11,10 +11,7 @@
 const t = require('tap')
 const path = require('node:path')
 
-if (!process.getuid || process.getuid() !== 0) {
-  t.plan(0, 'skip: the emulated WAN needs root (network namespaces and TUN devices); CI runs as root')
-  return
-}
+if (require('./helpers/wan').skipWithoutWanRoot(t)) return
 
 const { createWan } = require('../bench/lib/wan')
 const { selfSigned } = require('./helpers/tls')

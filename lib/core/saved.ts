@@ -8,39 +8,45 @@
 // So, once per connection:
 //   1. at accept, when its handshake has already completed (loopback, a LAN,
 //      a busy accept queue): the connection's own smoothed RTT (TCP_INFO);
-//   2. otherwise two event-loop turns later (after the poll phase that reads
-//      its first bytes, so nothing is added before the request is handled):
-//      its own RTT if the client's ACK has arrived by then, else the RTT the
-//      kernel keeps for that client address from its earlier connections
-//      (tcp_metrics, updated as each connection closes; every TFO client has
-//      connected before, to get its cookie). Reading it then, rather than at
-//      the next read or at 'end', also covers connections the server closes
-//      before the ACK arrives (an HTTP response with `Connection: close`
-//      closes the socket ~1 ms after accept, before its next read); the
-//      peer address is read in the first of the two turns, while the socket
-//      is surely open (one getpeername(), nothing cached on the socket);
+//   2. otherwise at the next tick of a timer (every TICK_MS while SYN-data
+//      connections arrive; stopped after a second without any), or when the
+//      counts are read: its own RTT if the client's ACK has arrived by then,
+//      else the RTT the kernel keeps for that client address from its
+//      earlier connections (tcp_metrics, updated as each connection closes;
+//      every TFO client has connected before, to get its cookie). The peer
+//      address is read at accept (one getpeername(), nothing cached on the
+//      socket), while the socket is surely open: a server may close it long
+//      before the estimate (an HTTP response with `Connection: close` closes
+//      the socket ~1 ms after accept, before the client's ACK on a WAN path);
 //   3. no RTT at all (no cached entry: the cookie came from another server
 //      of a fleet, or net.ipv4.tcp_no_metrics_save=1): `unestimated`.
-// The sockets waiting for step 2 are held for those two turns only, in
-// arrays shared by all connections; nothing is added to a socket.
+// Why a ticking timer: this runs at every accept, on the request's critical
+// path (between the SYN and the first read), and it runs cold. Scheduling per
+// accept (setImmediate().unref(), then one more turn before the first read)
+// cost the benchmark's HTTP row ~80 µs per request at 50 ms RTT (README, Benchmark);
+// pushing onto an array costs nothing, and the timer is armed once per burst
+// of traffic. The sockets waiting are held until the next tick only, in arrays
+// shared by all connections; nothing is added to a socket.
 import type * as net from 'node:net';
 
 import { fdOf, peerAddressOf } from '../base/internals';
 import { native } from '../base/native';
-import { live as stats } from '../observe/stats';
+import { live as stats, onStatsRead } from '../observe/stats';
 import { cachedRttUs } from '../system/cookies';
 import { readTcpInfo, type TcpInfo } from '../system/tcpinfo';
 
 const US_PER_S = 1e6;
 
-/**
- * Accepted this turn; then (their peer address read) waiting for one more
- * turn, whose poll phase reads their first bytes; then estimated.
- */
-let incoming: net.Socket[] = [];
+/** How often waiting connections are estimated while SYN-data connections arrive. */
+const TICK_MS = 10;
+/** Ticks with nothing to estimate before the timer stops (a second); the next SYN-data connection starts it again. */
+const IDLE_TICKS = 100;
+
+/** Accepted in SYN_RECV, waiting for the next tick; with the peer addresses read at accept. */
 let waiting: net.Socket[] = [];
 let addresses: (string | undefined)[] = [];
-let scheduled = false;
+let ticker: NodeJS.Timeout | null = null;
+let idleTicks = 0;
 
 /** The connection's own RTT in µs, when the kernel has measured one (past SYN_RECV), else 0. */
 function ownRttUs(info: TcpInfo): number {
@@ -70,17 +76,27 @@ function estimate(socket: net.Socket, address: string | undefined): void {
   else stats.server.timeSaved.unestimated++;
 }
 
-function turn(): void {
+/** Estimates every connection waiting (at a tick, or before the counts are read). */
+function settle(): void {
+  if (waiting.length === 0) return;
   const due = waiting;
   const dueAddresses = addresses;
-  waiting = incoming;
-  // Read now, in the turn of the accept: the server may close the socket before the next one ends.
-  addresses = incoming.map(peerAddressOf);
-  incoming = [];
+  waiting = [];
+  addresses = [];
   for (let i = 0; i < due.length; i++) estimate(due[i], dueAddresses[i]);
-  if (waiting.length > 0) setImmediate(turn).unref();
-  else scheduled = false;
 }
+
+function tick(): void {
+  if (waiting.length > 0) {
+    idleTicks = 0;
+    settle();
+  } else if (++idleTicks >= IDLE_TICKS && ticker !== null) {
+    clearInterval(ticker);
+    ticker = null;
+  }
+}
+
+onStatsRead(settle);
 
 /**
  * @internal A connection whose SYN carried data was accepted; `info` is its
@@ -90,9 +106,11 @@ function turn(): void {
 export function noteSynData(socket: net.Socket, info: TcpInfo): void {
   const own = ownRttUs(info);
   if (own > 0) return add(own, 'tcpInfo');
-  incoming.push(socket);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(turn).unref();
+  waiting.push(socket);
+  addresses.push(peerAddressOf(socket));
+  if (ticker === null) {
+    idleTicks = 0;
+    ticker = setInterval(tick, TICK_MS);
+    ticker.unref();
   }
 }

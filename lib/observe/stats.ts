@@ -151,8 +151,17 @@ function cohort(index: number): CohortStats {
   return { ...c, ttfbMs: { all: ttfbSummary(base | 1, base), synData: ttfbSummary(base | 1), noSynData: ttfbSummary(base) } };
 }
 
+/** Work that must be counted before the counts are read (core/saved: estimates still waiting for their timer). */
+let beforeRead: (() => void) | null = null;
+
+/** @internal Registers the work to run before every read or reset of the counts. */
+export function onStatsRead(fn: () => void): void {
+  beforeRead = fn;
+}
+
 /** A copy of this process's TFO counts since start (or the last `resetStats()`). */
 export function stats(): FastOpenStats {
+  beforeRead?.();
   const [t, c] = live.cohorts;
   return {
     client: { ...sum(t, c), cohorts: { tfo: cohort(TFO_COHORT), control: cohort(CONTROL_COHORT) } },
@@ -162,6 +171,7 @@ export function stats(): FastOpenStats {
 
 /** Sets this process's TFO counts (and time-to-first-byte observations) back to zero. */
 export function resetStats(): void {
+  beforeRead?.(); // what happened before the reset is counted before it
   live.cohorts = [freshCounts(), freshCounts()];
   live.server = freshServer();
   resetTtfb();

@@ -166,12 +166,6 @@ function clientScenarios({ port, v4, v6, refusedPort, blackhole, rtt }) {
       mark('next tick')
       await inSynSent(mark)
     }
-  const lookupOf = (addresses) => (hostname, options, cb) => {
-    setImmediate(() => {
-      if (options.all) cb(null, addresses)
-      else cb(null, addresses[0].address, addresses[0].family)
-    })
-  }
   const list = [
     { name: 'IPv4: data before connect', deferred: v4, run: request(v4) },
     { name: 'IPv6: data before connect', deferred: v6, run: request(v6) },
@@ -376,4 +370,14 @@ function clientScenarios({ port, v4, v6, refusedPort, blackhole, rtt }) {
   return list
 }
 
-module.exports = { snapshot, listenerSummary, errorShape, trace, sideBySide, clientScenarios, tick, sleep }
+/** A dns.lookup stand-in that answers `addresses` (in order) on the next turn, as a resolver would. */
+function lookupOf(addresses) {
+  return (hostname, options, cb) => {
+    setImmediate(() => {
+      if (options && options.all) cb(null, addresses)
+      else cb(null, addresses[0].address, addresses[0].family)
+    })
+  }
+}
+
+module.exports = { lookupOf, snapshot, listenerSummary, errorShape, trace, sideBySide, clientScenarios, tick, sleep }

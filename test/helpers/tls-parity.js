@@ -13,6 +13,7 @@ const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..', '..')
 const tfo = () => require(ROOT)
+const { lookupOf } = require('./parity')
 
 /** Port offsets from cfg.base. */
 const PORT = { main: 0, resume: 1, newSession: 2, sni: 3, drop: 4, reset: 5, silent: 6, closed: 7, signal: 8, v4only: 9 }
@@ -348,16 +349,10 @@ async function runScenarios(cfg) {
   // Happy eyeballs: a name that resolves to IPv6 first, then IPv4 (as 'localhost' does
   // on many systems); the IPv6 attempt is refused (cookie cached there), IPv4 answers.
   if (cfg.host6) {
-    const lookup = (hostname, opts, cb) => {
-      const all = [
-        { address: cfg.host6, family: 6 },
-        { address: cfg.v4, family: 4 },
-      ]
-      setImmediate(() => {
-        if (opts && opts.all) cb(null, all)
-        else cb(null, all[0].address, all[0].family)
-      })
-    }
+    const lookup = lookupOf([
+      { address: cfg.host6, family: 6 },
+      { address: cfg.v4, family: 4 },
+    ])
     await both('happyEyeballs', (arm) =>
       observe(arm, {
         ...common,
@@ -377,16 +372,10 @@ async function runScenarios(cfg) {
   if (cfg.wan) {
     // The IPv6 attempt gets no answer: net gives up on it after the attempt timeout
     // (tfo with noCookie, so that the attempt is a deferred one with the ClientHello in its SYN).
-    const lookup = (hostname, opts, cb) => {
-      const all = [
-        { address: cfg.unanswered6, family: 6 },
-        { address: cfg.v4, family: 4 },
-      ]
-      setImmediate(() => {
-        if (opts && opts.all) cb(null, all)
-        else cb(null, all[0].address, all[0].family)
-      })
-    }
+    const lookup = lookupOf([
+      { address: cfg.unanswered6, family: 6 },
+      { address: cfg.v4, family: 4 },
+    ])
     await both('happyEyeballsTimeout', (arm) =>
       observe(arm, {
         ...common,
