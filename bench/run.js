@@ -242,7 +242,7 @@ function machineInfo() {
     uv: process.versions.uv,
     openssl: process.versions.openssl,
     tfo: pkg.version || null,
-    tfoLib: process.env.TFO_BENCH_LIB ? path.resolve(process.env.TFO_BENCH_LIB) : ROOT,
+    tfoLib: libFor(),
     tfoLibServer: libFor('server'),
     tfoLibClient: libFor('client'),
     git: git.status === 0 ? git.stdout.trim() + (dirty.stdout && dirty.stdout.trim() ? ' (with uncommitted changes)' : '') : null,

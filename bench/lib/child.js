@@ -62,9 +62,10 @@ function childSide() {
   return /-server\.js$/.test(process.argv[1] || '') ? 'server' : 'client'
 }
 
-/** The directory of the tfo build a side loads (see loadTfo). */
+/** The directory of the tfo build a side ('server', 'client', or none: $TFO_BENCH_LIB alone) loads (see loadTfo). */
 function libFor(side, env = process.env) {
-  const lib = (side === 'server' ? env.TFO_BENCH_LIB_SERVER : env.TFO_BENCH_LIB_CLIENT) || env.TFO_BENCH_LIB
+  const own = side === 'server' ? env.TFO_BENCH_LIB_SERVER : side === 'client' ? env.TFO_BENCH_LIB_CLIENT : undefined
+  const lib = own || env.TFO_BENCH_LIB
   return lib ? path.resolve(lib) : ROOT
 }
 

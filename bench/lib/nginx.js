@@ -21,33 +21,63 @@ function nginxInfo() {
   }
 }
 
-function conf(dir, host, ports, tls, info) {
+/**
+ * A configuration for one foreground nginx process (daemon off,
+ * master_process off) whose pid, lock, logs and temp paths all live in `dir`
+ * (the benchmark's reference rows and the tests' nginx peers).
+ * servers: [{ listen, extra = [], location }]: `listen …`, more lines for the
+ * server block, and what `location /` does. Options: configure (`nginx -V`'s
+ * output: temp paths only for the modules this build has), errorLevel,
+ * workerConnections, accessLog (false: off; true: dir/access.log), http (more
+ * lines for the http block), runAsRoot (`user root;` when this process is
+ * root: nginx would chown its temp dirs to "nobody", which fails in an
+ * unprivileged user namespace, where only root is mapped).
+ */
+function nginxConf(dir, servers, { configure = '', errorLevel = 'warn', workerConnections = 1024, accessLog = false, http = [], runAsRoot = false } = {}) {
   const temps = ['client_body']
   for (const m of ['proxy', 'fastcgi', 'uwsgi', 'scgi']) {
-    if (info.configure.includes(`--http-${m}-temp-path`) && !info.configure.includes(`--without-http_${m}_module`)) temps.push(m)
+    if (configure.includes(`--http-${m}-temp-path`) && !configure.includes(`--without-http_${m}_module`)) temps.push(m)
   }
-  const location = '    location / { default_type text/plain; return 200 "ok\\n"; }'
-  const server = (listen, extra = []) => ['  server {', `    listen ${listen};`, ...extra.map((l) => `    ${l}`), location, '  }']
-  const tlsLines = tls ? [`ssl_certificate ${tls.cert};`, `ssl_certificate_key ${tls.key};`, 'ssl_protocols TLSv1.3;'] : []
   return [
     'daemon off;',
     'master_process off;',
     'worker_processes 1;',
+    ...(runAsRoot && process.getuid() === 0 ? ['user root;'] : []),
     `pid ${dir}/nginx.pid;`,
     `lock_file ${dir}/nginx.lock;`,
-    `error_log ${dir}/error.log warn;`,
-    'events { worker_connections 1024; }',
+    `error_log ${dir}/error.log ${errorLevel};`,
+    `events { worker_connections ${workerConnections}; }`,
     'http {',
-    '  access_log off;',
-    '  keepalive_timeout 0;',
+    accessLog ? `  access_log ${dir}/access.log;` : '  access_log off;',
+    ...http.map((l) => `  ${l}`),
     ...temps.map((m) => `  ${m}_temp_path ${dir}/${m}_temp;`),
-    ...server(`${host}:${ports.http.tfo} fastopen=256`),
-    ...server(`${host}:${ports.http.net}`),
-    ...(tls ? server(`${host}:${ports.https.tfo} ssl fastopen=256`, tlsLines) : []),
-    ...(tls ? server(`${host}:${ports.https.net} ssl`, tlsLines) : []),
+    ...servers.flatMap(({ listen, extra = [], location }) => [
+      '  server {',
+      `    listen ${listen};`,
+      ...extra.map((l) => `    ${l}`),
+      `    location / { ${location} }`,
+      '  }',
+    ]),
     '}',
     '',
   ].join('\n')
+}
+
+/** The reference rows' servers: HTTP with and without fastopen=256, and the same over TLS 1.3 when there is a certificate. */
+function conf(dir, host, ports, tls, info) {
+  const location = 'default_type text/plain; return 200 "ok\\n";'
+  const tlsLines = tls ? [`ssl_certificate ${tls.cert};`, `ssl_certificate_key ${tls.key};`, 'ssl_protocols TLSv1.3;'] : []
+  const servers = [
+    { listen: `${host}:${ports.http.tfo} fastopen=256`, location },
+    { listen: `${host}:${ports.http.net}`, location },
+    ...(tls
+      ? [
+          { listen: `${host}:${ports.https.tfo} ssl fastopen=256`, extra: tlsLines, location },
+          { listen: `${host}:${ports.https.net} ssl`, extra: tlsLines, location },
+        ]
+      : []),
+  ]
+  return nginxConf(dir, servers, { configure: info.configure, http: ['keepalive_timeout 0;'] })
 }
 
 /** Starts nginx in the wan's server namespace; resolves to { child, dir, stop() } once it listens. */
@@ -107,4 +137,4 @@ async function startNginx(wan, { dir, ports, tls }) {
   }
 }
 
-module.exports = { startNginx, nginxInfo }
+module.exports = { startNginx, nginxInfo, nginxConf }
