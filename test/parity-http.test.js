@@ -208,12 +208,30 @@ t.test("http createConnection: every form net.createConnection takes, with Node'
     ['(options)', () => [{ port, host: HOST }]],
     ['(options, cb)', (cb) => [{ port, host: HOST }, cb]],
   ]
+  // What net.Socket.prototype.connect receives (as a wrapper, e.g. an APM agent's, sees it):
+  // Node's agents call net.createConnection, which hands socket.connect() net's normalized arguments.
+  const original = net.Socket.prototype.connect
+  let seen = null
+  net.Socket.prototype.connect = function (...args) {
+    const a0 = args[0]
+    seen ??= {
+      count: args.length,
+      normalized: Array.isArray(a0) && Object.getOwnPropertySymbols(a0).some((k) => a0[k] === true),
+      callback: Array.isArray(a0) ? typeof a0[1] : typeof args[1],
+    }
+    return original.apply(this, args)
+  }
+  t.teardown(() => {
+    net.Socket.prototype.connect = original
+  })
   for (const [label, make] of forms) {
     const results = []
     for (const Agent of [http.Agent, tfo.http.Agent]) {
       const agent = new Agent()
       const calls = []
+      seen = null
       const socket = agent.createConnection(...make((...a) => calls.push(a.length)))
+      const connectArgs = seen
       const data = []
       let peer = null
       socket.once('connect', () => {
@@ -221,11 +239,12 @@ t.test("http createConnection: every form net.createConnection takes, with Node'
       })
       socket.on('data', (d) => data.push(d))
       await once(socket, 'close')
-      results.push({ peer, calls, data: Buffer.concat(data).toString(), net: socket instanceof net.Socket })
+      results.push({ peer, calls, data: Buffer.concat(data).toString(), net: socket instanceof net.Socket, connectArgs })
       if (Agent === tfo.http.Agent) t.ok(socket instanceof tfo.Socket, `${label}: a tfo.Socket`)
     }
-    t.same(results[1], results[0], `createConnection${label} as Node's`)
+    t.same(results[1], results[0], `createConnection${label} as Node's (socket.connect got ${JSON.stringify(results[0].connectArgs)})`)
   }
+  net.Socket.prototype.connect = original
   // Argument errors: the same, thrown the same way.
   for (const args of [[], [-1], [{}], [{ port: 'x' }]]) {
     const outcome = (Agent) => {

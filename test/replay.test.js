@@ -77,6 +77,8 @@ t.test('200 000 random lines agree with the grammar, and so does the idempotent 
   t.comment(`seed ${seed} (TFO_REPLAY_SEED replays it)`)
   const rand = prng(seed)
   const parts = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'POST', 'get', 'M-SEARCH', 'G@T', ' ', '/', '/a b', '*', 'HTTP/1.1', 'HTTP/1.0']
+  // Near misses of the idempotent methods (same length, one byte off; a prefix; one byte more): the decision compares bytes.
+  parts.push('GEt', 'PUX', 'PET', 'HEAX', 'DELETe', 'OPTIONs', 'TRACe', 'GE', 'GETS', 'HEADS', 'DELET', 'OPTION', 'TRACES')
   const noise = ['HTTP/1.', 'HTTP/1.2', 'HTTP/2.0', '\r', '\n', '\r\n', '\x80', '\xe9', '\t', '\x00', 'X']
   const pick = (a) => a[Math.floor(rand() * a.length)]
   // The built-in 'idempotent' policy on a first try (what tfo.http.Agent uses by default).

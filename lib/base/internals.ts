@@ -113,6 +113,14 @@ export type Group = 'tls' | 'https' | 'http';
 
 const registry = new Map<PrivateName, Entry>();
 const loadedGroups = new Set<Group>();
+/**
+ * The lists of parts (CLIENT_PARTS, SOCKET_PARTS …) found usable since the
+ * last time a part turned out broken: privatesMissing() runs before every
+ * client connect, on its cold path, and a list checked once costs one lookup
+ * there (five registry lookups cost ~5 µs cold). Emptied whenever a part is
+ * found broken.
+ */
+let verified = new WeakSet<readonly PrivateName[]>();
 
 function define(
   name: PrivateName,
@@ -136,6 +144,7 @@ function run(e: Entry): void {
   if (found === undefined) return;
   e.ok = found === null;
   e.reason = found;
+  if (!e.ok) verified = new WeakSet();
 }
 
 /** Whether a part can be used: probes it first if it has not been (a part found broken at use stays so). @internal */
@@ -150,6 +159,7 @@ export function privateBroken(name: PrivateName, reason: string): void {
   const e = registry.get(name)!;
   e.ok = false;
   e.reason ??= reason;
+  verified = new WeakSet();
 }
 
 /** Records that a part checked at its use behaved as expected (unless found broken before). @internal */
@@ -164,12 +174,14 @@ export function privateSeen(name: PrivateName): void {
  * the probe found)". @internal
  */
 export function privatesMissing(names: readonly PrivateName[]): string | null {
+  if (verified.has(names)) return null;
   for (const name of names) {
     if (!privateOk(name)) {
       const e = registry.get(name)!;
       return `Node's private part ${name} is missing or changed on Node ${process.version} (${e.reason}): ${e.fallback}`;
     }
   }
+  verified.add(names);
   return null;
 }
 

@@ -16,7 +16,7 @@ import { errnoName, invalidArgType, validateBoolean, validateObject } from '../b
 import { CLIENT_PARTS, privatesMissing, type PrivateName, type TcpHandle } from '../base/internals';
 import { native } from '../base/native';
 import { CONTROL_COHORT, TFO_COHORT, live as stats } from '../observe/stats';
-import { recordTtfb, ttfbElapsedUs as elapsedUs, ttfbStart as startTicks } from '../observe/ttfb';
+import { holdTtfb, settleTtfb, ttfbElapsedUs as elapsedUs, ttfbStart as startTicks } from '../observe/ttfb';
 import { clientOptionFailure } from '../system/support';
 import { decodeClientFail, readTcpInfo, synDataAccepted, type FastOpenFailure } from '../system/tcpinfo';
 import { backoff } from './backoff';
@@ -121,13 +121,18 @@ export function controlReason(options: ClientFastOpenOptions | false, host: stri
 }
 
 /**
- * @internal Records a connection's time to first byte (µs since its
+ * @internal Notes a connection's time to first byte (µs since its
  * `ttfbStart()`), in the series of its outcome (outcome.ttfbSeriesOf, or
- * from the outcome object).
+ * from the outcome object), to be recorded at the next
+ * {@link settleFirstByte} (or when the stats are read): the first read's
+ * bytes reach the program's handlers in between.
  */
-export function recordFirstByte(series: number, elapsedUs: number): void {
-  if (series >= 0) recordTtfb(series, elapsedUs);
+export function holdFirstByte(series: number, elapsedUs: number): void {
+  if (series >= 0) holdTtfb(series, elapsedUs);
 }
+
+/** @internal Records what {@link holdFirstByte} noted. */
+export const settleFirstByte: () => void = settleTtfb;
 
 /** @internal A connection was asked for (connect()), in the control cohort or not. */
 export function countRequested(control: boolean): void {

@@ -137,10 +137,12 @@ class Backoff {
   }
 
   /** Null when TFO may be attempted to address:port, else the reason it is paused. */
-  blockedReason(address: string, port: number, now = Date.now()): string | null {
+  blockedReason(address: string, port: number, at?: number): string | null {
+    // Before every client connect, on its cold path: nothing more than this test when no destination is known.
     if (!this.enabled || this.#map.size === 0) return null;
     const s = this.#map.get(`${address}|${port}`);
     if (!s) return null;
+    const now = at ?? Date.now();
     if (s.until <= now) {
       if (s.open) this.#close(s, 'expired', now);
       return null;

@@ -9,7 +9,7 @@
 // listeners Node's would, and an error on it is never swallowed.
 import type { Duplex } from 'node:stream';
 
-import { agentHasProxy } from '../base/internals';
+import { agentHasProxy, isNormalizedArgs, normalizeArgs } from '../base/internals';
 import { TfoSocket, type SocketConstructorOpts } from '../core/socket';
 import { Failures, httpFastOpen, normalizePolicy, watchesRetries, type AgentFastOpenOptions, type Policy } from './replay';
 
@@ -74,7 +74,13 @@ export function connectHttp(
     socket = new TfoSocket(options);
   }
   if (options.timeout) socket.setTimeout(options.timeout);
-  return cb ? socket.connect(options as never, cb) : socket.connect(options as never);
+  // As net.createConnection (what Node's agents call): socket.connect() gets
+  // net's normalized arguments, which it and net's own connect take as they
+  // are (the arguments are read once, not twice, per connection).
+  const args: unknown[] = cb ? [options, cb] : [options];
+  const normalized = normalizeArgs(args);
+  const connect = socket.connect as (...a: unknown[]) => TfoSocket;
+  return isNormalizedArgs(normalized) ? connect.call(socket, normalized) : connect.apply(socket, args);
 }
 
 /**

@@ -44,7 +44,8 @@ import {
   finishAttempt,
   normalizeFastOpenOption,
   readCookieState,
-  recordFirstByte,
+  holdFirstByte,
+  settleFirstByte,
   startAttempt,
   SYN_PENDING,
   ttfbElapsedUs,
@@ -163,7 +164,15 @@ function watchFirstByte(socket: tls.TLSSocket, state: State, isControl: boolean)
         this.destroy = destroy;
         const t0 = state.t0;
         state.t0 = -1;
-        if (state.info && t0 >= 0) recordFirstByte(ttfbSeriesOfInfo(state.info), ttfbElapsedUs(t0));
+        if (state.info && t0 >= 0) {
+          // As tfo.Socket's push: the clock now, the recording after the program's handlers.
+          holdFirstByte(ttfbSeriesOfInfo(state.info), ttfbElapsedUs(t0));
+          try {
+            return push.call(this, chunk, encoding);
+          } finally {
+            settleFirstByte();
+          }
+        }
       }
       return push.call(this, chunk, encoding);
     },

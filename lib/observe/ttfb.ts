@@ -89,6 +89,31 @@ export function recordTtfb(index: number, us: number): void {
   sketch[binOf(us)]++;
 }
 
+// One sample taken but not yet recorded (see holdTtfb): a connection's first
+// read notes its time before the stream sees the bytes and records it after
+// the program's handlers ran. Every reader settles it first.
+let heldIndex = -1;
+let heldUs = 0;
+
+/**
+ * @internal Notes a sample to record at the next {@link settleTtfb} (or at
+ * any read of the series, which settles first): a few stores, so that the
+ * recording itself stays off the path to the program's first 'data'.
+ */
+export function holdTtfb(index: number, us: number): void {
+  if (heldIndex >= 0) settleTtfb(); // a first read inside another's handlers: the earlier one is recorded now
+  heldIndex = index;
+  heldUs = us;
+}
+
+/** @internal Records the sample noted by {@link holdTtfb}, if any. */
+export function settleTtfb(): void {
+  const index = heldIndex;
+  if (index < 0) return;
+  heldIndex = -1;
+  recordTtfb(index, heldUs);
+}
+
 /** Count, p50, p90 and mean of one series, in milliseconds (nulls when empty). */
 export interface TtfbSummary {
   count: number;
@@ -117,6 +142,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** @internal The summary of series `indices` together (ms, rounded to the µs). */
 export function ttfbSummary(...indices: number[]): TtfbSummary {
+  settleTtfb();
   let count = 0;
   let sumUs = 0;
   let sketch: Float64Array | null = null;
@@ -139,6 +165,7 @@ export function ttfbSummary(...indices: number[]): TtfbSummary {
 
 /** @internal One series as a Prometheus histogram: cumulative counts per upper bound (the last is +Inf), sum in seconds. */
 export function ttfbHistogram(index: number): { cumulative: number[]; sumSeconds: number; count: number } | null {
+  settleTtfb();
   const s = series[index];
   if (!s) return null;
   const cumulative: number[] = [];
@@ -149,5 +176,6 @@ export function ttfbHistogram(index: number): { cumulative: number[]; sumSeconds
 
 /** @internal Forgets every observation (tfo.resetStats()). */
 export function resetTtfb(): void {
+  heldIndex = -1; // taken before the reset
   series = new Array<Series | null>(SERIES_COUNT).fill(null);
 }
