@@ -300,6 +300,33 @@ t.test('writes before connect: all that was written rides in the SYN, and bytesW
   t.match(seen.tfo.info, { synData: true, cookie: 'sent', synDataBytes: 307 }, "the three writes and end()'s data were coalesced into the SYN")
 })
 
+/**
+ * A timer as ss prints it, in ms. iproute2's print_ms_timer writes minutes,
+ * then seconds followed by "." when milliseconds follow or by "sec" when
+ * there are none, then milliseconds: "7sec", "6.996ms", "996ms", "1min59sec",
+ * "1min5.200ms". (Reading "6.996ms" as 6.996 ms, and "7sec" as 7 s, made this
+ * test fail whenever one arm read the timer on a whole second.)
+ */
+function ssTimerMs(text) {
+  const m = /^(?:(\d+)min)?(?:(\d+)(?:sec|\.(?=\d+ms)))?(?:(\d+)ms)?$/.exec(text)
+  if (!m || text === '') return NaN
+  return Number(m[1] ?? 0) * 60000 + Number(m[2] ?? 0) * 1000 + Number(m[3] ?? 0)
+}
+
+t.test('ss timers read as ss writes them', async (t) => {
+  for (const [text, ms] of [
+    ['7sec', 7000],
+    ['6.996ms', 6996],
+    ['6.050ms', 6050],
+    ['996ms', 996],
+    ['1min59sec', 119000],
+    ['1min5.200ms', 65200],
+    ['2min', 120000],
+  ])
+    t.equal(ssTimerMs(text), ms, text)
+  t.ok(Number.isNaN(ssTimerMs('soon')))
+})
+
 t.test('setNoDelay / setKeepAlive before connect take effect as with net', async (t) => {
   const server = answering(tfo, t)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -322,7 +349,6 @@ t.test('setNoDelay / setKeepAlive before connect take effect as with net', async
     const nodelay = b.getsockoptInt(fd, c.IPPROTO_TCP, c.TCP_NODELAY)
     // The keepalive timer as the kernel shows it (ss prints the time left).
     const ss = execFileSync('ss', ['-tnoH', 'state', 'established', `sport = :${s.localPort}`], { encoding: 'utf8' })
-    // ss's own format varies (6.9sec, 6.996ms for seconds on some versions, 1min59sec): its first number, in 5 s buckets.
     const m = /timer:\((\w+),([^,)]+)/.exec(ss)
     s.end()
     s.resume()
@@ -330,7 +356,7 @@ t.test('setNoDelay / setKeepAlive before connect take effect as with net', async
     return {
       nodelay: nodelay > 0,
       timer: m ? m[1] : null,
-      idle: m ? `${Math.round(parseFloat(m[2]) / 5) * 5}${m[2].replace(/^[\d.]+/, '').replace(/[\d.]+/g, '')}` : null,
+      idleS: m ? Math.round(ssTimerMs(m[2]) / 1000) : null,
     }
   }
   for (const when of ['before connect()', 'right after connect()']) {
@@ -339,6 +365,7 @@ t.test('setNoDelay / setKeepAlive before connect take effect as with net', async
     t.strictSame(r, a, `${when}: TCP_NODELAY and the keepalive timer as net: ${JSON.stringify(a)}`)
     t.equal(a.nodelay, true)
     t.equal(a.timer, 'keepalive')
+    t.equal(a.idleS, 7, 'the keepalive timer as set (7 s)')
   }
 })
 
