@@ -36,6 +36,7 @@ import {
   normalizeArgs,
   setPendingData,
   socketWritesOk,
+  type NormalizedArgs,
   SOCKET_PARTS,
   tcpHandleOf,
   writableBufferOf,
@@ -434,7 +435,7 @@ export function connect(path: string, connectionListener?: () => void): TfoSocke
 export function connect(...args: unknown[]): TfoSocket {
   // What net.connect does, so socket.connect() gets what it gets from net.
   const normalized = normalizeArgs(args);
-  const options = normalized[0] as { timeout?: number };
+  const options = normalized[0];
   // The constructor gets the caller's options object, as with net; for the
   // (port[, host]) and (path) forms the normalized `{ port, host }` /
   // `{ path }` hold nothing the constructor reads, and Node 20's V8 copies
@@ -442,10 +443,22 @@ export function connect(...args: unknown[]): TfoSocket {
   // four properties: ~10 µs per socket, measured; Node 22+ do not), so those
   // forms construct the socket as `new net.Socket()` would.
   const first = args[0];
-  const socket = new TfoSocket(first !== null && typeof first === 'object' ? (options as SocketConstructorOpts) : undefined);
+  const socket = new TfoSocket(first !== null && typeof first === 'object' ? options : undefined);
+  return connectAsNet(socket, normalized, args);
+}
+
+/**
+ * @internal The end of what net.connect does, for tfo.connect and the HTTP
+ * agent alike: the socket's timeout, then `socket.connect(normalized)`, so
+ * that socket.connect() (and any wrapper of net.Socket.prototype.connect)
+ * gets what it gets from net, and the arguments are read once. Without net's
+ * argument reading (lib/base/internals.ts), the caller's own arguments.
+ */
+export function connectAsNet<S extends TfoSocket>(socket: S, normalized: NormalizedArgs, args: unknown[]): S {
+  const options = normalized[0] as { timeout?: number };
   if (options.timeout) socket.setTimeout(options.timeout);
-  // (Without net's argument reading, socket.connect() reads the caller's arguments: lib/base/internals.ts.)
-  return (socket.connect as (...a: unknown[]) => TfoSocket)(...(isNormalizedArgs(normalized) ? [normalized] : args));
+  const connect = socket.connect as (...a: unknown[]) => S;
+  return isNormalizedArgs(normalized) ? connect.call(socket, normalized) : connect.apply(socket, args);
 }
 
 /** Alias of `connect`, as in net. */

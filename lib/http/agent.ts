@@ -9,8 +9,8 @@
 // listeners Node's would, and an error on it is never swallowed.
 import type { Duplex } from 'node:stream';
 
-import { agentHasProxy, isNormalizedArgs, normalizeArgs } from '../base/internals';
-import { TfoSocket, type SocketConstructorOpts } from '../core/socket';
+import { agentHasProxy, normalizeArgs } from '../base/internals';
+import { connectAsNet, TfoSocket, type SocketConstructorOpts } from '../core/socket';
 import { Failures, httpFastOpen, normalizePolicy, watchesRetries, type AgentFastOpenOptions, type Policy } from './replay';
 
 /** @internal The options of one connection, as Node's Agent#createSocket or undici hand them over. */
@@ -73,14 +73,9 @@ export function connectHttp(
   } else {
     socket = new TfoSocket(options);
   }
-  if (options.timeout) socket.setTimeout(options.timeout);
-  // As net.createConnection (what Node's agents call): socket.connect() gets
-  // net's normalized arguments, which it and net's own connect take as they
-  // are (the arguments are read once, not twice, per connection).
+  // As net.createConnection, what Node's agents call.
   const args: unknown[] = cb ? [options, cb] : [options];
-  const normalized = normalizeArgs(args);
-  const connect = socket.connect as (...a: unknown[]) => TfoSocket;
-  return isNormalizedArgs(normalized) ? connect.call(socket, normalized) : connect.apply(socket, args);
+  return connectAsNet(socket, normalizeArgs(args), args);
 }
 
 /**
